@@ -1,0 +1,232 @@
+/**
+ * The engine's message-shaped API: plain JSON-serialisable data in and out. The CLI, the language server and
+ * (later) worker threads all speak these shapes, so nothing here may hold a tensor, a class instance or a function.
+ */
+
+export type BackboneId = 'mobilenet_v2' | 'vgg16';
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type SplitName = 'train' | 'val' | 'test';
+export type CamMethodName = 'cam' | 'gradcam';
+
+export interface BackendCandidate {
+  name: BackendName;
+  available: boolean;
+  /** Why it was chosen, or why it was not (not installed, failed to initialise, lower priority). */
+  why: string;
+}
+
+export interface BackendReport {
+  name: BackendName;
+  reason: string;
+  candidates: BackendCandidate[];
+  versions: Record<string, string>;
+  /** Custom kernels this project registered on the chosen backend (e.g. wasm gradient kernels). */
+  customKernels: string[];
+}
+
+export interface AugmentParams {
+  /** Maximum rotation in degrees (uniform in [-r, r]). */
+  rotationDeg: number;
+  /** Maximum horizontal shift as a fraction of the width. */
+  widthShift: number;
+  /** Maximum vertical shift as a fraction of the height. */
+  heightShift: number;
+  /** Zoom range: scale drawn uniformly from [1 - zoom, 1 + zoom], as Keras ImageDataGenerator. */
+  zoom: number;
+}
+
+export interface TrainRequest {
+  /** Dataset root (`<root>/{train,test}/<class>/...`) or a CSV manifest. */
+  data: string;
+  /** Run folder to create (or to resume). */
+  out: string;
+  backbone: BackboneId;
+  /** Pretrained weights: a TF.js weights_manifest.json (or its folder) or a Keras HDF5 file. */
+  weights?: string;
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  momentum?: number;
+  seed?: number;
+  /** Fraction of train carved out for validation (stratified, grouped by patient when IDs exist). */
+  valFraction?: number;
+  /** Layer name: this layer and everything before it stays frozen. Defaults to the backbone's. */
+  freezeAt?: string;
+  /** false turns augmentation off; an object overrides the backbone's recipe. */
+  augment?: boolean | AugmentParams;
+  imageSize?: number;
+  /** Continue an interrupted run in `out` from its last checkpoint. */
+  resume?: boolean;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  valLoss: number | null;
+  valAccuracy: number | null;
+  seconds: number;
+}
+
+export type TrainEvent =
+  | { kind: 'phase'; phase: 'preparing' | 'decoding' | 'features' | 'training' | 'finished'; message: string; done?: number; total?: number }
+  | { kind: 'batch'; epoch: number; epochs: number; batch: number; batches: number; loss: number; accuracy: number }
+  | ({ kind: 'epoch'; epochs: number; improved: boolean } & EpochMetrics)
+  | { kind: 'warning'; message: string };
+
+export type RunStatus = 'running' | 'completed' | 'cancelled' | 'failed' | 'interrupted';
+
+export interface TrainResult {
+  runDir: string;
+  status: RunStatus;
+  epochsRun: number;
+  bestEpoch: number | null;
+  bestValLoss: number | null;
+  bestValAccuracy: number | null;
+  history: EpochMetrics[];
+  backend: BackendName;
+  seconds: number;
+  warnings: string[];
+}
+
+/** Saved as config.json in every run folder. */
+export interface RunConfig {
+  version: 1;
+  createdAt: string;
+  data: string;
+  backbone: BackboneId;
+  weights: string | null;
+  pretrained: boolean;
+  classes: string[];
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  momentum: number;
+  seed: number;
+  valFraction: number;
+  freezeAt: string;
+  augment: AugmentParams | null;
+  imageSize: number;
+  split: { train: number; val: number; test: number; groupedByPatient: boolean };
+}
+
+export interface RunSummary {
+  runDir: string;
+  name: string;
+  status: RunStatus;
+  backbone: BackboneId;
+  classes: string[];
+  epochs: number;
+  epochsRun: number;
+  bestEpoch: number | null;
+  bestValAccuracy: number | null;
+  testAccuracy: number | null;
+  createdAt: string;
+}
+
+export interface Interval {
+  low: number;
+  high: number;
+  /** Confidence level, e.g. 0.95. */
+  level: number;
+  method: 'wilson';
+}
+
+export interface ClassMetrics {
+  name: string;
+  precision: number;
+  precisionCi: Interval;
+  recall: number;
+  recallCi: Interval;
+  f1: number;
+  support: number;
+  /** One-vs-rest ROC-AUC; null when the class is absent or the only one present. */
+  auc: number | null;
+}
+
+export interface AverageMetrics {
+  precision: number;
+  recall: number;
+  f1: number;
+  support: number;
+}
+
+export interface EvaluationMetrics {
+  classes: string[];
+  n: number;
+  loss: number;
+  accuracy: number;
+  accuracy_ci: Interval;
+  balanced_accuracy: number;
+  /** Rows are true classes, columns predicted classes. */
+  confusion_matrix: number[][];
+  per_class: ClassMetrics[];
+  macro_avg: AverageMetrics;
+  weighted_avg: AverageMetrics;
+  macro_auc: number | null;
+  /** Caveats a reader must see next to the numbers (small test set, class imbalance, ...). */
+  caveats: string[];
+}
+
+export interface ImagePrediction {
+  file: string;
+  label: string;
+  classIndex: number;
+  probabilities: Record<string, number>;
+}
+
+export interface EvaluatedImage extends ImagePrediction {
+  trueLabel: string;
+  correct: boolean;
+}
+
+export interface EvaluateRequest {
+  run: string;
+  data: string;
+  split?: SplitName | 'all';
+  /** Where to write evaluation.json / evaluation.md; defaults to `<run>/evaluation/<split>`. */
+  outDir?: string;
+}
+
+export interface EvaluateResult extends EvaluationMetrics {
+  run: string;
+  data: string;
+  split: string;
+  predictions: EvaluatedImage[];
+  files: { json: string; markdown: string };
+}
+
+export interface PredictRequest {
+  /** A run folder; or, for raw pretrained with-top weights, backbone + weights + labels. */
+  run?: string;
+  backbone?: BackboneId;
+  weights?: string;
+  labels?: string;
+  files: string[];
+  topK?: number;
+}
+
+export interface ExplainRequest {
+  run: string;
+  image: string;
+  method?: CamMethodName;
+  /** Target class name; defaults to the predicted class. */
+  className?: string;
+  /** Write the overlay PNG here. */
+  out?: string;
+  alpha?: number;
+  /** Include the overlay PNG as base64 in the result (for webviews). */
+  includePng?: boolean;
+}
+
+export interface ExplainResult {
+  file: string;
+  method: CamMethodName;
+  predicted: string;
+  target: string;
+  probabilities: Record<string, number>;
+  /** Heatmap at the feature-map resolution, normalised to [0, 1], row-major. */
+  heatmap: { width: number; height: number; data: number[] };
+  overlayPath?: string;
+  overlayPngBase64?: string;
+}

@@ -1,0 +1,28 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * Where the sample data and pretrained weights live. Nothing from there is ever copied into the repository:
+ * it is found by path, `CXR_SHARED_DIR` first, else `../shared` beside the repository checkout.
+ */
+export function repoRoot(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 8; i++) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'server'))) return dir;
+    dir = path.dirname(dir);
+  }
+  return process.cwd();
+}
+
+export function sharedDir(): string {
+  return process.env.CXR_SHARED_DIR ? path.resolve(process.env.CXR_SHARED_DIR) : path.resolve(repoRoot(), '..', 'shared');
+}
+
+/** Folder holding pretrained weights (`<models>/mobilenet_v2_imagenet/...`): `CXR_MODELS_DIR`, else `<shared>/models`. */
+export function modelsDir(): string {
+  return process.env.CXR_MODELS_DIR ? path.resolve(process.env.CXR_MODELS_DIR) : path.join(sharedDir(), 'models');
+}
+
+export function dataDir(): string {
+  return process.env.CXR_DATA_DIR ? path.resolve(process.env.CXR_DATA_DIR) : path.join(sharedDir(), 'data');
+}
