@@ -1,0 +1,257 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { BackboneId, CamMethodName, TrainEvent } from '../engine/api';
+import { Engine } from '../engine/engine';
+import { CxrError, toCxrError } from '../engine/errors';
+import { listRuns } from '../engine/runs';
+import { formatTrainEvent, formatEvaluation } from './format';
+
+const USAGE = `cxr - train, evaluate and explain chest X-ray classifiers (research use only, not a diagnostic device)
+
+Usage:
+  cxr doctor [--json]
+  cxr train <data> --out <run> [--backbone mobilenet_v2|vgg16] [--weights FILE] [--epochs N] [--batch N]
+            [--lr X] [--momentum X] [--seed N] [--val-fraction X] [--freeze-at LAYER] [--no-augment] [--resume] [--json]
+  cxr evaluate <run> <data> [--split test|val|train|all] [--out DIR] [--json]
+  cxr predict <run> <image|folder>... [--json]
+  cxr predict --backbone B --weights FILE --labels FILE <image|folder>... [--top N] [--json]
+  cxr cam <run> <image> --out <png> [--method cam|gradcam] [--class NAME] [--alpha X] [--json]
+  cxr cam-grid <run> <data> --out <png> [--split test] [--method cam|gradcam] [--limit N] [--json]
+  cxr runs <folder> [--json]
+
+<data> is a folder laid out as <data>/{train,test}/<class>/<images> or a CSV manifest (path,label[,split][,patient_id]).
+Progress goes to stderr; --json prints one JSON document on stdout. Exit status: 0 success, 1 failure, 2 usage, 130 cancelled.`;
+
+const IMAGE_EXT = /\.(png|jpe?g|webp|tiff?|gif|dcm)$/i;
+
+class UsageError extends Error {}
+
+interface Io {
+  json: boolean;
+  out: (value: unknown, human: string) => void;
+  progress: (line: string) => void;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return command ? 0 : 2;
+  }
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      backbone: { type: 'string' },
+      weights: { type: 'string' },
+      labels: { type: 'string' },
+      epochs: { type: 'string' },
+      batch: { type: 'string' },
+      lr: { type: 'string' },
+      momentum: { type: 'string' },
+      seed: { type: 'string' },
+      'val-fraction': { type: 'string' },
+      'freeze-at': { type: 'string' },
+      'no-augment': { type: 'boolean', default: false },
+      resume: { type: 'boolean', default: false },
+      split: { type: 'string' },
+      method: { type: 'string' },
+      class: { type: 'string' },
+      alpha: { type: 'string' },
+      top: { type: 'string' },
+      limit: { type: 'string' },
+    },
+  });
+  const io: Io = {
+    json: values.json === true,
+    out: (value, human) => process.stdout.write((values.json ? JSON.stringify(value, null, 2) : human) + '\n'),
+    progress: (line) => process.stderr.write(line + '\n'),
+  };
+  const engine = new Engine({ log: (m) => io.progress(m) });
+  const controller = new AbortController();
+  process.once('SIGINT', () => {
+    io.progress('Cancelling after the current batch (press Ctrl-C again to abort at once)...');
+    controller.abort();
+    process.once('SIGINT', () => process.exit(130));
+  });
+
+  switch (command) {
+    case 'doctor': {
+      const report = await engine.init();
+      const lines = [
+        `backend: ${report.name} (${report.reason})`,
+        ...report.candidates.map((c) => `  ${c.name}: ${c.available ? 'available' : 'unavailable'} - ${c.why}`),
+        `custom kernels: ${report.customKernels.join(', ') || 'none'}`,
+        ...Object.entries(report.versions).map(([k, v]) => `${k}: ${v}`),
+      ];
+      io.out(report, lines.join('\n'));
+      return 0;
+    }
+    case 'train': {
+      const data = need(positionals[0], '<data>');
+      const out = need(values.out, '--out <run>');
+      const result = await engine.train(
+        {
+          data,
+          out,
+          backbone: (values.backbone ?? 'mobilenet_v2') as BackboneId,
+          weights: values.weights,
+          epochs: int(values.epochs, '--epochs'),
+          batchSize: int(values.batch, '--batch'),
+          learningRate: num(values.lr, '--lr'),
+          momentum: num(values.momentum, '--momentum'),
+          seed: int(values.seed, '--seed'),
+          valFraction: num(values['val-fraction'], '--val-fraction'),
+          freezeAt: values['freeze-at'],
+          augment: values['no-augment'] ? false : undefined,
+          resume: values.resume,
+        },
+        (e: TrainEvent) => {
+          const line = formatTrainEvent(e);
+          if (line) io.progress(line);
+        },
+        controller.signal,
+      );
+      io.out(result, `${result.status}: ${result.epochsRun} epochs, best epoch ${result.bestEpoch ?? '-'} ` +
+        `(val accuracy ${result.bestValAccuracy?.toFixed(3) ?? '-'}), ${result.seconds.toFixed(1)} s on ${result.backend}. Run: ${result.runDir}`);
+      return result.status === 'cancelled' ? 130 : 0;
+    }
+    case 'evaluate': {
+      const run = need(positionals[0], '<run>');
+      const data = need(positionals[1], '<data>');
+      const split = (values.split ?? 'test') as 'test' | 'val' | 'train' | 'all';
+      const result = await engine.evaluate(
+        { run, data, split, outDir: values.out },
+        (done, total) => io.progress(`evaluating ${done}/${total}`),
+        controller.signal,
+      );
+      io.out(result, formatEvaluation(result));
+      return 0;
+    }
+    case 'predict': {
+      const raw = values.backbone !== undefined && values.weights !== undefined;
+      const run = raw ? undefined : need(positionals[0], '<run>');
+      const inputs = raw ? positionals : positionals.slice(1);
+      const files = expandImages(inputs);
+      const predictions = await engine.predict({
+        run,
+        backbone: raw ? (values.backbone as BackboneId) : undefined,
+        weights: raw ? values.weights : undefined,
+        labels: values.labels,
+        files,
+        topK: int(values.top, '--top'),
+      });
+      io.out(
+        predictions,
+        predictions
+          .map((p) => `${p.file}: ${p.label} (${Object.entries(p.probabilities).map(([k, v]) => `${k} ${(v * 100).toFixed(1)}%`).join(', ')})`)
+          .join('\n'),
+      );
+      return 0;
+    }
+    case 'cam': {
+      const run = need(positionals[0], '<run>');
+      const image = need(positionals[1], '<image>');
+      const out = need(values.out, '--out <png>');
+      const result = await engine.explain({
+        run,
+        image,
+        out,
+        method: method(values.method),
+        className: values.class,
+        alpha: num(values.alpha, '--alpha'),
+      });
+      const { heatmap: _omit, ...summary } = result;
+      io.out(summary, `${result.method} for '${result.target}' (predicted ${result.predicted}) written to ${result.overlayPath}`);
+      return 0;
+    }
+    case 'cam-grid': {
+      const run = need(positionals[0], '<run>');
+      const data = need(positionals[1], '<data>');
+      const out = need(values.out, '--out <png>');
+      const result = await engine.camGrid({
+        run,
+        data,
+        out,
+        split: (values.split ?? 'test') as 'test',
+        method: method(values.method),
+        limit: int(values.limit, '--limit'),
+      });
+      io.out(result, `CAM grid of ${result.tiles} images (${result.correct} correct) written to ${result.out}`);
+      return 0;
+    }
+    case 'runs': {
+      const runs = await listRuns(need(positionals[0], '<folder>'));
+      io.out(runs, runs.map((r) => `${r.name}\t${r.status}\t${r.backbone}\t${r.epochsRun}/${r.epochs}\ttest acc ${r.testAccuracy?.toFixed(3) ?? '-'}`).join('\n') || 'no runs');
+      return 0;
+    }
+    default:
+      throw new UsageError(`Unknown command '${command}'.`);
+  }
+}
+
+function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined || value === '') throw new UsageError(`Missing ${what}.`);
+  return value;
+}
+
+function num(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new UsageError(`${flag} needs a number, got '${value}'.`);
+  return n;
+}
+
+function int(value: string | undefined, flag: string): number | undefined {
+  const n = num(value, flag);
+  if (n !== undefined && !Number.isInteger(n)) throw new UsageError(`${flag} needs a whole number, got '${value}'.`);
+  return n;
+}
+
+function method(value: string | undefined): CamMethodName | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'cam' && value !== 'gradcam') throw new UsageError(`--method must be cam or gradcam, got '${value}'.`);
+  return value;
+}
+
+/** Folders expand to the images directly and recursively inside them, sorted. */
+function expandImages(inputs: string[]): string[] {
+  if (inputs.length === 0) throw new UsageError('Give at least one image or folder.');
+  const files: string[] = [];
+  for (const input of inputs) {
+    if (!fs.existsSync(input)) throw new CxrError('NOT_FOUND', `No such file or folder: ${input}`);
+    if (fs.statSync(input).isDirectory()) {
+      const found = (fs.readdirSync(input, { recursive: true }) as string[])
+        .filter((f) => IMAGE_EXT.test(f) && !path.basename(f).startsWith('.'))
+        .sort()
+        .map((f) => path.join(input, f));
+      if (found.length === 0) throw new CxrError('NOT_FOUND', `No images (${IMAGE_EXT.source}) in folder ${input}`);
+      files.push(...found);
+    } else {
+      files.push(input);
+    }
+  }
+  return files;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof UsageError || (e instanceof Error && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) {
+      process.stderr.write(`cxr: ${e.message}\nRun 'cxr --help' for usage.\n`);
+      process.exitCode = 2;
+      return;
+    }
+    const err = toCxrError(e);
+    process.stderr.write(`cxr: error [${err.code}]: ${err.message}\n`);
+    if (err.code === 'INTERNAL' && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+    if (process.argv.includes('--json')) process.stdout.write(JSON.stringify({ error: { code: err.code, message: err.message, details: err.details } }) + '\n');
+    process.exitCode = err.code === 'CANCELLED' ? 130 : 1;
+  },
+);

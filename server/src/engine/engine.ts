@@ -1,0 +1,273 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type {
+  BackendName,
+  BackendReport,
+  EvaluateRequest,
+  EvaluateResult,
+  EvaluatedImage,
+  ExplainRequest,
+  ExplainResult,
+  ImagePrediction,
+  PredictRequest,
+  TrainEvent,
+  TrainRequest,
+  TrainResult,
+} from './api';
+import { initBackend } from './backend/select';
+import { loadDataset, type DatasetItem } from './data/dataset';
+import { decodeImage } from './data/decode';
+import { splitTrainVal } from './data/split';
+import { CxrError } from './errors';
+import { computeMetrics } from './eval/metrics';
+import { renderEvaluationMarkdown } from './eval/report';
+import { createCam } from './explain/cam';
+import { renderCamGrid, renderOverlayPng, upsampleBilinear } from './explain/render';
+import { argMax, classifyFiles, loadRunModel, modelMtime, probabilitiesRecord, type LoadedRun } from './inference/runModel';
+import { loadLabels, loadPretrainedClassifier } from './inference/pretrainedClassifier';
+import { RunFolder } from './train/runFolder';
+import { train } from './train/trainer';
+import { stackImages } from './train/tensors';
+import { writeFileAtomic, writeJsonAtomic } from './util/atomic';
+
+export interface EngineOptions {
+  backend?: BackendName;
+  log?: (msg: string) => void;
+}
+
+export interface CamGridRequest {
+  run: string;
+  data: string;
+  split?: 'test' | 'val' | 'train' | 'all';
+  out: string;
+  method?: 'cam' | 'gradcam';
+  limit?: number;
+  columns?: number;
+}
+
+/**
+ * The one engine both fronts (CLI, language server) drive. Plain data in and out; VS Code-free. Keeps the last
+ * loaded run model so repeated predict/explain calls on the active model do not reload weights.
+ */
+export class Engine {
+  private backend: BackendReport | null = null;
+  private cached: LoadedRun | null = null;
+
+  constructor(private readonly opts: EngineOptions = {}) {}
+
+  async init(): Promise<BackendReport> {
+    const report: BackendReport = this.backend ?? (await initBackend({ prefer: this.opts.backend }));
+    this.backend = report;
+    return report;
+  }
+
+  async train(req: TrainRequest, onEvent: (e: TrainEvent) => void = () => {}, signal?: AbortSignal): Promise<TrainResult> {
+    await this.init();
+    if (this.cached && path.resolve(req.out) === this.cached.runDir) this.dropCache();
+    return train(req, { onEvent, signal });
+  }
+
+  async evaluate(
+    req: EvaluateRequest,
+    onProgress?: (done: number, total: number) => void,
+    signal?: AbortSignal,
+  ): Promise<EvaluateResult> {
+    await this.init();
+    const loaded = await this.loadRun(req.run);
+    const split = req.split ?? 'test';
+    const items = await selectItems(loaded, req.data, split);
+    const files = items.map((i) => i.path);
+    const probs = await classifyFiles(loaded.model, loaded.spec, loaded.config.imageSize, files, onProgress, signal);
+    const classes = loaded.config.classes;
+    const yTrue = items.map((i) => classIndexOf(classes, i.label));
+    const metrics = computeMetrics(yTrue, probs, classes);
+    metrics.caveats.push(...datasetCaveats(split));
+    const predictions: EvaluatedImage[] = items.map((item, i) => {
+      const k = argMax(probs[i]);
+      return {
+        file: item.path,
+        label: classes[k],
+        classIndex: k,
+        probabilities: probabilitiesRecord(classes, probs[i]),
+        trueLabel: item.label,
+        correct: k === yTrue[i],
+      };
+    });
+    const outDir = path.resolve(req.outDir ?? path.join(new RunFolder(loaded.runDir).evaluationRoot, split));
+    const result: EvaluateResult = {
+      ...metrics,
+      run: loaded.runDir,
+      data: path.resolve(req.data),
+      split,
+      predictions,
+      files: { json: path.join(outDir, 'evaluation.json'), markdown: path.join(outDir, 'evaluation.md') },
+    };
+    writeJsonAtomic(result.files.json, result);
+    writeFileAtomic(result.files.markdown, renderEvaluationMarkdown(result));
+    if (split === 'test') recordTestAccuracy(loaded.runDir, metrics.accuracy);
+    return result;
+  }
+
+  async predict(req: PredictRequest): Promise<ImagePrediction[]> {
+    await this.init();
+    if (req.files.length === 0) throw new CxrError('INVALID_ARGUMENT', 'No image files to classify.');
+    if (req.run) {
+      const loaded = await this.loadRun(req.run);
+      const probs = await classifyFiles(loaded.model, loaded.spec, loaded.config.imageSize, req.files);
+      return req.files.map((file, i) => toPrediction(file, loaded.config.classes, probs[i], req.topK));
+    }
+    if (!req.backbone || !req.weights || !req.labels) {
+      throw new CxrError('INVALID_ARGUMENT', 'Give a run folder, or --backbone, --weights (with-top weights) and --labels (one label per line).');
+    }
+    const labels = loadLabels(req.labels);
+    const { model, spec, inputSize } = await loadPretrainedClassifier(req.backbone, req.weights, labels.length);
+    try {
+      const probs = await classifyFiles(model, spec, inputSize, req.files);
+      return req.files.map((file, i) => toPrediction(file, labels, probs[i], req.topK ?? 5));
+    } finally {
+      model.dispose();
+    }
+  }
+
+  async explain(req: ExplainRequest): Promise<ExplainResult> {
+    await this.init();
+    const loaded = await this.loadRun(req.run);
+    const { config, spec, model } = loaded;
+    const target = req.className === undefined ? undefined : classIndexOf(config.classes, req.className);
+    const method = req.method ?? 'cam';
+    const image = await decodeImage(req.image, config.imageSize);
+    const cam = createCam(method, model, spec.featureLayer);
+    try {
+      const input = tf.tidy(() => spec.preprocess(stackImages([image.data], config.imageSize)));
+      const [out] = cam.compute(input, [target]);
+      input.dispose();
+      const size = config.imageSize;
+      const upsampled = upsampleBilinear(out.map, out.width, out.height, size, size);
+      const png = await renderOverlayPng(image.data, size, upsampled, req.alpha ?? 0.35);
+      if (req.out) writeFileAtomic(path.resolve(req.out), png);
+      return {
+        file: req.image,
+        method,
+        predicted: config.classes[argMax(out.probabilities)],
+        target: config.classes[out.target],
+        probabilities: probabilitiesRecord(config.classes, out.probabilities),
+        heatmap: { width: out.width, height: out.height, data: Array.from(out.map) },
+        overlayPath: req.out ? path.resolve(req.out) : undefined,
+        overlayPngBase64: req.includePng ? png.toString('base64') : undefined,
+      };
+    } finally {
+      cam.dispose();
+    }
+  }
+
+  /** The method's figure: a grid of images with their CAM, each titled "Predicted / Real" in green or red. */
+  async camGrid(req: CamGridRequest): Promise<{ out: string; tiles: number; correct: number }> {
+    await this.init();
+    const loaded = await this.loadRun(req.run);
+    const { config, spec, model } = loaded;
+    const items = (await selectItems(loaded, req.data, req.split ?? 'test')).slice(0, req.limit ?? 66);
+    const cam = createCam(req.method ?? 'cam', model, spec.featureLayer);
+    const size = config.imageSize;
+    const tiles = [];
+    try {
+      for (const item of items) {
+        const image = await decodeImage(item.path, size);
+        const input = tf.tidy(() => spec.preprocess(stackImages([image.data], size)));
+        const [out] = cam.compute(input);
+        input.dispose();
+        tiles.push({
+          unitRgb: image.data,
+          size,
+          heatmap01: upsampleBilinear(out.map, out.width, out.height, size, size),
+          predicted: config.classes[argMax(out.probabilities)],
+          real: item.label,
+        });
+      }
+    } finally {
+      cam.dispose();
+    }
+    const png = await renderCamGrid(tiles, { columns: req.columns ?? 6, title: `${spec.displayName} ${req.method ?? 'cam'}` });
+    writeFileAtomic(path.resolve(req.out), png);
+    return { out: path.resolve(req.out), tiles: tiles.length, correct: tiles.filter((t) => t.predicted === t.real).length };
+  }
+
+  dispose(): void {
+    this.dropCache();
+  }
+
+  private async loadRun(runDir: string): Promise<LoadedRun> {
+    const dir = path.resolve(runDir);
+    if (!fs.existsSync(dir)) throw new CxrError('NOT_FOUND', `Run folder not found: ${dir}`);
+    if (this.cached && this.cached.runDir === dir && this.cached.loadedMtimeMs === modelMtime(dir)) return this.cached;
+    this.dropCache();
+    this.cached = await loadRunModel(dir);
+    this.opts.log?.(`Loaded model of ${dir}`);
+    return this.cached;
+  }
+
+  private dropCache(): void {
+    this.cached?.model.dispose();
+    this.cached = null;
+  }
+}
+
+async function selectItems(loaded: LoadedRun, data: string, split: string): Promise<DatasetItem[]> {
+  const dataset = await loadDataset(data);
+  const pool = dataset.items.filter((i) => i.split !== 'test');
+  let items: DatasetItem[];
+  switch (split) {
+    case 'test':
+      items = dataset.items.filter((i) => i.split === 'test');
+      break;
+    case 'val':
+    case 'train': {
+      const s = splitTrainVal(pool, { valFraction: loaded.config.valFraction, seed: loaded.config.seed });
+      items = split === 'val' ? s.val : s.train;
+      break;
+    }
+    case 'all':
+      items = dataset.items;
+      break;
+    default:
+      throw new CxrError('INVALID_ARGUMENT', `Unknown split '${split}': use test, val, train or all.`);
+  }
+  if (items.length === 0) throw new CxrError('DATASET_INVALID', `The ${split} split of ${dataset.root} has no images.`);
+  for (const item of items) classIndexOf(loaded.config.classes, item.label);
+  return items;
+}
+
+function classIndexOf(classes: readonly string[], name: string): number {
+  const i = classes.indexOf(name);
+  if (i < 0) throw new CxrError('INVALID_ARGUMENT', `Class '${name}' is not one of the model's classes: ${classes.join(', ')}.`);
+  return i;
+}
+
+function toPrediction(file: string, classes: readonly string[], probs: readonly number[], topK?: number): ImagePrediction {
+  const k = argMax(probs);
+  let record = probabilitiesRecord(classes, probs);
+  if (topK && topK < classes.length) {
+    const top = probs.map((p, i) => [p, i] as const).sort((a, b) => b[0] - a[0]).slice(0, topK);
+    record = Object.fromEntries(top.map(([p, i]) => [classes[i], p]));
+  }
+  return { file, label: classes[k], classIndex: k, probabilities: record };
+}
+
+function datasetCaveats(split: string): string[] {
+  const caveats = [
+    'Research use only: this is not a diagnostic device and these numbers are not clinical performance.',
+  ];
+  if (split !== 'all') {
+    caveats.push(
+      `The ${split} split comes from the same collection as the training images: this is internal, not external, validation; ` +
+        'expect lower accuracy on images from other hospitals or scanners.',
+    );
+  }
+  return caveats;
+}
+
+function recordTestAccuracy(runDir: string, accuracy: number): void {
+  const run = new RunFolder(runDir);
+  const status = run.readStatus();
+  if (status) run.writeStatus({ ...status, testAccuracy: accuracy, updatedAt: new Date().toISOString() });
+}

@@ -1,0 +1,80 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { RunConfig } from '../api';
+import { decodeImage } from '../data/decode';
+import { CxrError } from '../errors';
+import { buildClassifier } from '../models/classifier';
+import { getBackbone, type BackboneSpec } from '../models/registry';
+import { applyNamedWeights, readWeightsFile } from '../models/weights';
+import { RunFolder } from '../train/runFolder';
+import { predictInChunks, stackImages } from '../train/tensors';
+import { mapLimit } from '../util/concurrency';
+
+/** A trained run's best model, ready for inference. */
+export interface LoadedRun {
+  runDir: string;
+  config: RunConfig;
+  spec: BackboneSpec;
+  model: tfl.LayersModel;
+  /** mtime of the weights when loaded, to notice a newer best model. */
+  loadedMtimeMs: number;
+}
+
+export async function loadRunModel(runDir: string): Promise<LoadedRun> {
+  const run = new RunFolder(path.resolve(runDir));
+  const config = run.readConfig();
+  if (!run.hasModel()) {
+    throw new CxrError('RUN_INVALID', `${run.dir} has no trained model yet (no epoch has finished). Train or resume it first.`);
+  }
+  const spec = getBackbone(config.backbone);
+  const model = buildClassifier(spec, config.classes.length, config.imageSize);
+  const manifest = path.join(run.modelDir, 'weights_manifest.json');
+  const named = await readWeightsFile(manifest);
+  try {
+    applyNamedWeights(model, named);
+  } finally {
+    named.forEach((t) => t.dispose());
+  }
+  return { runDir: run.dir, config, spec, model, loadedMtimeMs: fs.statSync(manifest).mtimeMs };
+}
+
+export function modelMtime(runDir: string): number {
+  const manifest = path.join(new RunFolder(runDir).modelDir, 'weights_manifest.json');
+  return fs.existsSync(manifest) ? fs.statSync(manifest).mtimeMs : -1;
+}
+
+/** Decodes and classifies files in chunks; returns one probability vector per file, in order. */
+export async function classifyFiles(
+  model: tfl.LayersModel,
+  spec: BackboneSpec,
+  imageSize: number,
+  files: readonly string[],
+  onProgress?: (done: number, total: number) => void,
+  signal?: AbortSignal,
+): Promise<number[][]> {
+  const chunk = 16;
+  const out: number[][] = [];
+  for (let start = 0; start < files.length; start += chunk) {
+    if (signal?.aborted) throw new CxrError('CANCELLED', 'Cancelled.');
+    const part = files.slice(start, start + chunk);
+    const images = await mapLimit(part, 4, async (f) => (await decodeImage(f, imageSize)).data);
+    const probs = tf.tidy(() => predictInChunks(model, spec.preprocess(stackImages(images, imageSize)), chunk));
+    out.push(...(probs.arraySync() as number[][]));
+    probs.dispose();
+    onProgress?.(Math.min(start + chunk, files.length), files.length);
+    await new Promise((r) => setImmediate(r));
+  }
+  return out;
+}
+
+export function probabilitiesRecord(classes: readonly string[], probs: readonly number[]): Record<string, number> {
+  return Object.fromEntries(classes.map((c, i) => [c, probs[i]]));
+}
+
+export function argMax(values: readonly number[]): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}

@@ -1,0 +1,402 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { AugmentParams, EpochMetrics, RunConfig, TrainEvent, TrainRequest, TrainResult } from '../api';
+import { initBackend } from '../backend/select';
+import { augmentImage } from '../data/augment';
+import { loadDataset, type DatasetItem } from '../data/dataset';
+import { decodeImage } from '../data/decode';
+import { splitTrainVal } from '../data/split';
+import { CxrError } from '../errors';
+import { buildClassifier, HEAD_DENSE_LAYER, isHeadWeight } from '../models/classifier';
+import { getBackbone, type BackboneSpec } from '../models/registry';
+import { splitModelAt } from '../models/split';
+import { applyNamedWeights, readWeightsFile } from '../models/weights';
+import { resolvePretrainedWeights } from '../models/pretrained';
+import { mapLimit, yieldToEventLoop } from '../util/concurrency';
+import { Rng } from '../util/rng';
+import {
+  isOptimizerSlot,
+  readCheckpointState,
+  RunFolder,
+  saveCheckpoint,
+  saveModel,
+  type NamedTensor,
+  type TrainerState,
+} from './runFolder';
+import { categoricalCrossEntropy, countCorrect, oneHot, predictInChunks, stackImages } from './tensors';
+
+export interface TrainContext {
+  onEvent?: (e: TrainEvent) => void;
+  signal?: AbortSignal;
+}
+
+const DEFAULT_VAL_FRACTION = 0.1;
+/** Largest batch pushed through trainable conv layers at once: the 32-bit wasm heap overflows beyond (engine.md). */
+const CONV_MICRO_BATCH = 8;
+const INFERENCE_CHUNK = 16;
+
+/**
+ * Transfer learning as the method defines it: a pretrained conv base frozen up to `freezeAt`, global average
+ * pooling, Dense softmax, SGD with momentum. The frozen part always runs in inference mode (tfjs-layers would run
+ * frozen BatchNorm on batch statistics under fit()), so it is cut off and run with predict(); only the layers after
+ * the cut train. Without augmentation the frozen part's output is computed once and reused every epoch.
+ */
+export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<TrainResult> {
+  const started = Date.now();
+  const emit = ctx.onEvent ?? (() => {});
+  const warnings: string[] = [];
+  const warn = (message: string): void => {
+    warnings.push(message);
+    emit({ kind: 'warning', message });
+  };
+
+  const backend = await initBackend();
+  const run = new RunFolder(path.resolve(req.out));
+  const resuming = req.resume === true;
+  emit({ kind: 'phase', phase: 'preparing', message: `Preparing ${resuming ? 'to resume ' : ''}${run.dir} on ${backend.name}` });
+
+  const dataset = await loadDataset(resuming ? run.readConfig().data : req.data);
+  const config = resuming ? run.readConfig() : newRunConfig(req, dataset.classes);
+  const spec = getBackbone(config.backbone);
+  if (resuming) assertSameClasses(config.classes, dataset.classes);
+  else prepareNewRunFolder(run);
+
+  const trainPool = dataset.items.filter((i) => i.split !== 'test');
+  const split = splitTrainVal(trainPool, { valFraction: config.valFraction, seed: config.seed });
+  if (split.train.length === 0) throw new CxrError('DATASET_INVALID', `No training images in ${dataset.root}.`);
+  config.split = {
+    train: split.train.length,
+    val: split.val.length,
+    test: dataset.items.filter((i) => i.split === 'test').length,
+    groupedByPatient: split.groupedByPatient,
+  };
+
+  const model = buildClassifier(spec, config.classes.length, config.imageSize);
+  const checkpointState = resuming ? readCheckpointState(run.checkpointDir) : null;
+  if (resuming && !checkpointState) {
+    throw new CxrError('RUN_INVALID', `${run.dir} has no checkpoint to resume from (no epoch finished). Start a new run instead.`);
+  }
+  const optimizerSlots = checkpointState
+    ? await loadCheckpointWeights(model, run.checkpointDir)
+    : await loadPretrainedWeights(model, spec, config, warn);
+  if (!checkpointState) initialiseHead(model, config.seed);
+
+  run.writeConfig(config);
+  const state: TrainerState = checkpointState ?? {
+    epochsDone: 0,
+    bestEpoch: null,
+    bestValLoss: null,
+    bestValAccuracy: null,
+    rngState: new Rng(config.seed ^ 0x5eed).getState(),
+  };
+  const history: EpochMetrics[] = resuming ? run.readHistory().filter((h) => h.epoch <= state.epochsDone) : [];
+  const writeStatus = (status: TrainResult['status'], message?: string): void =>
+    run.writeStatus({
+      status,
+      epochsRun: state.epochsDone,
+      epochs: config.epochs,
+      bestEpoch: state.bestEpoch,
+      bestValLoss: state.bestValLoss,
+      bestValAccuracy: state.bestValAccuracy,
+      testAccuracy: null,
+      updatedAt: new Date().toISOString(),
+      pid: process.pid,
+      message,
+    });
+  writeStatus('running');
+
+  const { before, after } = splitModelAt(model, config.freezeAt);
+  for (const layer of before.layers) layer.trainable = false;
+  const trainVars = after.trainableWeights.map((w) => w.read() as tf.Variable);
+  const microBatch = after.layers.some((l) => l.getClassName().includes('Conv')) ? CONV_MICRO_BATCH : config.batchSize;
+
+  const result = (status: TrainResult['status']): TrainResult => ({
+    runDir: run.dir,
+    status,
+    epochsRun: state.epochsDone,
+    bestEpoch: state.bestEpoch,
+    bestValLoss: state.bestValLoss,
+    bestValAccuracy: state.bestValAccuracy,
+    history,
+    backend: backend.name,
+    seconds: (Date.now() - started) / 1000,
+    warnings,
+  });
+
+  const cleanup: tf.Tensor[] = [];
+  try {
+    const trainImages = await decodeAll(split.train, config.imageSize, 'training', emit, ctx.signal);
+    const valImages = await decodeAll(split.val, config.imageSize, 'validation', emit, ctx.signal);
+    const features = (images: readonly Float32Array[]): tf.Tensor =>
+      tf.tidy(() => {
+        const x = spec.preprocess(stackImages(images, config.imageSize));
+        return predictInChunks(before, x, INFERENCE_CHUNK);
+      });
+
+    emit({ kind: 'phase', phase: 'features', message: 'Running the frozen layers once over the validation set' });
+    const valX = split.val.length > 0 ? features(valImages) : null;
+    const valY = split.val.length > 0 ? oneHot(split.val.map((i) => i.labelIndex), config.classes.length) : null;
+    if (valX) cleanup.push(valX);
+    if (valY) cleanup.push(valY);
+    let cachedTrainX: tf.Tensor | null = null;
+    if (!config.augment) {
+      emit({ kind: 'phase', phase: 'features', message: 'Running the frozen layers once over the training set (no augmentation)' });
+      cachedTrainX = features(trainImages);
+      cleanup.push(cachedTrainX);
+    }
+
+    const optimizer = tf.train.momentum(config.learningRate, config.momentum);
+    if (optimizerSlots.length > 0) await optimizer.setWeights(optimizerSlots);
+    const rng = Rng.fromState(state.rngState);
+    const trainLabels = split.train.map((i) => i.labelIndex);
+    const batches = Math.ceil(split.train.length / config.batchSize);
+    emit({ kind: 'phase', phase: 'training', message: `Training ${spec.displayName} from layer after '${config.freezeAt}'` });
+
+    for (let epoch = state.epochsDone + 1; epoch <= config.epochs; epoch++) {
+      const epochStart = Date.now();
+      const order = rng.shuffle(split.train.map((_, i) => i));
+      let lossSum = 0;
+      let correct = 0;
+      for (let b = 0; b < batches; b++) {
+        if (ctx.signal?.aborted) return finishCancelled();
+        const idx = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
+        const x = cachedTrainX
+          ? tf.gather(cachedTrainX, idx)
+          : features(idx.map((i) => augmentImage(trainImages[i], config.imageSize, config.augment as AugmentParams, rng)));
+        const y = oneHot(idx.map((i) => trainLabels[i]), config.classes.length);
+        const step = trainStep(after, optimizer, trainVars, x, y, microBatch);
+        tf.dispose([x, y]);
+        lossSum += step.loss * idx.length;
+        correct += step.correct;
+        emit({
+          kind: 'batch', epoch, epochs: config.epochs, batch: b + 1, batches,
+          loss: step.loss, accuracy: step.correct / idx.length,
+        });
+        await yieldToEventLoop();
+      }
+
+      const val = valX && valY ? validate(after, valX, valY) : null;
+      const metrics: EpochMetrics = {
+        epoch,
+        loss: lossSum / split.train.length,
+        accuracy: correct / split.train.length,
+        valLoss: val?.loss ?? null,
+        valAccuracy: val?.accuracy ?? null,
+        seconds: (Date.now() - epochStart) / 1000,
+      };
+      const score = metrics.valLoss ?? metrics.loss;
+      const improved = state.bestValLoss === null || score < state.bestValLoss;
+      if (improved) {
+        state.bestEpoch = epoch;
+        state.bestValLoss = score;
+        state.bestValAccuracy = metrics.valAccuracy;
+        await saveModel(run.modelDir, model);
+      }
+      history.push(metrics);
+      state.epochsDone = epoch;
+      state.rngState = rng.getState();
+      run.writeHistory(history);
+      await saveCheckpoint(run.checkpointDir, model, await optimizer.getWeights(), state);
+      writeStatus('running');
+      emit({ kind: 'epoch', epochs: config.epochs, improved, ...metrics });
+      await yieldToEventLoop();
+    }
+    optimizer.dispose();
+    writeStatus('completed');
+    emit({ kind: 'phase', phase: 'finished', message: `Finished: best epoch ${state.bestEpoch}, val loss ${fmt(state.bestValLoss)}` });
+    return result('completed');
+  } catch (e) {
+    if (e instanceof CxrError && e.code === 'CANCELLED') return finishCancelled();
+    writeStatus('failed', e instanceof Error ? e.message : String(e));
+    throw e;
+  } finally {
+    tf.dispose(cleanup);
+    model.dispose();
+  }
+
+  function finishCancelled(): TrainResult {
+    const kept = state.bestEpoch !== null ? `best model from epoch ${state.bestEpoch} kept` : 'no epoch had finished, so there is no model';
+    writeStatus('cancelled', `Cancelled by the user; ${kept}.`);
+    emit({ kind: 'phase', phase: 'finished', message: `Cancelled; ${kept}.` });
+    return result('cancelled');
+  }
+}
+
+function fmt(v: number | null): string {
+  return v === null ? '-' : v.toFixed(4);
+}
+
+function newRunConfig(req: TrainRequest, classes: string[]): RunConfig {
+  const spec = getBackbone(req.backbone);
+  const augment = req.augment === false ? null : req.augment === true || req.augment === undefined ? spec.recipe.augment : req.augment;
+  const epochs = req.epochs ?? spec.recipe.epochs;
+  const batchSize = req.batchSize ?? spec.recipe.batchSize;
+  for (const [name, v] of [['epochs', epochs], ['batch size', batchSize]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new CxrError('INVALID_ARGUMENT', `The ${name} must be a positive integer (got ${v}).`);
+  }
+  const valFraction = req.valFraction ?? DEFAULT_VAL_FRACTION;
+  if (!(valFraction >= 0 && valFraction < 1)) {
+    throw new CxrError('INVALID_ARGUMENT', `The validation fraction must be in [0, 1) (got ${valFraction}).`);
+  }
+  return {
+    version: 1,
+    createdAt: new Date().toISOString(),
+    data: path.resolve(req.data),
+    backbone: spec.id,
+    weights: req.weights ? path.resolve(req.weights) : null,
+    pretrained: false,
+    classes,
+    epochs,
+    batchSize,
+    learningRate: req.learningRate ?? spec.recipe.learningRate,
+    momentum: req.momentum ?? spec.recipe.momentum,
+    seed: req.seed ?? 42,
+    valFraction,
+    freezeAt: req.freezeAt ?? spec.defaultFreezeAt,
+    augment,
+    imageSize: req.imageSize ?? spec.defaultInputSize,
+    split: { train: 0, val: 0, test: 0, groupedByPatient: false },
+  };
+}
+
+function prepareNewRunFolder(run: RunFolder): void {
+  if (fs.existsSync(run.dir) && fs.readdirSync(run.dir).length > 0) {
+    throw new CxrError(
+      'RUN_INVALID',
+      `The run folder ${run.dir} already exists and is not empty. Choose a new --out, or resume it with --resume.`,
+    );
+  }
+  fs.mkdirSync(run.dir, { recursive: true });
+}
+
+function assertSameClasses(expected: string[], found: string[]): void {
+  if (expected.join('\u0000') !== found.join('\u0000')) {
+    throw new CxrError('DATASET_INVALID', `The dataset's classes changed since the run started: was [${expected.join(', ')}], now [${found.join(', ')}].`);
+  }
+}
+
+async function loadPretrainedWeights(
+  model: tfl.LayersModel,
+  spec: BackboneSpec,
+  config: RunConfig,
+  warn: (m: string) => void,
+): Promise<NamedTensor[]> {
+  const file = resolvePretrainedWeights(spec, config.weights ?? undefined);
+  if (!file) {
+    warn(
+      `NO PRETRAINED WEIGHTS: ${spec.displayName} starts from random initialisation, so transfer learning will not work ` +
+        `and accuracy will be poor. Pass --weights with an ImageNet weights file (${spec.knownWeights.noTop.join(' or ')}).`,
+    );
+    return [];
+  }
+  const named = await readWeightsFile(file);
+  try {
+    applyNamedWeights(model, named, { ignore: isHeadWeight, allowMissing: false });
+  } finally {
+    named.forEach((t) => t.dispose());
+  }
+  config.weights = file;
+  config.pretrained = true;
+  return [];
+}
+
+async function loadCheckpointWeights(model: tfl.LayersModel, dir: string): Promise<NamedTensor[]> {
+  const named = await readWeightsFile(path.join(dir, 'weights_manifest.json'));
+  const slots: NamedTensor[] = [];
+  for (const [name, t] of [...named.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    if (isOptimizerSlot(name)) {
+      slots.push({ name, tensor: t });
+      named.delete(name);
+    }
+  }
+  try {
+    applyNamedWeights(model, named);
+  } finally {
+    named.forEach((t) => t.dispose());
+  }
+  return slots;
+}
+
+/** Seeded Glorot-uniform head, so two runs with the same seed start from the same point. */
+function initialiseHead(model: tfl.LayersModel, seed: number): void {
+  const dense = model.getLayer(HEAD_DENSE_LAYER);
+  const [kernel, bias] = dense.getWeights();
+  const [fanIn, fanOut] = kernel.shape;
+  const limit = Math.sqrt(6 / (fanIn + fanOut));
+  const rng = new Rng(seed);
+  const values = Float32Array.from({ length: fanIn * fanOut }, () => rng.uniform(-limit, limit));
+  dense.setWeights([tf.tensor2d(values, [fanIn, fanOut]), tf.zerosLike(bias)]);
+}
+
+async function decodeAll(
+  items: DatasetItem[],
+  size: number,
+  what: string,
+  emit: (e: TrainEvent) => void,
+  signal?: AbortSignal,
+): Promise<Float32Array[]> {
+  let done = 0;
+  return mapLimit(items, 4, async (item) => {
+    if (signal?.aborted) throw new CxrError('CANCELLED', 'Cancelled while decoding images.');
+    const img = await decodeImage(item.path, size);
+    done++;
+    if (done % 16 === 0 || done === items.length) {
+      emit({ kind: 'phase', phase: 'decoding', message: `Decoding ${what} images`, done, total: items.length });
+    }
+    return img.data;
+  });
+}
+
+interface StepResult {
+  loss: number;
+  correct: number;
+}
+
+/** One optimiser step on a batch, accumulating gradients over micro-batches so conv layers fit the wasm heap. */
+function trainStep(
+  after: tfl.LayersModel,
+  optimizer: tf.Optimizer,
+  vars: tf.Variable[],
+  x: tf.Tensor,
+  y: tf.Tensor,
+  microBatch: number,
+): StepResult {
+  const n = x.shape[0];
+  let lossSum = 0;
+  let correct = 0;
+  let summed: tf.NamedTensorMap | null = null;
+  for (let start = 0; start < n; start += microBatch) {
+    const size = Math.min(microBatch, n - start);
+    const xc = tf.slice(x, start, size);
+    const yc = tf.slice(y, start, size);
+    let probs: tf.Tensor | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const p = after.apply(xc, { training: true }) as tf.Tensor;
+      probs = tf.keep(p);
+      return tf.mul(categoricalCrossEntropy(yc, p), size / n) as tf.Scalar;
+    }, vars);
+    lossSum += value.dataSync()[0] * n;
+    correct += countCorrect(yc, probs!);
+    if (summed === null) {
+      summed = grads;
+    } else {
+      const prev: tf.NamedTensorMap = summed;
+      summed = Object.fromEntries(Object.keys(grads).map((k) => [k, tf.add(prev[k], grads[k])]));
+      tf.dispose([...Object.values(prev), ...Object.values(grads)]);
+    }
+    tf.dispose([xc, yc, value, probs!]);
+  }
+  optimizer.applyGradients(summed!);
+  tf.dispose(Object.values(summed!));
+  return { loss: lossSum / n, correct };
+}
+
+function validate(after: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor): { loss: number; accuracy: number } {
+  const probs = predictInChunks(after, x, 64);
+  const loss = categoricalCrossEntropy(y, probs);
+  const result = { loss: loss.dataSync()[0], accuracy: countCorrect(y, probs) / x.shape[0] };
+  tf.dispose([probs, loss]);
+  return result;
+}
