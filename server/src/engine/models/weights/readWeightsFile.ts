@@ -1,0 +1,54 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CxrError } from '../../errors';
+import { HDF5_HEAD_BYTES, hdf5SignatureOffset, readKerasHdf5 } from './kerasHdf5';
+import type { NamedWeights } from './namedWeights';
+import { readTfjsManifest } from './tfjsManifest';
+
+const HOW_TO = 'Pass a TF.js weights_manifest.json (or its folder) or a Keras HDF5 weights file (.h5).';
+
+/** Formats people pass by mistake, so the message can say what the file is. */
+const LOOKALIKES: ReadonlyArray<readonly [string, (head: Buffer) => boolean]> = [
+  ['a JPEG image', (h) => h[0] === 0xff && h[1] === 0xd8 && h[2] === 0xff],
+  ['a PNG image', (h) => h.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))],
+  ['a DICOM file', (h) => h.length >= 132 && h.subarray(128, 132).toString('latin1') === 'DICM'],
+  ['a ZIP archive (a Keras 3 .keras file? extract model.weights.h5 from it)', (h) => h[0] === 0x50 && h[1] === 0x4b],
+];
+
+function describe(head: Buffer, file: string): string {
+  const lookalike = LOOKALIKES.find(([, test]) => test(head));
+  if (lookalike) return lookalike[0];
+  if (path.extname(file) === '.bin') return 'raw binary data, probably a TF.js weight shard: pass the weights_manifest.json next to it';
+  return 'neither JSON nor HDF5';
+}
+
+function readHead(file: string, bytes: number): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(bytes);
+    const n = fs.readSync(fd, head, 0, bytes, 0);
+    return head.subarray(0, n);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function resolveWeightsPath(file: string): string {
+  if (!fs.existsSync(file)) throw new CxrError('NOT_FOUND', `Weights file not found: ${file}. ${HOW_TO}`, { file });
+  if (!fs.statSync(file).isDirectory()) return file;
+  for (const name of ['weights_manifest.json', 'model.json']) {
+    const candidate = path.join(file, name);
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  throw new CxrError('NOT_FOUND', `Folder ${file} holds no weights_manifest.json or model.json. ${HOW_TO}`, { file });
+}
+
+/** Reads TF.js manifests (float32 or quantised) and Keras HDF5 weights, told apart by content, not extension. */
+export async function readWeightsFile(file: string): Promise<NamedWeights> {
+  const resolved = resolveWeightsPath(file);
+  const head = readHead(resolved, HDF5_HEAD_BYTES);
+  if (hdf5SignatureOffset(head) !== null) return readKerasHdf5(resolved, head);
+  const firstChar = head.toString('utf8').trimStart()[0];
+  if (firstChar === '[' || firstChar === '{') return readTfjsManifest(resolved);
+  throw new CxrError('WEIGHTS_INVALID', `${resolved} is not a weights file: it is ${describe(head, resolved)}. ${HOW_TO}`, { file: resolved });
+}
