@@ -1,0 +1,219 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { CxrError } from '../errors';
+import { decodeDicom } from './dicom';
+import { checkPixels, DEFAULT_MAX_INPUT_PIXELS } from './limits';
+import { sniffFormat, SNIFF_BYTES, type RasterFormat } from './sniff';
+
+/**
+ * The one place images are decoded. Every consumer (training, evaluation, prediction, explanations, previews) gets
+ * the same pixels: EXIF orientation applied, alpha flattened on black, grey replicated to RGB, resized to
+ * size x size ignoring the aspect ratio (like Keras `load_img(target_size=...)`), values in [0, 1].
+ */
+export interface DecodedImage {
+  /** RGB interleaved, row-major, values in [0, 1], length size * size * 3. */
+  data: Float32Array;
+  width: number;
+  height: number;
+  source: {
+    format: string;
+    /** As displayed, i.e. after the EXIF orientation. */
+    width: number;
+    height: number;
+    channels: number;
+    bitDepth: 8 | 16;
+    /** EXIF orientation tag (1-8) when the file had one. */
+    orientation?: number;
+  };
+}
+
+export interface DecodeOptions {
+  /** Refuse images with more pixels than this, before decoding them. Default 150 megapixels. */
+  maxInputPixels?: number;
+  /**
+   * How picky the decoder is. 'warning' (default, sharp's advice for untrusted input) also rejects JPEGs with corrupt
+   * data segments that libjpeg would otherwise paint grey; 'truncated' only rejects cut-off files.
+   */
+  failOn?: 'truncated' | 'error' | 'warning';
+}
+
+export { DEFAULT_MAX_INPUT_PIXELS };
+export const MAX_OUTPUT_SIZE = 4096;
+
+/** Decodes a file; the format comes from its bytes, never from its extension. */
+export async function decodeImage(file: string, size: number, opts: DecodeOptions = {}): Promise<DecodedImage> {
+  checkSize(size);
+  const abs = path.resolve(file);
+  const head = await readHead(abs);
+  const sniffed = sniffFormat(head);
+  const name = path.basename(abs);
+  if (sniffed.kind === 'raster') return decodeRaster(abs, sniffed.format, size, name, opts);
+  if (sniffed.kind === 'dicom' || (sniffed.unknownBinary && isDcmName(abs))) return decodeDicomBytes(await fs.promises.readFile(abs), size, name, opts);
+  throw unsupported(name, sniffed.description);
+}
+
+/** Decodes bytes already in memory; `name` is only used in messages (and as a DICOM hint when it ends in .dcm). */
+export async function decodeImageBuffer(buf: Buffer, size: number, name: string, opts: DecodeOptions = {}): Promise<DecodedImage> {
+  checkSize(size);
+  const sniffed = sniffFormat(buf.subarray(0, SNIFF_BYTES));
+  if (sniffed.kind === 'raster') return decodeRaster(buf, sniffed.format, size, name, opts);
+  if (sniffed.kind === 'dicom' || (sniffed.unknownBinary && isDcmName(name))) return decodeDicomBytes(buf, size, name, opts);
+  throw unsupported(name, sniffed.description);
+}
+
+async function decodeRaster(input: string | Buffer, format: RasterFormat, size: number, name: string, opts: DecodeOptions): Promise<DecodedImage> {
+  const limit = pixelLimit(opts);
+  const failOn = opts.failOn ?? 'warning';
+  let meta: sharp.Metadata;
+  try {
+    // Header only: nothing is decoded yet, so a forged 100000 x 100000 header costs nothing.
+    meta = await sharp(input, { failOn, limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw corrupt(name, format, e);
+  }
+  const width = meta.autoOrient?.width ?? meta.width;
+  const height = meta.autoOrient?.height ?? meta.height;
+  if (!width || !height) throw new CxrError('CORRUPT_IMAGE', `${name}: the ${format.toUpperCase()} header gives no image size; the file is damaged.`, { file: name });
+  checkPixels(name, width, height, limit);
+
+  // 16-bit PNG/TIFF stay 16-bit through orientation, flattening and resizing: 'rgb16' keeps libvips in ushort.
+  const sixteenBit = meta.depth !== undefined && meta.depth !== 'uchar' && meta.depth !== 'char';
+  let pipeline = sharp(input, { failOn, limitInputPixels: limit }).autoOrient();
+  if (meta.hasAlpha) pipeline = pipeline.flatten({ background: { r: 0, g: 0, b: 0 } });
+  // 'linear': a triangle filter widened by the reduction factor (antialiased), the filter family of Pillow's
+  // BILINEAR that Keras load_img(interpolation='bilinear') uses (not compared pixel-for-pixel with Pillow here).
+  // sharp's default lanczos3 overshoots at the sharp rib/air edges of X-rays; nearest (load_img's default)
+  // aliases when shrinking 640+ px images to 224.
+  pipeline = pipeline
+    .resize(size, size, { fit: 'fill', kernel: 'linear' })
+    .toColourspace(sixteenBit ? 'rgb16' : 'srgb')
+    .raw(sixteenBit ? { depth: 'ushort' } : undefined);
+
+  let raw: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    raw = await pipeline.toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    if (/pixel limit/i.test(errorText(e))) checkPixels(name, width, height, 0);
+    throw corrupt(name, format, e);
+  }
+  const { data, info } = raw;
+  if (info.width !== size || info.height !== size || info.channels !== 3) {
+    throw new CxrError('INTERNAL', `${name}: decoder returned ${info.width}x${info.height}x${info.channels}, expected ${size}x${size}x3.`);
+  }
+  return {
+    data: sixteenBit ? normalise(new Uint16Array(alignedCopy(data).buffer), 65535) : normalise(data, 255),
+    width: size,
+    height: size,
+    source: {
+      format,
+      width,
+      height,
+      channels: meta.channels ?? info.channels,
+      bitDepth: sixteenBit ? 16 : 8,
+      ...(meta.orientation !== undefined ? { orientation: meta.orientation } : {}),
+    },
+  };
+}
+
+/** A .dcm file without the 'DICM' marker may be a bare data set (no Part 10 header): worth a parse attempt. */
+function isDcmName(name: string): boolean {
+  return path.extname(name).toLowerCase() === '.dcm';
+}
+
+async function decodeDicomBytes(buf: Buffer, size: number, name: string, opts: DecodeOptions): Promise<DecodedImage> {
+  const failOn = opts.failOn ?? 'warning';
+  const dicom = await decodeDicom(buf, name, { maxInputPixels: pixelLimit(opts), failOn });
+  const source = { format: 'dicom', width: dicom.width, height: dicom.height, channels: dicom.kind === 'grey' ? 1 : 3, bitDepth: dicom.bitsAllocated > 8 ? 16 : 8 } as const;
+  if (dicom.kind === 'jpeg') return { ...(await decodeRaster(dicom.bytes, 'jpeg', size, name, opts)), source };
+
+  // Pixels go through sharp so DICOM images are resized by the same filter as every other image.
+  let pipeline: sharp.Sharp;
+  if (dicom.kind === 'grey') {
+    // 16-bit grey keeps the VOI output's precision through the resize.
+    const grey = new Uint16Array(dicom.grey.length);
+    for (let i = 0; i < grey.length; i++) grey[i] = Math.round(dicom.grey[i] * 65535);
+    pipeline = sharp(grey, { raw: { width: dicom.width, height: dicom.height, channels: 1 }, limitInputPixels: false }).toColourspace('rgb16');
+  } else {
+    pipeline = sharp(dicom.rgb, { raw: { width: dicom.width, height: dicom.height, channels: 3 }, limitInputPixels: false }).toColourspace('srgb');
+  }
+  const sixteenBit = dicom.kind === 'grey';
+  const { data } = await pipeline
+    .resize(size, size, { fit: 'fill', kernel: 'linear' })
+    .raw(sixteenBit ? { depth: 'ushort' } : undefined)
+    .toBuffer({ resolveWithObject: true });
+  return {
+    data: sixteenBit ? normalise(new Uint16Array(alignedCopy(data).buffer), 65535) : normalise(data, 255),
+    width: size,
+    height: size,
+    source,
+  };
+}
+
+function normalise(values: ArrayLike<number>, max: number): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = values[i] / max;
+  return out;
+}
+
+/** A fresh, 2-byte-aligned copy: sharp's output Buffer may sit at an odd offset of a shared pool. */
+function alignedCopy(data: Buffer): Uint8Array {
+  const copy = new Uint8Array(data.length);
+  copy.set(data);
+  return copy;
+}
+
+async function readHead(file: string): Promise<Buffer> {
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(file, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new CxrError('NOT_FOUND', `Image not found: ${file}.`, { file });
+    if (code === 'EACCES' || code === 'EPERM') throw new CxrError('INVALID_ARGUMENT', `Cannot read ${file}: permission denied.`, { file });
+    throw e;
+  }
+  try {
+    const stat = await handle.stat();
+    if (stat.isDirectory()) throw new CxrError('INVALID_ARGUMENT', `${file} is a folder, not an image file.`, { file });
+    const buf = Buffer.alloc(Math.min(SNIFF_BYTES, stat.size));
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EISDIR') throw new CxrError('INVALID_ARGUMENT', `${file} is a folder, not an image file.`, { file });
+    throw e;
+  } finally {
+    await handle.close();
+  }
+}
+
+function checkSize(size: number): void {
+  if (!Number.isInteger(size) || size < 1 || size > MAX_OUTPUT_SIZE) {
+    throw new CxrError('INVALID_ARGUMENT', `Image size must be an integer from 1 to ${MAX_OUTPUT_SIZE}, got ${size}.`);
+  }
+}
+
+function pixelLimit(opts: DecodeOptions): number {
+  const limit = opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
+  if (!Number.isFinite(limit) || limit <= 0) throw new CxrError('INVALID_ARGUMENT', `maxInputPixels must be a positive number, got ${limit}.`);
+  return limit;
+}
+
+function unsupported(name: string, description: string): CxrError {
+  return new CxrError('UNSUPPORTED_FORMAT', `${name} is not an image this tool reads: it looks like ${description}. Supported: PNG, JPEG, WebP, TIFF, GIF, DICOM.`, {
+    file: name,
+    detected: description,
+  });
+}
+
+function corrupt(name: string, format: string, e: unknown): CxrError {
+  const reason = errorText(e).split('\n')[0].trim();
+  return new CxrError('CORRUPT_IMAGE', `${name}: the ${format.toUpperCase()} data is truncated or damaged (${reason}). Re-export or remove the file.`, {
+    file: name,
+    reason,
+  });
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

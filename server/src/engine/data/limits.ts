@@ -1,0 +1,14 @@
+import { CxrError } from '../errors';
+
+export const DEFAULT_MAX_INPUT_PIXELS = 150_000_000;
+
+/** Throws IMAGE_TOO_LARGE when width x height exceeds `limit`; called with header sizes, before any decoding. */
+export function checkPixels(name: string, width: number, height: number, limit: number): void {
+  if (width * height > limit) {
+    throw new CxrError(
+      'IMAGE_TOO_LARGE',
+      `${name} is ${width} x ${height} pixels (${((width * height) / 1e6).toFixed(1)} MP), over the ${(limit / 1e6).toFixed(1)} MP limit. Downscale it first or raise maxInputPixels.`,
+      { file: name, width, height, limit },
+    );
+  }
+}
