@@ -1,0 +1,225 @@
+/**
+ * The JSON-RPC contract between the CXR Studio client (extension host), the backend process and the webviews.
+ * Every custom request and notification is declared here, once, with its parameter and result types; handlers and
+ * callers import these constants instead of spelling method names. No 'vscode' import: webviews and the server use
+ * this file too.
+ */
+import { NotificationType, ProgressType, RequestType, RequestType0 } from 'vscode-jsonrpc';
+import type { ProgressToken } from 'vscode-jsonrpc';
+import type {
+  BackendName,
+  BackendReport,
+  EvaluateRequest,
+  EvaluateResult,
+  ExplainRequest,
+  ExplainResult,
+  ImagePrediction,
+  PredictRequest,
+  RunSummary,
+  TrainEvent,
+  TrainRequest,
+  TrainResult,
+} from '../../server/src/engine/api';
+import type { CxrErrorCode } from '../../server/src/engine/errors';
+
+export type * from '../../server/src/engine/api';
+export type { CxrErrorCode } from '../../server/src/engine/errors';
+
+/** Bumped whenever a request, notification or shape below changes incompatibly. */
+export const PROTOCOL_VERSION = 1;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Errors: every failed cxr/ request answers a JSON-RPC error whose `data` is a CxrErrorData.
+
+export interface CxrErrorData {
+  code: CxrErrorCode;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * The JSON-RPC numeric code sent with each CxrErrorCode. Clients should branch on `data.code`; the numeric code only
+ * keeps generic JSON-RPC tooling honest (invalid params, internal error, cancelled).
+ */
+export const JSON_RPC_ERROR_CODES: Readonly<Record<CxrErrorCode, number>> = {
+  INVALID_ARGUMENT: -32602, // JSON-RPC InvalidParams
+  INTERNAL: -32603, // JSON-RPC InternalError
+  CANCELLED: -32800, // LSP RequestCancelled
+  NOT_FOUND: -32001,
+  OUTSIDE_ALLOWED_ROOTS: -32002,
+  UNSUPPORTED_FORMAT: -32003,
+  CORRUPT_IMAGE: -32004,
+  IMAGE_TOO_LARGE: -32005,
+  DATASET_INVALID: -32006,
+  WEIGHTS_INVALID: -32007,
+  MODEL_INVALID: -32008,
+  RUN_INVALID: -32009,
+  BUSY: -32010,
+  BACKEND_UNAVAILABLE: -32011,
+};
+
+const ERROR_CODES = new Set<string>(Object.keys(JSON_RPC_ERROR_CODES));
+
+/** The CxrErrorData carried by a JSON-RPC error (a ResponseError or its `data`), or undefined for other errors. */
+export function cxrErrorData(error: unknown): CxrErrorData | undefined {
+  const data = typeof error === 'object' && error !== null && 'data' in error ? (error as { data: unknown }).data : error;
+  if (typeof data !== 'object' || data === null) return undefined;
+  const code = (data as { code?: unknown }).code;
+  return typeof code === 'string' && ERROR_CODES.has(code) ? (data as CxrErrorData) : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Session set-up
+
+/** `initializationOptions` of the LSP initialize request. */
+export interface InitializationOptions {
+  /** Same meaning as cxr/setAllowedRoots; may be replaced later by that request. */
+  allowedRoots?: string[];
+  /** Whether the workspace is trusted. Absent means untrusted: training stays disabled until cxr/setTrust. */
+  trusted?: boolean;
+  /** The cxr.engineBackend setting. */
+  engineBackend?: 'auto' | BackendName;
+}
+
+export interface SetAllowedRootsParams {
+  /** Absolute folders: workspace folders, cxr.dataRoots, the runs directory, the models directory. */
+  roots: string[];
+}
+
+export interface SetAllowedRootsResult {
+  /** The roots now in force, symlinks resolved (roots that do not exist yet are kept as given). */
+  roots: string[];
+}
+
+/** Replaces the set of folders any request may name. A path outside them fails with OUTSIDE_ALLOWED_ROOTS. */
+export const setAllowedRoots = new RequestType<SetAllowedRootsParams, SetAllowedRootsResult, CxrErrorData>('cxr/setAllowedRoots');
+
+export interface SetTrustParams {
+  trusted: boolean;
+}
+
+/** Untrusted workspaces may browse, evaluate and explain, but cxr/train is refused. */
+export const setTrust = new RequestType<SetTrustParams, null, CxrErrorData>('cxr/setTrust');
+
+// ---------------------------------------------------------------------------------------------------------------
+// Status
+
+export interface ActiveTraining {
+  runDir: string;
+  /** Epoch being trained (1-based); 0 while images are decoded and features computed. */
+  epoch: number;
+  epochs: number;
+}
+
+export interface BackendStatus {
+  /** The engine backend of the backend process's main thread (training workers choose the same way). */
+  backend: BackendReport;
+  busy: boolean;
+  activeTraining: ActiveTraining | null;
+  /** The extension/server package version. */
+  version: string;
+  protocolVersion: number;
+  trusted: boolean;
+  allowedRoots: string[];
+}
+
+export const backendStatus = new RequestType0<BackendStatus, CxrErrorData>('cxr/backendStatus');
+
+// ---------------------------------------------------------------------------------------------------------------
+// Training
+
+/**
+ * Progress: leave `workDoneToken` out and the server creates its own cancellable work-done progress (VS Code shows it
+ * as a notification with a Cancel button). With a token, the server reports on it (listen with
+ * `onProgress(workDoneProgress, token, ...)`) and a `window/workDoneProgress/cancel` for it cancels training.
+ * Cancelling the request itself ($/cancelRequest) or cxr/cancelTraining cancel too. A cancelled training still
+ * answers a TrainResult with status 'cancelled' (the best model so far is kept).
+ */
+export type TrainParams = (TrainRequest | ResumeTrainRequest) & { workDoneToken?: ProgressToken };
+
+/** Resuming needs only the run folder: data, backbone and hyper-parameters come from its config.json. */
+export type ResumeTrainRequest = Partial<TrainRequest> & { out: string; resume: true };
+
+/**
+ * Fails with BUSY while another training runs, and in untrusted workspaces with INVALID_ARGUMENT whose details are
+ * `{untrustedWorkspace: true}`.
+ */
+export const train = new RequestType<TrainParams, TrainResult, CxrErrorData>('cxr/train');
+
+export interface TrainEventParams {
+  /** The run folder as the train request named it (absolute, normalised). */
+  runDir: string;
+  event: TrainEvent;
+}
+
+/** Sent for every engine event of the active training, as it happens. */
+export const trainEvent = new NotificationType<TrainEventParams>('cxr/trainEvent');
+
+export interface CancelTrainingParams {
+  /** Only cancel if the active training writes this run folder; absent cancels whatever trains. */
+  runDir?: string;
+}
+
+export interface CancelTrainingResult {
+  /** false when nothing (or a different run) was training. */
+  cancelled: boolean;
+}
+
+/** Stops the active training between batches; its cxr/train request then answers status 'cancelled'. */
+export const cancelTraining = new RequestType<CancelTrainingParams, CancelTrainingResult, CxrErrorData>('cxr/cancelTraining');
+
+/** LSP work-done progress values, as sent on the train request's progress token. */
+export type WorkDoneProgressValue =
+  | { kind: 'begin'; title: string; cancellable?: boolean; message?: string; percentage?: number }
+  | { kind: 'report'; cancellable?: boolean; message?: string; percentage?: number }
+  | { kind: 'end'; message?: string };
+
+export const workDoneProgress = new ProgressType<WorkDoneProgressValue>();
+
+// ---------------------------------------------------------------------------------------------------------------
+// Models and runs
+
+export const evaluate = new RequestType<EvaluateRequest, EvaluateResult, CxrErrorData>('cxr/evaluate');
+
+export const predict = new RequestType<PredictRequest, ImagePrediction[], CxrErrorData>('cxr/predict');
+
+/** Set `includePng` to receive the overlay as base64 (webviews cannot read files). */
+export const explain = new RequestType<ExplainRequest, ExplainResult, CxrErrorData>('cxr/explain');
+
+export interface ListRunsParams {
+  runsRoot: string;
+}
+
+/** The run folders directly inside `runsRoot`, newest first; an absent folder lists as empty. */
+export const listRuns = new RequestType<ListRunsParams, RunSummary[], CxrErrorData>('cxr/listRuns');
+
+export interface DeleteRunParams {
+  runDir: string;
+}
+
+/** Deletes a run folder; refused (BUSY) for the run being trained. */
+export const deleteRun = new RequestType<DeleteRunParams, null, CxrErrorData>('cxr/deleteRun');
+
+// ---------------------------------------------------------------------------------------------------------------
+// Datasets
+
+export interface ScanDatasetsParams {
+  /** Folders to search: each root itself, its sub-folders (two levels deep) and the CSV manifests among them. */
+  roots: string[];
+}
+
+export type DatasetSplitName = 'train' | 'test' | 'unassigned';
+
+export interface DatasetSummary {
+  /** The dataset folder or CSV manifest. */
+  path: string;
+  source: 'folders' | 'csv';
+  classes: string[];
+  /**
+   * Image count per split, then per class name. 'unassigned' holds CSV rows without a split (training carves its
+   * validation set from train + unassigned). Splits the dataset does not have are absent.
+   */
+  counts: Partial<Record<DatasetSplitName, Record<string, number>>>;
+  total: number;
+}
+
+export const scanDatasets = new RequestType<ScanDatasetsParams, DatasetSummary[], CxrErrorData>('cxr/scanDatasets');

@@ -1,0 +1,226 @@
+/**
+ * Messages between the extension host and the CXR Studio webviews (dashboard, evaluation, heatmap editor).
+ *
+ * Every webview follows the same handshake: it posts `{type: 'ready'}` once its script has loaded, and the
+ * extension answers with a full `state` message. Later messages are incremental. Because panels are not kept alive
+ * while hidden, a revealed panel reloads its script, posts `ready` again and receives the whole state again (replay).
+ * Plain JSON only: no class instances, no functions, no Uris (webview URIs are passed as strings).
+ */
+import type {
+  BackboneId,
+  CamMethodName,
+  EpochMetrics,
+  EvaluateResult,
+  ExplainResult,
+  RunStatus,
+  TrainEvent,
+} from '../../server/src/engine/api';
+
+/** The message every webview posts first (and again after each reload). */
+export interface ReadyMessage {
+  type: 'ready';
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Training dashboard (viewType `cxr.dashboard`)
+
+export interface DashboardRunInfo {
+  runDir: string;
+  name: string;
+  backbone: BackboneId | string;
+  data: string;
+  epochs: number;
+  batchSize: number | null;
+  learningRate: number | null;
+  classes: string[];
+  createdAt: string | null;
+}
+
+/** One training-loss/accuracy sample at batch granularity; `x` is the fractional epoch (epoch 1, batch 5/10 -> 0.5). */
+export interface BatchPoint {
+  x: number;
+  loss: number;
+  accuracy: number;
+}
+
+export interface DashboardPhase {
+  phase: string;
+  message: string;
+  done?: number;
+  total?: number;
+}
+
+export interface DashboardState {
+  run: DashboardRunInfo | null;
+  status: RunStatus | 'idle';
+  /** True while the backend is training this run (the Cancel button is enabled only then). */
+  training: boolean;
+  phase: DashboardPhase | null;
+  /** The latest batch position, for "epoch 3/20 · batch 4/8". */
+  position: { epoch: number; epochs: number; batch: number; batches: number } | null;
+  epochs: EpochMetrics[];
+  batches: BatchPoint[];
+  bestEpoch: number | null;
+  warnings: string[];
+  error: string | null;
+}
+
+export type DashboardToWebview =
+  | { type: 'state'; state: DashboardState }
+  | { type: 'trainEvent'; runDir: string; event: TrainEvent }
+  | { type: 'finished'; runDir: string; status: RunStatus | 'idle'; error: string | null; bestEpoch: number | null };
+
+export type DashboardFromWebview = ReadyMessage | { type: 'cancel' } | { type: 'evaluate' } | { type: 'showLogs' };
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Evaluation report (viewType `cxr.evaluation`)
+
+export interface EvaluationImage {
+  file: string;
+  /** webview.asWebviewUri(file) as a string, or null when the browser cannot show the format (DICOM). */
+  src: string | null;
+  trueLabel: string;
+  label: string;
+  /** Probability of the predicted label. */
+  confidence: number;
+}
+
+export interface EvaluationState {
+  runName: string;
+  result: EvaluateResult;
+  misclassified: EvaluationImage[];
+}
+
+export type EvaluationToWebview = { type: 'state'; state: EvaluationState | null; message?: string };
+
+export type EvaluationFromWebview =
+  | ReadyMessage
+  | { type: 'openImage'; file: string }
+  | { type: 'openReport'; file: string }
+  | { type: 'reevaluate' };
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Heatmap custom editor (viewType `cxr.heatmap`)
+
+export interface HeatmapModelInfo {
+  runDir: string;
+  name: string;
+  classes: string[];
+}
+
+export interface HeatmapState {
+  file: string;
+  fileName: string;
+  /** The image as the browser should show it: a data: URL (so the canvas can be exported), or null until known. */
+  imageSrc: string | null;
+  model: HeatmapModelInfo | null;
+  method: CamMethodName;
+  /** Target class; null means "the predicted class". */
+  target: string | null;
+  opacity: number;
+  loading: boolean;
+  result: ExplainResult | null;
+  error: string | null;
+}
+
+export type HeatmapToWebview =
+  | { type: 'state'; state: HeatmapState }
+  | { type: 'exported'; path: string | null };
+
+export type HeatmapFromWebview =
+  | ReadyMessage
+  | { type: 'explain'; method: CamMethodName; target: string | null }
+  | { type: 'opacity'; opacity: number }
+  | { type: 'export'; pngDataUrl: string }
+  | { type: 'pickModel' };
+
+/** Stable element ids used by the webviews (and by the end-to-end tests). */
+export const WebviewIds = {
+  dashboard: {
+    runInfo: 'run-info',
+    phase: 'train-phase',
+    lossChart: 'loss-chart',
+    accuracyChart: 'accuracy-chart',
+    epochTable: 'epoch-table',
+    cancel: 'cancel-training',
+    status: 'run-status',
+  },
+  evaluation: {
+    accuracy: 'accuracy',
+    balancedAccuracy: 'balanced-accuracy',
+    confusionMatrix: 'confusion-matrix',
+    normalize: 'cm-normalize',
+    perClass: 'per-class',
+    caveats: 'caveats',
+    misclassified: 'misclassified',
+    researchNote: 'research-note',
+  },
+  heatmap: {
+    image: 'heatmap-image',
+    canvas: 'heatmap-canvas',
+    opacity: 'opacity-slider',
+    method: 'method-select',
+    target: 'target-select',
+    probabilities: 'probabilities',
+    predicted: 'predicted-class',
+    exportPng: 'export-png',
+    noModel: 'no-model',
+    pickModel: 'pick-model',
+    researchNote: 'research-note',
+  },
+} as const;
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Dashboard state reducer, shared so that the extension's stored state and the webview's live copy never disagree.
+
+/** Batch samples kept per run; older ones are thinned so a long run stays cheap to redraw and to replay. */
+export const MAX_BATCH_POINTS = 4000;
+
+export function emptyDashboardState(run: DashboardRunInfo | null): DashboardState {
+  return {
+    run,
+    status: 'idle',
+    training: false,
+    phase: null,
+    position: null,
+    epochs: [],
+    batches: [],
+    bestEpoch: null,
+    warnings: [],
+    error: null,
+  };
+}
+
+/** Applies one training event to a dashboard state in place and returns it. */
+export function applyTrainEvent(state: DashboardState, event: TrainEvent): DashboardState {
+  switch (event.kind) {
+    case 'phase':
+      state.phase = { phase: event.phase, message: event.message, done: event.done, total: event.total };
+      if (event.phase !== 'finished') {
+        state.training = true;
+        state.status = 'running';
+      }
+      break;
+    case 'batch':
+      state.training = true;
+      state.status = 'running';
+      state.position = { epoch: event.epoch, epochs: event.epochs, batch: event.batch, batches: event.batches };
+      state.batches.push({ x: event.epoch - 1 + event.batch / Math.max(1, event.batches), loss: event.loss, accuracy: event.accuracy });
+      if (state.batches.length > MAX_BATCH_POINTS) state.batches = state.batches.filter((_, i) => i % 2 === 0);
+      if (state.run && state.run.epochs !== event.epochs) state.run.epochs = event.epochs;
+      break;
+    case 'epoch': {
+      const { kind: _kind, epochs, improved, ...metrics } = event;
+      state.epochs = state.epochs.filter((e) => e.epoch !== metrics.epoch);
+      state.epochs.push(metrics);
+      state.epochs.sort((a, b) => a.epoch - b.epoch);
+      if (improved) state.bestEpoch = metrics.epoch;
+      if (state.run && state.run.epochs !== epochs) state.run.epochs = epochs;
+      break;
+    }
+    case 'warning':
+      if (!state.warnings.includes(event.message)) state.warnings.push(event.message);
+      break;
+  }
+  return state;
+}

@@ -1,0 +1,72 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { DatasetSplitName, DatasetSummary } from '../../../common/src/protocol';
+import { classCounts, loadDataset } from '../engine/data/dataset';
+import type { PathGuard } from './pathGuard';
+
+/** How deep below each root to look, and how many folders to visit at most: a scan must stay cheap. */
+const MAX_DEPTH = 2;
+const MAX_FOLDERS = 400;
+const SKIPPED = new Set(['node_modules', 'runs', 'out', 'dist']);
+
+/**
+ * Finds datasets under the given roots: folders holding train/ or test/, and CSV manifests. Candidates that fail to
+ * load (a CSV that is not a manifest, an empty split) are skipped; so are symlinks leading outside the allowed roots.
+ */
+export async function scanDatasets(roots: readonly string[], guard: PathGuard, log: (m: string) => void): Promise<DatasetSummary[]> {
+  const candidates = new Set<string>();
+  let visited = 0;
+  const visit = (dir: string, depth: number): void => {
+    if (visited++ >= MAX_FOLDERS || !guard.contains(dir)) return;
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    const names = new Set(entries.map((e) => e.name));
+    if (names.has('train') || names.has('test')) {
+      candidates.add(dir);
+    }
+    for (const e of entries) {
+      const full = path.join(dir, e.name);
+      if (e.name.startsWith('.')) continue;
+      if (e.isFile() && e.name.toLowerCase().endsWith('.csv') && guard.contains(full)) candidates.add(full);
+      // A dataset's own train/ and test/ folders hold classes, not datasets.
+      else if (depth < MAX_DEPTH && isFolder(full) && !SKIPPED.has(e.name) && !candidates.has(dir)) visit(full, depth + 1);
+    }
+  };
+  for (const root of roots) visit(root, 0);
+
+  const found: DatasetSummary[] = [];
+  for (const candidate of candidates) {
+    try {
+      found.push(summarise(await loadDataset(candidate)));
+    } catch (e) {
+      log(`Not a dataset: ${candidate} (${e instanceof Error ? e.message : String(e)})`);
+    }
+  }
+  return found.filter((d) => d.total > 0).sort((a, b) => a.path.localeCompare(b.path));
+}
+
+function summarise(index: Awaited<ReturnType<typeof loadDataset>>): DatasetSummary {
+  const counts: DatasetSummary['counts'] = {};
+  let total = 0;
+  for (const [cls, perSplit] of Object.entries(classCounts(index))) {
+    for (const split of ['train', 'test', 'unassigned'] as DatasetSplitName[]) {
+      const n = perSplit[split];
+      if (n === 0) continue;
+      (counts[split] ??= {})[cls] = n;
+      total += n;
+    }
+  }
+  return { path: index.root, source: index.source, classes: index.classes, counts, total };
+}
+
+function isFolder(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}

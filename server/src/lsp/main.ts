@@ -1,0 +1,207 @@
+/**
+ * The CXR Studio backend process: a language-server-style JSON-RPC peer (vscode-languageserver) that the extension
+ * forks with TransportKind.ipc (`--node-ipc`); `--stdio` works too (the protocol tests use it). It answers the
+ * requests declared in common/src/protocol.ts by driving the engine; training runs in a worker thread so this thread
+ * stays responsive.
+ */
+import * as path from 'node:path';
+import {
+  CancellationToken,
+  createConnection,
+  ProposedFeatures,
+  WorkDoneProgressCancelNotification,
+  type InitializeResult,
+  type ProgressToken,
+  type RequestHandler,
+  type RequestType,
+  type ResponseError,
+} from 'vscode-languageserver/node';
+import * as protocol from '../../../common/src/protocol';
+import type { BackendName } from '../engine/api';
+import { Engine } from '../engine/engine';
+import { CxrError } from '../engine/errors';
+import { deleteRun, listRuns } from '../engine/runs';
+import { scanDatasets } from './datasetScan';
+import { packageVersion } from './packageVersion';
+import { PathGuard } from './pathGuard';
+import * as requests from './requests';
+import { toResponseError } from './responseErrors';
+import { TrainingHost } from './trainingHost';
+import { cancelByProgressToken, TrainingProgress } from './trainingProgress';
+
+const connection = createConnection(ProposedFeatures.all);
+const log = (msg: string): void => connection.console.log(msg);
+const logError = (msg: string): void => connection.console.error(msg);
+
+// A bug in one handler must not take the backend (and any training) down with it.
+process.on('unhandledRejection', (e) => logError(`Unhandled rejection: ${e instanceof Error ? e.stack : String(e)}`));
+process.on('uncaughtException', (e) => logError(`Uncaught exception: ${e.stack ?? e.message}`));
+
+const version = packageVersion();
+const guard = new PathGuard();
+let trusted = false;
+let canCreateProgress = false;
+let engine = new Engine({ log });
+let training = new TrainingHost({ log });
+
+connection.onInitialize((params): InitializeResult => {
+  const opts = readInitializationOptions(params.initializationOptions);
+  try {
+    guard.setRoots(opts.allowedRoots ?? []);
+  } catch (e) {
+    logError(`Ignoring initializationOptions.allowedRoots: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  trusted = opts.trusted === true;
+  const backend: BackendName | undefined = opts.engineBackend === 'auto' ? undefined : opts.engineBackend;
+  engine = new Engine({ backend, log });
+  training = new TrainingHost({ backend, log });
+  canCreateProgress = params.capabilities.window?.workDoneProgress === true;
+  // Replaces the library's handler, which only knows server-created progress; ours knows every training's token.
+  connection.onNotification(WorkDoneProgressCancelNotification.type, ({ token }) => {
+    cancelByProgressToken(token);
+  });
+  return { capabilities: {}, serverInfo: { name: 'cxr-studio-backend', version } };
+});
+
+connection.onInitialized(() => {
+  engine.init().then(
+    (report) => log(`Engine backend: ${report.name} (${report.reason})`),
+    (e) => logError(`Engine backend failed to start: ${e instanceof Error ? e.message : String(e)}`),
+  );
+});
+
+connection.onShutdown(async () => {
+  await training.kill('the backend is shutting down');
+});
+
+/** Registers a handler whose failures become JSON-RPC errors carrying {code, details}. */
+function handle<P, R>(
+  type: RequestType<P, R, protocol.CxrErrorData>,
+  handler: (params: unknown, token: CancellationToken) => Promise<R> | R,
+): void {
+  const wrapped = async (params: P, token: CancellationToken): Promise<R | ResponseError<protocol.CxrErrorData>> => {
+    try {
+      return await handler(params, token);
+    } catch (e) {
+      return toResponseError(e, logError);
+    }
+  };
+  // The cast only resolves HandlerResult's conditional type, which TypeScript cannot do for a generic R.
+  connection.onRequest(type, wrapped as RequestHandler<P, R, protocol.CxrErrorData>);
+}
+
+connection.onRequest(protocol.backendStatus, async () => {
+  try {
+    return {
+      backend: await engine.init(),
+      busy: training.active !== null,
+      activeTraining: training.active,
+      version,
+      protocolVersion: protocol.PROTOCOL_VERSION,
+      trusted,
+      allowedRoots: guard.realRoots(),
+    };
+  } catch (e) {
+    return toResponseError(e, logError);
+  }
+});
+
+handle(protocol.setAllowedRoots, (params) => {
+  const roots = guard.setRoots(requests.parseAllowedRoots(params));
+  log(`Allowed roots: ${roots.length} folder(s)`);
+  return { roots };
+});
+
+handle(protocol.setTrust, (params) => {
+  trusted = requests.parseTrust(params);
+  log(`Workspace ${trusted ? 'trusted' : 'untrusted'}: training ${trusted ? 'enabled' : 'disabled'}`);
+  return null;
+});
+
+handle(protocol.train, async (params, token) => {
+  if (!trusted) {
+    throw new CxrError(
+      'INVALID_ARGUMENT',
+      'Training is disabled in untrusted workspaces. Trust this workspace (Workspaces: Manage Workspace Trust) to train; ' +
+        'browsing runs, evaluating and explaining still work.',
+      { untrustedWorkspace: true },
+    );
+  }
+  const clientToken = progressTokenOf(params);
+  const req = requests.parseTrain(params, guard);
+  training.assertIdle(); // before any progress UI opens
+  const cancel = (): void => void training.cancel(req.out);
+  const progress = await TrainingProgress.open(connection, clientToken, canCreateProgress, `Training ${path.basename(req.out)}`, cancel);
+  const onCancelRequest = token.onCancellationRequested(cancel);
+  log(`Training ${req.resume ? 'resumed' : 'started'}: ${req.out}`);
+  try {
+    const result = await training.start(req, (event) => {
+      connection.sendNotification(protocol.trainEvent, { runDir: req.out, event });
+      progress.event(event);
+    });
+    log(`Training ${result.status}: ${req.out} (${result.epochsRun} epochs)`);
+    return result;
+  } finally {
+    onCancelRequest.dispose();
+    progress.done();
+  }
+});
+
+handle(protocol.cancelTraining, (params) => {
+  const { runDir } = requests.parseCancelTraining(params);
+  return { cancelled: training.cancel(runDir) };
+});
+
+handle(protocol.evaluate, async (params, token) => {
+  const req = requests.parseEvaluate(params, guard);
+  const abort = new AbortController();
+  const sub = token.onCancellationRequested(() => abort.abort());
+  try {
+    return await engine.evaluate(req, undefined, abort.signal);
+  } finally {
+    sub.dispose();
+  }
+});
+
+handle(protocol.predict, (params) => engine.predict(requests.parsePredict(params, guard)));
+
+handle(protocol.explain, (params) => engine.explain(requests.parseExplain(params, guard)));
+
+handle(protocol.listRuns, (params) => listRuns(requests.parseRunsRoot(params, guard)));
+
+handle(protocol.deleteRun, async (params) => {
+  const runDir = requests.parseRunDir(params, guard);
+  if (training.isTraining(runDir)) {
+    throw new CxrError('BUSY', 'This run is training right now. Cancel the training before deleting the run.', { runDir });
+  }
+  await deleteRun(runDir);
+  log(`Deleted run ${runDir}`);
+  return null;
+});
+
+handle(protocol.scanDatasets, (params) => scanDatasets(requests.parseScanRoots(params, guard), guard, log));
+
+if (process.env.CXR_LSP_TEST_HOOKS === '1') {
+  // Lets the protocol tests crash the training worker the way an out-of-memory abort would.
+  connection.onRequest('cxr/_test/killTrainingWorker', async () => ({ killed: await training.kill() }));
+}
+
+connection.listen();
+
+function progressTokenOf(params: unknown): ProgressToken | undefined {
+  const token = typeof params === 'object' && params !== null ? (params as { workDoneToken?: unknown }).workDoneToken : undefined;
+  return typeof token === 'string' || typeof token === 'number' ? token : undefined;
+}
+
+function readInitializationOptions(raw: unknown): protocol.InitializationOptions {
+  if (typeof raw !== 'object' || raw === null) return {};
+  const o = raw as Record<string, unknown>;
+  const backends = ['auto', 'wasm', 'cpu', 'tensorflow'];
+  return {
+    allowedRoots: Array.isArray(o.allowedRoots) ? o.allowedRoots.filter((r): r is string => typeof r === 'string') : undefined,
+    trusted: o.trusted === true,
+    engineBackend: typeof o.engineBackend === 'string' && backends.includes(o.engineBackend)
+      ? (o.engineBackend as protocol.InitializationOptions['engineBackend'])
+      : undefined,
+  };
+}

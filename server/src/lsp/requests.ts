@@ -1,0 +1,135 @@
+import * as path from 'node:path';
+import type { CancelTrainingParams } from '../../../common/src/protocol';
+import type {
+  AugmentParams,
+  BackboneId,
+  CamMethodName,
+  EvaluateRequest,
+  ExplainRequest,
+  PredictRequest,
+  SplitName,
+  TrainRequest,
+} from '../engine/api';
+import { CxrError } from '../engine/errors';
+import { RunFolder } from '../engine/train/runFolder';
+import { Params } from './params';
+import type { PathGuard } from './pathGuard';
+
+/**
+ * Parsing of each request's params: shapes are checked (INVALID_ARGUMENT) and every path goes through the guard
+ * (OUTSIDE_ALLOWED_ROOTS) before anything reaches the engine. Only known fields are passed on.
+ */
+
+const BACKBONES: readonly BackboneId[] = ['mobilenet_v2', 'vgg16'];
+const SPLITS: readonly (SplitName | 'all')[] = ['train', 'val', 'test', 'all'];
+const CAM_METHODS: readonly CamMethodName[] = ['cam', 'gradcam'];
+
+export function parseTrain(params: unknown, guard: PathGuard): TrainRequest {
+  const p = Params.of('cxr/train', params);
+  const out = guard.check(p.string('out'), 'run folder');
+  const resume = p.optBoolean('resume');
+  // Resuming needs only the run folder: data and backbone come from its config.json unless given.
+  const saved = resume && !(p.has('data') && p.has('backbone')) ? new RunFolder(out).readConfig() : null;
+  const req: TrainRequest = {
+    data: guard.check(saved && !p.has('data') ? saved.data : p.string('data'), 'dataset'),
+    out,
+    backbone: saved && !p.has('backbone') ? saved.backbone : p.oneOf('backbone', BACKBONES),
+    weights: guard.checkOptional(p.optString('weights'), 'weights file'),
+    epochs: p.optInteger('epochs', 1),
+    batchSize: p.optInteger('batchSize', 1),
+    learningRate: p.optNumber('learningRate'),
+    momentum: p.optNumber('momentum'),
+    seed: p.optInteger('seed', 0),
+    valFraction: p.optNumber('valFraction'),
+    freezeAt: p.optString('freezeAt'),
+    augment: parseAugment(p),
+    imageSize: p.optInteger('imageSize', 32),
+    resume,
+  };
+  return dropUndefined(req);
+}
+
+function parseAugment(p: Params): boolean | AugmentParams | undefined {
+  if (!p.has('augment')) return undefined;
+  if (typeof p.raw('augment') === 'boolean') return p.boolean('augment');
+  const a = p.object('augment');
+  const field = (name: keyof AugmentParams): number => {
+    const v = a.optNumber(name);
+    if (v === undefined || v < 0) throw a.invalid(name, 'a number >= 0');
+    return v;
+  };
+  return { rotationDeg: field('rotationDeg'), widthShift: field('widthShift'), heightShift: field('heightShift'), zoom: field('zoom') };
+}
+
+export function parseEvaluate(params: unknown, guard: PathGuard): EvaluateRequest {
+  const p = Params.of('cxr/evaluate', params);
+  return dropUndefined({
+    run: guard.check(p.string('run'), 'run folder'),
+    data: guard.check(p.string('data'), 'dataset'),
+    split: p.optOneOf('split', SPLITS),
+    outDir: guard.checkOptional(p.optString('outDir'), 'output folder'),
+  });
+}
+
+export function parsePredict(params: unknown, guard: PathGuard): PredictRequest {
+  const p = Params.of('cxr/predict', params);
+  const files = p.stringArray('files').map((f) => guard.check(f, 'image'));
+  if (files.length === 0) throw p.invalid('files', 'a non-empty array of image paths');
+  const req: PredictRequest = {
+    run: guard.checkOptional(p.optString('run'), 'run folder'),
+    backbone: p.optOneOf('backbone', BACKBONES),
+    weights: guard.checkOptional(p.optString('weights'), 'weights file'),
+    labels: guard.checkOptional(p.optString('labels'), 'labels file'),
+    files,
+    topK: p.optInteger('topK', 1),
+  };
+  if (!req.run && !(req.backbone && req.weights && req.labels)) {
+    throw new CxrError('INVALID_ARGUMENT', "cxr/predict needs 'run', or 'backbone', 'weights' and 'labels' together.", { field: 'run' });
+  }
+  return dropUndefined(req);
+}
+
+export function parseExplain(params: unknown, guard: PathGuard): ExplainRequest {
+  const p = Params.of('cxr/explain', params);
+  const alpha = p.optNumber('alpha');
+  if (alpha !== undefined && (alpha < 0 || alpha > 1)) throw p.invalid('alpha', 'a number between 0 and 1');
+  return dropUndefined({
+    run: guard.check(p.string('run'), 'run folder'),
+    image: guard.check(p.string('image'), 'image'),
+    method: p.optOneOf('method', CAM_METHODS),
+    className: p.optString('className'),
+    out: guard.checkOptional(p.optString('out'), 'output file'),
+    alpha,
+    includePng: p.optBoolean('includePng'),
+  });
+}
+
+export function parseRunsRoot(params: unknown, guard: PathGuard): string {
+  return guard.check(Params.of('cxr/listRuns', params).string('runsRoot'), 'runs folder');
+}
+
+export function parseRunDir(params: unknown, guard: PathGuard): string {
+  return guard.check(Params.of('cxr/deleteRun', params).string('runDir'), 'run folder');
+}
+
+export function parseScanRoots(params: unknown, guard: PathGuard): string[] {
+  return Params.of('cxr/scanDatasets', params).stringArray('roots').map((r) => guard.check(r, 'folder to scan'));
+}
+
+export function parseAllowedRoots(params: unknown): string[] {
+  return Params.of('cxr/setAllowedRoots', params).stringArray('roots');
+}
+
+export function parseTrust(params: unknown): boolean {
+  return Params.of('cxr/setTrust', params).boolean('trusted');
+}
+
+export function parseCancelTraining(params: unknown): CancelTrainingParams {
+  if (params === undefined || params === null) return {};
+  const runDir = Params.of('cxr/cancelTraining', params).optString('runDir');
+  return runDir === undefined ? {} : { runDir: path.resolve(runDir) };
+}
+
+function dropUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

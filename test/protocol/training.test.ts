@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CancellationTokenSource } from 'vscode-jsonrpc/node';
+import * as protocol from '../../common/src/protocol';
+import { CI_TINY, MOBILENET_DIR, MOBILENET_NOTOP_MANIFEST, requireShared, tmpDir } from '../helpers/shared';
+import { BackendProcess, expectCxrError } from './backendProcess';
+
+/** A small, fast training on ci-tiny (12 train images, augmentation on, so every batch runs the frozen base). */
+function tinyTrain(out: string, extra: Partial<protocol.TrainParams> = {}): protocol.TrainParams {
+  return { data: CI_TINY, out, backbone: 'mobilenet_v2', weights: MOBILENET_NOTOP_MANIFEST, epochs: 2, batchSize: 4, seed: 7, ...extra };
+}
+
+function readStatus(runDir: string): { status: string; epochsRun: number } {
+  return JSON.parse(fs.readFileSync(path.join(runDir, 'status.json'), 'utf8'));
+}
+
+describe('backend process: training in a worker', () => {
+  let backend: BackendProcess;
+  let runs: string;
+  let completedRun: string;
+
+  before(async () => {
+    requireShared(CI_TINY);
+    requireShared(MOBILENET_NOTOP_MANIFEST);
+    runs = tmpDir('proto-train');
+    backend = await BackendProcess.start({ roots: [runs, path.dirname(CI_TINY), MOBILENET_DIR], trusted: true, workDoneProgress: true });
+  });
+
+  after(async () => {
+    await backend?.stop();
+    if (runs) fs.rmSync(runs, { recursive: true, force: true });
+  });
+
+  it('trains to completion, streaming trainEvents and work-done progress while backendStatus stays prompt', async (t) => {
+    completedRun = path.join(runs, 'complete');
+    const progress = backend.watchProgress('train-1');
+    const pending = backend.conn.sendRequest(protocol.train, { ...tinyTrain(completedRun, { epochs: 3 }), workDoneToken: 'train-1' });
+
+    // While the worker trains, the main thread must keep answering.
+    await backend.waitForEvent((e) => e.runDir === completedRun && e.event.kind === 'batch');
+    const latencies: number[] = [];
+    let sawActive = false;
+    let eventsWhileBusy = -1;
+    let finished = false;
+    void pending.finally(() => (finished = true));
+    while (!finished) {
+      const t0 = performance.now();
+      const status = await backend.conn.sendRequest(protocol.backendStatus);
+      latencies.push(performance.now() - t0);
+      if (!finished && status.busy) {
+        sawActive = true;
+        if (eventsWhileBusy < 0) eventsWhileBusy = backend.eventsFor(completedRun).length;
+        assert.equal(status.activeTraining?.runDir, completedRun);
+        assert.equal(status.activeTraining?.epochs, 3);
+      }
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    const result = await pending;
+
+    assert.equal(result.status, 'completed');
+    assert.equal(result.epochsRun, 3);
+    assert.equal(result.history.length, 3);
+    assert.equal(result.runDir, completedRun);
+    assert.ok(sawActive, 'backendStatus never reported the training as active');
+    assert.ok(latencies.length >= 2, `only ${latencies.length} status requests completed during training`);
+    assert.ok(Math.max(...latencies) < 2000, `backendStatus took up to ${Math.max(...latencies).toFixed(0)} ms during training`);
+
+    const events = backend.eventsFor(completedRun);
+    const batches = events.filter((e) => e.kind === 'batch');
+    const epochs = events.filter((e) => e.kind === 'epoch');
+    assert.equal(epochs.length, 3);
+    assert.deepEqual(epochs.map((e) => e.kind === 'epoch' && e.epoch), [1, 2, 3]);
+    assert.ok(batches.length >= 3 * 2, `expected at least two batches per epoch, got ${batches.length}`);
+    assert.ok(events.some((e) => e.kind === 'phase' && e.phase === 'finished'));
+    // The notifications arrived while training ran, not in one burst with the response.
+    assert.ok(eventsWhileBusy > 0 && eventsWhileBusy < events.length, `${eventsWhileBusy} of ${events.length} events before training ended`);
+    t.diagnostic(`backendStatus during training: ${latencies.length} requests, max ${Math.max(...latencies).toFixed(1)} ms`);
+
+    assert.equal(progress[0]?.kind, 'begin');
+    assert.equal(progress[0]?.kind === 'begin' && progress[0].cancellable, true);
+    assert.equal(progress.at(-1)?.kind, 'end');
+    const percents = progress.flatMap((p) => (p.kind === 'report' && p.percentage !== undefined ? [p.percentage] : []));
+    assert.ok(percents.length > 3);
+    assert.deepEqual(percents, [...percents].sort((a, b) => a - b), 'progress percentage went backwards');
+    assert.equal(percents.at(-1), 100);
+
+    assert.equal(readStatus(completedRun).status, 'completed');
+    assert.ok(fs.existsSync(path.join(completedRun, 'model', 'weights_manifest.json')));
+    const listed = await backend.conn.sendRequest(protocol.listRuns, { runsRoot: runs });
+    assert.equal(listed.find((r) => r.runDir === completedRun)?.status, 'completed');
+  });
+
+  it('evaluates, predicts and explains with the trained run on the main thread', async () => {
+    const evaluation = await backend.conn.sendRequest(protocol.evaluate, { run: completedRun, data: CI_TINY, split: 'test' });
+    assert.equal(evaluation.n, 6);
+    assert.equal(evaluation.predictions.length, 6);
+    assert.ok(fs.existsSync(evaluation.files.json));
+
+    const image = path.join(CI_TINY, 'test', 'Covid', '0102.jpeg');
+    const [prediction] = await backend.conn.sendRequest(protocol.predict, { run: completedRun, files: [image] });
+    assert.equal(prediction.file, image);
+    const total = Object.values(prediction.probabilities).reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(total - 1) < 1e-4, `probabilities sum to ${total}`);
+
+    const explained = await backend.conn.sendRequest(protocol.explain, { run: completedRun, image, includePng: true });
+    assert.equal(explained.predicted, prediction.label);
+    assert.equal(explained.heatmap.data.length, explained.heatmap.width * explained.heatmap.height);
+    const png = Buffer.from(explained.overlayPngBase64 ?? '', 'base64');
+    assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]); // 'PNG'
+  });
+
+  it('refuses a second training with BUSY, and cancels with cxr/cancelTraining keeping the best model', async () => {
+    const out = path.join(runs, 'cancelled');
+    const pending = backend.conn.sendRequest(protocol.train, tinyTrain(out, { epochs: 30, batchSize: 2 }));
+    await backend.waitForEvent((e) => e.runDir === out && e.event.kind === 'epoch');
+
+    const busy = await expectCxrError(() => backend.conn.sendRequest(protocol.train, tinyTrain(path.join(runs, 'second'))));
+    assert.equal(busy.code, 'BUSY');
+    assert.equal(fs.existsSync(path.join(runs, 'second')), false);
+    const deleting = await expectCxrError(() => backend.conn.sendRequest(protocol.deleteRun, { runDir: out }));
+    assert.equal(deleting.code, 'BUSY');
+
+    assert.deepEqual(await backend.conn.sendRequest(protocol.cancelTraining, { runDir: path.join(runs, 'other') }), { cancelled: false });
+    assert.deepEqual(await backend.conn.sendRequest(protocol.cancelTraining, { runDir: out }), { cancelled: true });
+    const result = await pending;
+    assert.equal(result.status, 'cancelled');
+    assert.ok(result.epochsRun >= 1 && result.epochsRun < 30, `epochsRun ${result.epochsRun}`);
+    assert.notEqual(result.bestEpoch, null);
+    assert.equal(readStatus(out).status, 'cancelled');
+    assert.ok(fs.existsSync(path.join(out, 'model', 'weights_manifest.json')), 'best model not kept');
+    assert.equal((await backend.conn.sendRequest(protocol.backendStatus)).busy, false);
+    assert.deepEqual(await backend.conn.sendRequest(protocol.cancelTraining, {}), { cancelled: false });
+  });
+
+  it('creates its own cancellable progress when the request has no token, and its Cancel stops training', async () => {
+    const out = path.join(runs, 'progress-cancel');
+    const before = backend.createdProgressTokens.length;
+    const pending = backend.conn.sendRequest(protocol.train, tinyTrain(out, { epochs: 30, batchSize: 2 }));
+    await backend.waitForEvent((e) => e.runDir === out && e.event.kind === 'batch');
+    assert.equal(backend.createdProgressTokens.length, before + 1, 'server did not create a progress token');
+    const token = backend.createdProgressTokens.at(-1)!;
+    assert.equal(backend.progress.get(token)?.[0]?.kind, 'begin');
+    await backend.conn.sendNotification('window/workDoneProgress/cancel', { token });
+    const result = await pending;
+    assert.equal(result.status, 'cancelled');
+    assert.ok(result.epochsRun < 30);
+    assert.equal(backend.progress.get(token)?.at(-1)?.kind, 'end');
+  });
+
+  it('cancels training when the client cancels the request itself ($/cancelRequest)', async () => {
+    const out = path.join(runs, 'request-cancel');
+    const source = new CancellationTokenSource();
+    const pending = backend.conn.sendRequest(protocol.train, tinyTrain(out, { epochs: 30, batchSize: 2 }), source.token);
+    await backend.waitForEvent((e) => e.runDir === out && e.event.kind === 'batch');
+    source.cancel();
+    const result = await pending;
+    assert.equal(result.status, 'cancelled');
+    assert.ok(result.epochsRun < 30);
+    assert.equal(readStatus(out).status, 'cancelled');
+  });
+
+  it('deletes a finished run', async () => {
+    const out = path.join(runs, 'cancelled');
+    assert.equal(await backend.conn.sendRequest(protocol.deleteRun, { runDir: out }), null);
+    assert.equal(fs.existsSync(out), false);
+    assert.ok(backend.alive);
+  });
+});
