@@ -73,15 +73,24 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     groupedByPatient: split.groupedByPatient,
   };
 
-  const model = buildClassifier(spec, config.classes.length, config.imageSize);
   const checkpointState = resuming ? readCheckpointState(run.checkpointDir) : null;
   if (resuming && !checkpointState) {
     throw new CxrError('RUN_INVALID', `${run.dir} has no checkpoint to resume from (no epoch finished). Start a new run instead.`);
   }
-  const optimizerSlots = checkpointState
-    ? await loadCheckpointWeights(model, run.checkpointDir)
-    : await loadPretrainedWeights(model, spec, config, warn);
-  if (!checkpointState) initialiseHead(model, config.seed);
+  const model = buildClassifier(spec, config.classes.length, config.imageSize);
+  let optimizerSlots: NamedTensor[] = [];
+  try {
+    if (checkpointState) {
+      optimizerSlots = await loadCheckpointWeights(model, run.checkpointDir);
+    } else {
+      await loadPretrainedWeights(model, spec, config, warn);
+      initialiseHead(model, config.seed);
+    }
+  } catch (e) {
+    model.dispose();
+    if (!resuming) fs.rmSync(run.dir, { recursive: true, force: true });
+    throw e;
+  }
 
   run.writeConfig(config);
   const state: TrainerState = checkpointState ?? {
@@ -245,7 +254,7 @@ function newRunConfig(req: TrainRequest, classes: string[]): RunConfig {
     createdAt: new Date().toISOString(),
     data: path.resolve(req.data),
     backbone: spec.id,
-    weights: req.weights ? path.resolve(req.weights) : null,
+    weights: resolvePretrainedWeights(spec, req.weights),
     pretrained: false,
     classes,
     epochs,
@@ -282,14 +291,14 @@ async function loadPretrainedWeights(
   spec: BackboneSpec,
   config: RunConfig,
   warn: (m: string) => void,
-): Promise<NamedTensor[]> {
-  const file = resolvePretrainedWeights(spec, config.weights ?? undefined);
+): Promise<void> {
+  const file = config.weights;
   if (!file) {
     warn(
       `NO PRETRAINED WEIGHTS: ${spec.displayName} starts from random initialisation, so transfer learning will not work ` +
         `and accuracy will be poor. Pass --weights with an ImageNet weights file (${spec.knownWeights.noTop.join(' or ')}).`,
     );
-    return [];
+    return;
   }
   const named = await readWeightsFile(file);
   try {
@@ -297,9 +306,7 @@ async function loadPretrainedWeights(
   } finally {
     named.forEach((t) => t.dispose());
   }
-  config.weights = file;
   config.pretrained = true;
-  return [];
 }
 
 async function loadCheckpointWeights(model: tfl.LayersModel, dir: string): Promise<NamedTensor[]> {

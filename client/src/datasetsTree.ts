@@ -1,0 +1,157 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { scanDatasets } from '../../common/src/protocol';
+import type { DatasetSplitName, DatasetSummary } from '../../common/src/protocol';
+import type { Backend } from './backend';
+import { errorMessage } from './errors';
+import type { Settings } from './settings';
+
+export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.dcm']);
+const SPLITS: DatasetSplitName[] = ['train', 'test', 'unassigned'];
+
+type Node =
+  | { kind: 'dataset'; dataset: DatasetSummary }
+  | { kind: 'class'; dataset: DatasetSummary; className: string }
+  | { kind: 'image'; file: string; split: string };
+
+/**
+ * Datasets view: every `train|test/<class>` folder and CSV manifest the backend finds under the workspace folders and
+ * cxr.dataRoots. Dataset -> class ("train N · test M") -> images, which open in the editor on click.
+ */
+export class DatasetsTree implements vscode.TreeDataProvider<Node>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<Node | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly view: vscode.TreeView<Node>;
+  private datasetsPromise: Promise<DatasetSummary[]> | undefined;
+  private lastDatasets: DatasetSummary[] = [];
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly settings: Settings,
+  ) {
+    this.view = vscode.window.createTreeView('cxr.datasets', { treeDataProvider: this, showCollapseAll: true });
+  }
+
+  /** The datasets of the latest scan (scanning first if none ran yet). */
+  async datasets(): Promise<DatasetSummary[]> {
+    return this.datasetsPromise ?? this.scan();
+  }
+
+  get cached(): DatasetSummary[] {
+    return this.lastDatasets;
+  }
+
+  refresh(): void {
+    this.datasetsPromise = undefined;
+    this.changed.fire(undefined);
+  }
+
+  private scan(): Promise<DatasetSummary[]> {
+    const roots = this.settings.datasetSearchRoots();
+    const run = async (): Promise<DatasetSummary[]> => {
+      if (roots.length === 0) return [];
+      this.view.message = 'Scanning for datasets…';
+      try {
+        const found = await this.backend.request(scanDatasets, { roots });
+        this.view.message = undefined;
+        return found;
+      } catch (e) {
+        this.backend.output.error(`Dataset scan failed: ${errorMessage(e)}`);
+        this.view.message = `Could not scan for datasets: ${errorMessage(e)}`;
+        this.datasetsPromise = undefined; // try again on the next expand/refresh
+        return [];
+      }
+    };
+    this.datasetsPromise = run().then((found) => (this.lastDatasets = found));
+    return this.datasetsPromise;
+  }
+
+  async getChildren(node?: Node): Promise<Node[]> {
+    if (!node) return (await this.datasets()).map((dataset) => ({ kind: 'dataset', dataset }));
+    if (node.kind === 'dataset') return node.dataset.classes.map((className) => ({ kind: 'class', dataset: node.dataset, className }));
+    if (node.kind === 'class') return this.imagesOf(node.dataset, node.className);
+    return [];
+  }
+
+  getTreeItem(node: Node): vscode.TreeItem {
+    switch (node.kind) {
+      case 'dataset': {
+        const d = node.dataset;
+        const item = new vscode.TreeItem(datasetLabel(d), vscode.TreeItemCollapsibleState.Collapsed);
+        item.id = `dataset:${d.path}`;
+        item.description = `${d.source === 'csv' ? 'CSV' : 'folders'} · ${d.total} images`;
+        item.tooltip = new vscode.MarkdownString(
+          `**${datasetLabel(d)}**\n\n\`${d.path}\`\n\n${d.classes.length} classes: ${d.classes.join(', ')}\n\n${splitSummary(d)}`,
+        );
+        item.iconPath = new vscode.ThemeIcon(d.source === 'csv' ? 'table' : 'database');
+        item.contextValue = `dataset.${d.source}`;
+        item.resourceUri = vscode.Uri.file(d.path);
+        return item;
+      }
+      case 'class': {
+        const counts = SPLITS.map((s) => [s, node.dataset.counts[s]?.[node.className]] as const).filter(([, n]) => n !== undefined);
+        const item = new vscode.TreeItem(
+          node.className,
+          node.dataset.source === 'folders' ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
+        );
+        item.id = `class:${node.dataset.path}:${node.className}`;
+        item.description = counts.map(([s, n]) => `${s} ${n}`).join(' · ');
+        item.iconPath = new vscode.ThemeIcon('tag');
+        item.contextValue = 'datasetClass';
+        return item;
+      }
+      case 'image': {
+        const uri = vscode.Uri.file(node.file);
+        const item = new vscode.TreeItem(path.basename(node.file), vscode.TreeItemCollapsibleState.None);
+        item.id = `image:${node.file}`;
+        item.resourceUri = uri;
+        item.description = node.split;
+        item.tooltip = node.file;
+        item.contextValue = 'datasetImage';
+        item.command = { command: 'vscode.open', title: 'Open Image', arguments: [uri] };
+        return item;
+      }
+    }
+  }
+
+  private async imagesOf(dataset: DatasetSummary, className: string): Promise<Node[]> {
+    const nodes: Node[] = [];
+    for (const split of ['train', 'test'] as const) {
+      if (dataset.counts[split]?.[className] === undefined) continue;
+      const dir = path.join(dataset.path, split, className);
+      let entries: [string, vscode.FileType][];
+      try {
+        entries = await vscode.workspace.fs.readDirectory(vscode.Uri.file(dir));
+      } catch {
+        continue;
+      }
+      const files = entries
+        .filter(([name, type]) => type !== vscode.FileType.Directory && IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase()))
+        .map(([name]) => name)
+        .sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+      for (const name of files) nodes.push({ kind: 'image', file: path.join(dir, name), split });
+    }
+    return nodes;
+  }
+
+  dispose(): void {
+    this.view.dispose();
+    this.changed.dispose();
+  }
+}
+
+export function datasetLabel(d: DatasetSummary): string {
+  return d.source === 'csv' ? `${path.basename(path.dirname(d.path))}/${path.basename(d.path)}` : path.basename(d.path);
+}
+
+function splitSummary(d: DatasetSummary): string {
+  return SPLITS.filter((s) => d.counts[s])
+    .map((s) => `${s}: ${Object.values(d.counts[s] ?? {}).reduce((a, b) => a + b, 0)}`)
+    .join(' · ');
+}
+
+/** The dataset a tree node (passed to a command from the view's context menu) refers to. */
+export function datasetOfNode(arg: unknown): DatasetSummary | undefined {
+  if (typeof arg === 'object' && arg !== null && (arg as Node).kind === 'dataset') return (arg as { dataset: DatasetSummary }).dataset;
+  return undefined;
+}

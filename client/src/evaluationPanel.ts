@@ -1,0 +1,104 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { EvaluateResult } from '../../common/src/protocol';
+import { EvaluationFromWebview, EvaluationImage, EvaluationState, EvaluationToWebview } from '../../common/src/webviewProtocol';
+import { renderWebviewHtml, webviewOptions } from './webviewHtml';
+
+/** Formats the browser can show as thumbnails; DICOM gets a placeholder. */
+const BROWSER_IMAGES = new Set(['.png', '.jpg', '.jpeg']);
+/** Folders added to localResourceRoots for thumbnails; beyond this, the dataset root alone must cover them. */
+const MAX_IMAGE_ROOTS = 32;
+
+export interface EvaluationActions {
+  reevaluate(runDir: string, data: string, split: string): void;
+}
+
+/**
+ * The evaluation report (`cxr.evaluation`): one panel showing the latest evaluation asked for. Misclassified images are
+ * shown through webview URIs, so the dataset folder is added to the panel's localResourceRoots.
+ */
+export class EvaluationPanel implements vscode.Disposable {
+  private panel: vscode.WebviewPanel | undefined;
+  private result: EvaluateResult | undefined;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly actions: EvaluationActions,
+  ) {}
+
+  show(result: EvaluateResult): void {
+    this.result = result;
+    const title = `Evaluation: ${path.basename(result.run)} (${result.split})`;
+    const options = webviewOptions(this.extensionUri, imageRoots(result));
+    if (this.panel) {
+      this.panel.title = title;
+      this.panel.webview.options = options;
+      this.panel.reveal();
+      void this.postState();
+      return;
+    }
+    const panel = vscode.window.createWebviewPanel('cxr.evaluation', title, vscode.ViewColumn.Active, options);
+    panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'cxr.svg');
+    panel.webview.html = renderWebviewHtml(panel.webview, this.extensionUri, 'evaluation', title);
+    panel.webview.onDidReceiveMessage((m: EvaluationFromWebview) => this.onMessage(m));
+    panel.onDidDispose(() => {
+      this.panel = undefined;
+    });
+    this.panel = panel;
+  }
+
+  private onMessage(message: EvaluationFromWebview): void {
+    switch (message.type) {
+      case 'ready':
+        void this.postState();
+        break;
+      case 'openImage':
+        void vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(message.file), 'cxr.heatmap');
+        break;
+      case 'openReport':
+        void vscode.commands.executeCommand('vscode.open', vscode.Uri.file(message.file));
+        break;
+      case 'reevaluate':
+        if (this.result) this.actions.reevaluate(this.result.run, this.result.data, this.result.split);
+        break;
+    }
+  }
+
+  private async postState(): Promise<void> {
+    if (!this.panel || !this.result) return;
+    const webview = this.panel.webview;
+    const r = this.result;
+    const misclassified: EvaluationImage[] = r.predictions
+      .filter((p) => !p.correct)
+      .map((p) => ({
+        file: p.file,
+        src: BROWSER_IMAGES.has(path.extname(p.file).toLowerCase()) ? webview.asWebviewUri(vscode.Uri.file(p.file)).toString() : null,
+        trueLabel: p.trueLabel,
+        label: p.label,
+        confidence: p.probabilities[p.label] ?? 0,
+      }));
+    const state: EvaluationState = { runName: path.basename(r.run), result: { ...r, predictions: [] }, misclassified };
+    const message: EvaluationToWebview = { type: 'state', state };
+    await webview.postMessage(message);
+  }
+
+  dispose(): void {
+    this.panel?.dispose();
+  }
+}
+
+/** The dataset folder (a CSV's folder) plus the folders of the misclassified images, for thumbnails. */
+function imageRoots(r: EvaluateResult): vscode.Uri[] {
+  const root = /\.csv$/i.test(r.data) ? path.dirname(r.data) : r.data;
+  const folders = new Set<string>([root]);
+  for (const p of r.predictions) {
+    if (folders.size >= MAX_IMAGE_ROOTS) break;
+    if (!p.correct && !isInside(p.file, root)) folders.add(path.dirname(p.file));
+  }
+  return [...folders].map((f) => vscode.Uri.file(f));
+}
+
+function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}

@@ -1,0 +1,201 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { explain } from '../../common/src/protocol';
+import type { CamMethodName } from '../../common/src/protocol';
+import { HeatmapFromWebview, HeatmapModelInfo, HeatmapState, HeatmapToWebview } from '../../common/src/webviewProtocol';
+import type { Backend } from './backend';
+import { errorMessage } from './errors';
+import { readRunConfig, Runs } from './runs';
+import type { Settings } from './settings';
+import { renderWebviewHtml, webviewOptions } from './webviewHtml';
+
+export const HEATMAP_VIEW_TYPE = 'cxr.heatmap';
+/** Images larger than this are shown as the backend's model-resolution rendering instead of their own bytes. */
+const MAX_INLINE_IMAGE_BYTES = 25 * 1024 * 1024;
+const MIME: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg' };
+
+/**
+ * The read-only heatmap viewer for images (priority "option": opened with "CXR: Show Heatmap" or Open With).
+ * The image travels to the webview as a data: URL so the canvas stays exportable; the heatmap grid travels as
+ * numbers and is coloured in the webview, so the opacity slider needs no round trip.
+ */
+export class HeatmapEditorProvider implements vscode.CustomReadonlyEditorProvider<vscode.CustomDocument> {
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly backend: Backend,
+    private readonly settings: Settings,
+    private readonly runs: Runs,
+  ) {}
+
+  static register(context: vscode.ExtensionContext, provider: HeatmapEditorProvider): vscode.Disposable {
+    return vscode.window.registerCustomEditorProvider(HEATMAP_VIEW_TYPE, provider, { supportsMultipleEditorsPerDocument: true });
+  }
+
+  openCustomDocument(uri: vscode.Uri): vscode.CustomDocument {
+    return { uri, dispose: () => undefined };
+  }
+
+  resolveCustomEditor(document: vscode.CustomDocument, panel: vscode.WebviewPanel): void {
+    panel.webview.options = webviewOptions(this.extensionUri);
+    panel.webview.html = renderWebviewHtml(panel.webview, this.extensionUri, 'heatmap', path.basename(document.uri.fsPath));
+    new HeatmapSession(document.uri, panel, this.backend, this.settings, this.runs);
+  }
+}
+
+class HeatmapSession {
+  private state: HeatmapState;
+  private requestSeq = 0;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly uri: vscode.Uri,
+    private readonly panel: vscode.WebviewPanel,
+    private readonly backend: Backend,
+    private readonly settings: Settings,
+    private readonly runs: Runs,
+  ) {
+    this.state = {
+      file: uri.fsPath,
+      fileName: path.basename(uri.fsPath),
+      imageSrc: null,
+      model: null,
+      method: settings.camMethod,
+      target: null,
+      opacity: settings.heatmapOpacity,
+      loading: true,
+      result: null,
+      error: null,
+    };
+    this.disposables.push(
+      panel.webview.onDidReceiveMessage((m: HeatmapFromWebview) => void this.onMessage(m)),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('cxr.activeModel')) void this.loadModelAndExplain();
+      }),
+    );
+    panel.onDidDispose(() => this.disposables.forEach((d) => d.dispose()));
+    void this.init();
+  }
+
+  private async init(): Promise<void> {
+    this.state.imageSrc = await this.inlineImage();
+    await this.loadModelAndExplain();
+  }
+
+  private async inlineImage(): Promise<string | null> {
+    const mime = MIME[path.extname(this.uri.fsPath).toLowerCase()];
+    if (!mime) return null; // DICOM: shown from the backend's rendering
+    try {
+      const stat = await vscode.workspace.fs.stat(this.uri);
+      if (stat.size > MAX_INLINE_IMAGE_BYTES) return null;
+      const bytes = await vscode.workspace.fs.readFile(this.uri);
+      return `data:${mime};base64,${Buffer.from(bytes).toString('base64')}`;
+    } catch (e) {
+      this.state.error = `Cannot read ${this.state.fileName}: ${errorMessage(e)}`;
+      return null;
+    }
+  }
+
+  private async loadModelAndExplain(): Promise<void> {
+    this.state.model = await this.modelInfo();
+    this.state.result = null;
+    if (!this.state.model) {
+      this.state.loading = false;
+      void this.post();
+      return;
+    }
+    await this.explain(this.state.method, this.state.target);
+  }
+
+  private async modelInfo(): Promise<HeatmapModelInfo | null> {
+    const runDir = this.settings.activeModel;
+    if (!runDir) return null;
+    try {
+      const config = await readRunConfig(runDir);
+      return { runDir, name: path.basename(runDir), classes: config.classes };
+    } catch (e) {
+      this.state.error = `The active model ${runDir} cannot be read (${errorMessage(e)}). Pick another run.`;
+      return null;
+    }
+  }
+
+  private async explain(method: CamMethodName, target: string | null): Promise<void> {
+    const model = this.state.model;
+    if (!model) return;
+    const seq = ++this.requestSeq;
+    Object.assign(this.state, { method, target, loading: true, error: null });
+    void this.post();
+    // Without a browser-readable original, ask for the model-resolution image itself (alpha 0 = no overlay).
+    const needBase = this.state.imageSrc === null;
+    try {
+      const result = await this.backend.request(explain, {
+        run: model.runDir,
+        image: this.uri.fsPath,
+        method,
+        className: target ?? undefined,
+        ...(needBase ? { includePng: true, alpha: 0 } : {}),
+      });
+      if (seq !== this.requestSeq) return;
+      if (needBase && result.overlayPngBase64) this.state.imageSrc = `data:image/png;base64,${result.overlayPngBase64}`;
+      this.state.result = { ...result, overlayPngBase64: undefined };
+      this.state.error = null;
+    } catch (e) {
+      if (seq !== this.requestSeq) return;
+      this.state.result = null;
+      this.state.error = errorMessage(e);
+      this.backend.output.error(`Heatmap for ${this.state.fileName} failed: ${this.state.error}`);
+    }
+    this.state.loading = false;
+    void this.post();
+  }
+
+  private async onMessage(message: HeatmapFromWebview): Promise<void> {
+    switch (message.type) {
+      case 'ready':
+        await this.post();
+        break;
+      case 'explain':
+        await this.explain(message.method, message.target);
+        break;
+      case 'opacity':
+        this.state.opacity = Math.min(1, Math.max(0, message.opacity));
+        break;
+      case 'pickModel':
+        await this.runs.setActive(undefined); // the configuration change re-explains
+        break;
+      case 'export':
+        await this.export(message.pngDataUrl);
+        break;
+    }
+  }
+
+  private async export(pngDataUrl: string): Promise<void> {
+    const prefix = 'data:image/png;base64,';
+    if (!pngDataUrl.startsWith(prefix)) return;
+    const stem = path.parse(this.uri.fsPath).name;
+    const method = this.state.result?.method ?? this.state.method;
+    const target = this.state.result?.target ?? 'predicted';
+    const defaultUri = vscode.Uri.file(path.join(path.dirname(this.uri.fsPath), `${stem}-${method}-${target.replace(/[^\w-]+/g, '_')}.png`));
+    const uri = await vscode.window.showSaveDialog({ defaultUri, filters: { 'PNG image': ['png'] }, title: 'Export heatmap overlay' });
+    let saved: string | null = null;
+    if (uri) {
+      try {
+        await vscode.workspace.fs.writeFile(uri, Buffer.from(pngDataUrl.slice(prefix.length), 'base64'));
+        saved = uri.fsPath;
+        void vscode.window.showInformationMessage(`Saved heatmap overlay to ${saved}`);
+      } catch (e) {
+        void vscode.window.showErrorMessage(`Could not save ${uri.fsPath}: ${errorMessage(e)}`);
+      }
+    }
+    const reply: HeatmapToWebview = { type: 'exported', path: saved };
+    await this.panel.webview.postMessage(reply);
+  }
+
+  private async post(): Promise<void> {
+    const message: HeatmapToWebview = { type: 'state', state: this.state };
+    try {
+      await this.panel.webview.postMessage(message);
+    } catch {
+      // the panel was closed meanwhile
+    }
+  }
+}

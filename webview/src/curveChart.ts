@@ -1,0 +1,90 @@
+/** A Chart.js line chart of one metric: batch-level train samples, per-epoch train and per-epoch validation. */
+import { Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
+import { chartPalette } from './theme';
+
+Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip);
+
+export interface Point {
+  x: number;
+  y: number | null;
+}
+
+export class CurveChart {
+  private readonly chart: Chart<'line', Point[]>;
+
+  constructor(canvas: HTMLCanvasElement, private readonly opts: { percent: boolean }) {
+    const palette = chartPalette();
+    this.chart = new Chart<'line', Point[]>(canvas, {
+      type: 'line',
+      data: {
+        datasets: [
+          { label: 'train (batches)', data: [], borderColor: palette.batch, backgroundColor: palette.batch, borderWidth: 1, pointRadius: 0, tension: 0 },
+          { label: 'train', data: [], borderColor: palette.train, backgroundColor: palette.train, borderWidth: 2, pointRadius: 3 },
+          { label: 'validation', data: [], borderColor: palette.val, backgroundColor: palette.val, borderWidth: 2, pointRadius: 3, borderDash: [6, 3] },
+        ],
+      },
+      options: {
+        animation: false,
+        maintainAspectRatio: false,
+        responsive: true,
+        parsing: false,
+        spanGaps: true,
+        interaction: { mode: 'nearest', intersect: false },
+        scales: {
+          x: { type: 'linear', min: 0, title: { display: true, text: 'epoch' }, ticks: { precision: 0 } },
+          y: {
+            type: 'linear',
+            beginAtZero: opts.percent,
+            max: opts.percent ? 1 : undefined,
+            ticks: { callback: (v) => (opts.percent ? `${Math.round(Number(v) * 100)}%` : String(v)) },
+          },
+        },
+        plugins: {
+          legend: { position: 'bottom', labels: { boxWidth: 12 } },
+          tooltip: {
+            callbacks: {
+              label: (item) => {
+                const y = item.parsed.y;
+                const value = y === null ? '–' : opts.percent ? `${(y * 100).toFixed(1)}%` : y.toFixed(4);
+                return `${item.dataset.label ?? ''}: ${value}`;
+              },
+            },
+          },
+        },
+      },
+    });
+    this.applyTheme();
+  }
+
+  /** Re-reads the theme's chart colours; VS Code changes the CSS variables when the user switches themes. */
+  applyTheme(): void {
+    const p = chartPalette();
+    const [batch, train, val] = this.chart.data.datasets;
+    batch.borderColor = batch.backgroundColor = p.batch;
+    train.borderColor = train.backgroundColor = p.train;
+    val.borderColor = val.backgroundColor = p.val;
+    for (const axis of ['x', 'y'] as const) {
+      const scale = this.chart.options.scales?.[axis];
+      if (!scale) continue;
+      scale.ticks = { ...scale.ticks, color: p.foreground };
+      scale.grid = { ...scale.grid, color: p.grid };
+      if ('title' in scale && scale.title) scale.title.color = p.foreground;
+    }
+    const legend = this.chart.options.plugins?.legend;
+    if (legend?.labels) legend.labels.color = p.foreground;
+    this.chart.update('none');
+  }
+
+  update(epochs: number, batches: Point[], train: Point[], val: Point[]): void {
+    const [batch, trainSet, valSet] = this.chart.data.datasets;
+    batch.data = batches;
+    trainSet.data = train;
+    valSet.data = val.filter((p) => p.y !== null);
+    // The axis follows the data (a 200-epoch run would squeeze its first epochs into a corner); the progress bar
+    // shows how far along the run is.
+    const lastX = Math.max(1, ...batches.map((p) => p.x), ...train.map((p) => p.x));
+    const xScale = this.chart.options.scales?.x;
+    if (xScale) xScale.max = Math.min(Math.max(1, epochs), Math.max(1, Math.ceil(lastX)));
+    this.chart.update('none');
+  }
+}

@@ -1,0 +1,207 @@
+/** Training dashboard: live loss/accuracy curves, run header, epoch table, Cancel. */
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-badge/index.js';
+import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
+import type { VscodeButton } from '@vscode-elements/elements/dist/vscode-button/vscode-button.js';
+import type { VscodeProgressBar } from '@vscode-elements/elements/dist/vscode-progress-bar/vscode-progress-bar.js';
+import {
+  applyTrainEvent,
+  DashboardFromWebview,
+  DashboardState,
+  DashboardToWebview,
+  WebviewIds,
+} from '../../common/src/webviewProtocol';
+import { CurveChart } from './curveChart';
+import { append, byId, clear, h } from './dom';
+import { fixed, percent } from './format';
+import { onThemeChange } from './theme';
+import { getVsCodeApi, onExtensionMessage } from './vscodeApi';
+
+const ids = WebviewIds.dashboard;
+const vscode = getVsCodeApi<DashboardState, DashboardFromWebview>();
+
+let state: DashboardState | null = vscode.getState() ?? null;
+let renderScheduled = false;
+
+function buildLayout(): void {
+  const cancel = h('vscode-button', { id: ids.cancel, title: 'Stop training after the current batch; the best model so far is kept.' }, 'Cancel training') as VscodeButton;
+  cancel.secondary = true;
+  cancel.disabled = true;
+  cancel.addEventListener('click', () => vscode.postMessage({ type: 'cancel' }));
+
+  const evaluate = h('vscode-button', { id: 'evaluate-run' }, 'Evaluate') as VscodeButton;
+  evaluate.disabled = true;
+  evaluate.addEventListener('click', () => vscode.postMessage({ type: 'evaluate' }));
+
+  const logs = h('vscode-button', { id: 'show-logs' }, 'Show logs') as VscodeButton;
+  logs.secondary = true;
+  logs.addEventListener('click', () => vscode.postMessage({ type: 'showLogs' }));
+
+  append(
+    document.body,
+    h(
+      'header',
+      { className: 'page-header' },
+      h('div', { className: 'title-row' }, h('h1', { id: 'run-name', text: 'Training dashboard' }), h('vscode-badge', { id: ids.status }, 'idle')),
+      h('div', { id: ids.runInfo, className: 'run-info' }),
+      h('div', { className: 'toolbar' }, cancel, evaluate, logs),
+      h('div', { id: ids.phase, className: 'phase' }, h('span', { id: 'phase-text' }), h('vscode-progress-bar', { id: 'phase-progress' })),
+    ),
+    h('div', { id: 'error', className: 'message error', attrs: { role: 'alert' } }),
+    h('ul', { id: 'warnings', className: 'warnings' }),
+    h(
+      'section',
+      { className: 'charts' },
+      h('div', { className: 'chart-box' }, h('h2', { text: 'Loss' }), h('div', { className: 'chart-canvas' }, h('canvas', { id: ids.lossChart, attrs: { role: 'img', 'aria-label': 'Training and validation loss per epoch' } }))),
+      h('div', { className: 'chart-box' }, h('h2', { text: 'Accuracy' }), h('div', { className: 'chart-canvas' }, h('canvas', { id: ids.accuracyChart, attrs: { role: 'img', 'aria-label': 'Training and validation accuracy per epoch' } }))),
+    ),
+    h(
+      'section',
+      {},
+      h('h2', { text: 'Epochs' }),
+      h(
+        'table',
+        { id: ids.epochTable, className: 'data-table' },
+        h('thead', {}, h('tr', {}, ...['Epoch', 'Loss', 'Accuracy', 'Val loss', 'Val accuracy', 'Time'].map((t) => h('th', { text: t })))),
+        h('tbody', {}),
+      ),
+    ),
+  );
+}
+
+buildLayout();
+const lossChart = new CurveChart(byId<HTMLCanvasElement>(ids.lossChart), { percent: false });
+const accuracyChart = new CurveChart(byId<HTMLCanvasElement>(ids.accuracyChart), { percent: true });
+onThemeChange(() => {
+  lossChart.applyTheme();
+  accuracyChart.applyTheme();
+});
+
+function scheduleRender(): void {
+  if (renderScheduled) return;
+  renderScheduled = true;
+  requestAnimationFrame(() => {
+    renderScheduled = false;
+    render();
+  });
+}
+
+function render(): void {
+  if (state) vscode.setState(state);
+  const s = state;
+  const run = s?.run ?? null;
+  byId('run-name').textContent = run ? `Training: ${run.name}` : 'Training dashboard';
+  renderRunInfo(s);
+  renderStatus(s);
+  renderPhase(s);
+  renderMessages(s);
+  renderTable(s);
+  const epochs = Math.max(run?.epochs ?? 0, s?.position?.epochs ?? 0, s?.epochs.length ?? 0);
+  lossChart.update(epochs, s?.batches.map((b) => ({ x: b.x, y: b.loss })) ?? [], s?.epochs.map((e) => ({ x: e.epoch, y: e.loss })) ?? [], s?.epochs.map((e) => ({ x: e.epoch, y: e.valLoss })) ?? []);
+  accuracyChart.update(epochs, s?.batches.map((b) => ({ x: b.x, y: b.accuracy })) ?? [], s?.epochs.map((e) => ({ x: e.epoch, y: e.accuracy })) ?? [], s?.epochs.map((e) => ({ x: e.epoch, y: e.valAccuracy })) ?? []);
+}
+
+function renderRunInfo(s: DashboardState | null): void {
+  const el = byId(ids.runInfo);
+  clear(el);
+  const run = s?.run;
+  if (!run) {
+    el.textContent = 'No run selected. Start one with "CXR: Train Model", or open a run from the Runs view.';
+    return;
+  }
+  const items: [string, string][] = [
+    ['Backbone', run.backbone],
+    ['Data', run.data],
+    ['Epochs', String(run.epochs)],
+    ['Batch size', run.batchSize === null ? '–' : String(run.batchSize)],
+    ['Learning rate', run.learningRate === null ? '–' : String(run.learningRate)],
+    ['Classes', run.classes.join(', ') || '–'],
+    ['Run folder', run.runDir],
+  ];
+  const dl = h('dl', { className: 'facts' });
+  for (const [k, v] of items) append(dl, h('dt', { text: k }), h('dd', { text: v, title: v }));
+  el.appendChild(dl);
+}
+
+function renderStatus(s: DashboardState | null): void {
+  byId(ids.status).textContent = s?.status ?? 'idle';
+  (byId(ids.cancel) as VscodeButton).disabled = !s?.training;
+  (byId('evaluate-run') as VscodeButton).disabled = !s?.run || s.training || s.epochs.length === 0;
+}
+
+function renderPhase(s: DashboardState | null): void {
+  const text = byId('phase-text');
+  const bar = byId('phase-progress') as VscodeProgressBar;
+  const pos = s?.position;
+  const parts: string[] = [];
+  if (s?.phase && (s.training || s.phase.phase === 'finished')) parts.push(s.phase.message);
+  if (s?.training && pos) parts.push(`epoch ${pos.epoch}/${pos.epochs} · batch ${pos.batch}/${pos.batches}`);
+  if (s?.bestEpoch) parts.push(`best epoch ${s.bestEpoch}`);
+  text.textContent = parts.join(' · ');
+  bar.hidden = !s?.training;
+  if (s?.training && pos) {
+    bar.indeterminate = false;
+    bar.max = pos.epochs * pos.batches;
+    bar.value = (pos.epoch - 1) * pos.batches + pos.batch;
+  } else if (s?.training && s.phase?.total) {
+    bar.indeterminate = false;
+    bar.max = s.phase.total;
+    bar.value = s.phase.done ?? 0;
+  } else {
+    bar.indeterminate = true;
+  }
+}
+
+function renderMessages(s: DashboardState | null): void {
+  const error = byId('error');
+  error.textContent = s?.error ?? '';
+  error.hidden = !s?.error;
+  const warnings = byId('warnings');
+  clear(warnings);
+  for (const w of s?.warnings ?? []) warnings.appendChild(h('li', { text: w }));
+}
+
+function renderTable(s: DashboardState | null): void {
+  const body = byId(ids.epochTable).querySelector('tbody');
+  if (!body) return;
+  clear(body);
+  for (const e of s?.epochs ?? []) {
+    const best = s?.bestEpoch === e.epoch;
+    append(
+      body,
+      h(
+        'tr',
+        { className: best ? 'best' : '', title: best ? 'Best validation epoch (saved model)' : '' },
+        h('td', { text: best ? `${e.epoch} ★` : String(e.epoch) }),
+        h('td', { text: fixed(e.loss, 4) }),
+        h('td', { text: percent(e.accuracy) }),
+        h('td', { text: fixed(e.valLoss, 4) }),
+        h('td', { text: percent(e.valAccuracy) }),
+        h('td', { text: `${e.seconds.toFixed(1)} s` }),
+      ),
+    );
+  }
+}
+
+onExtensionMessage<DashboardToWebview>((message) => {
+  switch (message.type) {
+    case 'state':
+      state = message.state;
+      break;
+    case 'trainEvent':
+      if (!state || state.run?.runDir !== message.runDir) return;
+      applyTrainEvent(state, message.event);
+      break;
+    case 'finished':
+      if (!state || state.run?.runDir !== message.runDir) return;
+      state.training = false;
+      state.status = message.status;
+      state.error = message.error;
+      if (message.bestEpoch !== null) state.bestEpoch = message.bestEpoch;
+      break;
+  }
+  scheduleRender();
+});
+
+render();
+vscode.postMessage({ type: 'ready' });

@@ -1,0 +1,231 @@
+/**
+ * Heatmap viewer (custom editor `cxr.heatmap`): the image with its class-activation map drawn on a canvas in the
+ * jet colormap, so opacity changes need no round trip; method and target class pickers ask the extension to explain
+ * again. Export composes image and map at the image's own resolution.
+ */
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-single-select/index.js';
+import '@vscode-elements/elements/dist/vscode-option/index.js';
+import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
+import type { VscodeButton } from '@vscode-elements/elements/dist/vscode-button/vscode-button.js';
+import type { VscodeSingleSelect } from '@vscode-elements/elements/dist/vscode-single-select/vscode-single-select.js';
+import type { CamMethodName, ExplainResult } from '../../server/src/engine/api';
+import { HeatmapFromWebview, HeatmapState, HeatmapToWebview, WebviewIds } from '../../common/src/webviewProtocol';
+import { append, byId, clear, h } from './dom';
+import { percent } from './format';
+import { drawHeatmap } from './jet';
+import { getVsCodeApi, onExtensionMessage } from './vscodeApi';
+
+const ids = WebviewIds.heatmap;
+const vscode = getVsCodeApi<HeatmapState, HeatmapFromWebview>();
+let state: HeatmapState | null = vscode.getState() ?? null;
+/** The options currently in the target picker, so it is rebuilt only when the model's classes change. */
+let targetOptionsKey = '';
+
+const METHODS: { value: CamMethodName; label: string; description: string }[] = [
+  { value: 'cam', label: 'CAM', description: 'Class activation map: classifier weights times the last feature maps' },
+  { value: 'gradcam', label: 'Grad-CAM', description: 'Gradient-weighted class activation map' },
+];
+
+function option(value: string, label: string, description = ''): HTMLElement {
+  const el = h('vscode-option', { attrs: { value } }, label);
+  if (description) el.setAttribute('description', description);
+  return el;
+}
+
+function buildLayout(): void {
+  const method = h('vscode-single-select', { id: ids.method, attrs: { 'aria-label': 'Explanation method' } }, ...METHODS.map((m) => option(m.value, m.label, m.description))) as VscodeSingleSelect;
+  method.addEventListener('change', () => requestExplain());
+  const target = h('vscode-single-select', { id: ids.target, attrs: { 'aria-label': 'Target class' } }, option('', 'Predicted class')) as VscodeSingleSelect;
+  target.addEventListener('change', () => requestExplain());
+
+  const slider = h('input', { id: ids.opacity, attrs: { type: 'range', min: '0', max: '1', step: '0.05', 'aria-label': 'Heatmap opacity' } });
+  slider.addEventListener('input', () => {
+    if (!state) return;
+    state.opacity = Number(slider.value);
+    applyOpacity();
+  });
+  slider.addEventListener('change', () => {
+    if (!state) return;
+    vscode.setState(state);
+    vscode.postMessage({ type: 'opacity', opacity: state.opacity });
+  });
+
+  const exportButton = h('vscode-button', { id: ids.exportPng, title: 'Save the image with the heatmap overlay as a PNG file' }, 'Export PNG…') as VscodeButton;
+  exportButton.addEventListener('click', exportPng);
+  const pick = h('vscode-button', { id: ids.pickModel }, 'Pick a run…') as VscodeButton;
+  pick.addEventListener('click', () => vscode.postMessage({ type: 'pickModel' }));
+
+  append(
+    document.body,
+    h('div', { id: ids.researchNote, className: 'research-note compact', attrs: { role: 'note' } }, h('strong', { text: 'Research use only — not a diagnostic device. ' }), 'A heatmap shows where the model looked, not where disease is.'),
+    h('header', { className: 'page-header' }, h('h1', { id: ids.predicted, text: '' }), h('div', { id: 'heatmap-meta', className: 'run-info' })),
+    h('div', { id: ids.noModel, className: 'message' }, h('p', { text: 'No active model. Train a model, or pick a finished run to explain this image with.' }), pick),
+    h('div', { id: 'heatmap-error', className: 'message error', attrs: { role: 'alert' } }),
+    h(
+      'div',
+      { className: 'toolbar controls' },
+      h('label', { className: 'control' }, h('span', { text: 'Method' }), method),
+      h('label', { className: 'control' }, h('span', { text: 'Target class' }), target),
+      h('label', { className: 'control' }, h('span', { text: 'Opacity' }), slider, h('output', { id: 'opacity-value' })),
+      exportButton,
+      h('span', { id: 'export-status', className: 'hint', attrs: { role: 'status' } }),
+      h('vscode-progress-ring', { id: 'heatmap-loading', attrs: { 'aria-label': 'Computing heatmap' } }),
+    ),
+    h(
+      'div',
+      { className: 'heatmap-layout' },
+      h('div', { className: 'stage', id: 'heatmap-stage' }, h('img', { id: ids.image, attrs: { alt: '' } }), h('canvas', { id: ids.canvas, attrs: { 'aria-label': 'Heatmap overlay' } })),
+      h('aside', { className: 'side' }, h('h2', { text: 'Class probabilities' }), h('div', { id: ids.probabilities, className: 'prob-bars' }), h('p', { className: 'hint', text: 'Colour scale: blue = low, red = high contribution to the target class.' })),
+    ),
+  );
+  byId<HTMLImageElement>(ids.image).addEventListener('load', () => {
+    fitImage();
+    drawOverlay();
+  });
+  window.addEventListener('resize', fitImage);
+}
+
+/** Scales the image (up or down, aspect ratio kept) to the space left of the probabilities, below the controls. */
+function fitImage(): void {
+  const img = byId<HTMLImageElement>(ids.image);
+  if (!img.naturalWidth) return;
+  const stage = byId('heatmap-stage');
+  const layout = stage.parentElement ?? document.body;
+  const sideWidth = 300;
+  const availableWidth = Math.max(200, layout.clientWidth - (layout.clientWidth > 700 ? sideWidth : 0));
+  const availableHeight = Math.max(240, window.innerHeight - stage.getBoundingClientRect().top + window.scrollY - 16);
+  const scale = Math.min(availableWidth / img.naturalWidth, availableHeight / img.naturalHeight, 4);
+  img.style.width = `${Math.round(img.naturalWidth * scale)}px`;
+  img.style.height = `${Math.round(img.naturalHeight * scale)}px`;
+}
+
+function requestExplain(): void {
+  const method = (byId(ids.method) as VscodeSingleSelect).value as CamMethodName;
+  const target = (byId(ids.target) as VscodeSingleSelect).value || null;
+  if (!state || (method === state.method && target === state.target)) return;
+  state.method = method;
+  state.target = target;
+  state.loading = true;
+  render();
+  vscode.postMessage({ type: 'explain', method, target });
+}
+
+function applyOpacity(): void {
+  const opacity = state?.opacity ?? 0.35;
+  byId(ids.canvas).style.opacity = String(opacity);
+  byId('opacity-value').textContent = `${Math.round(opacity * 100)}%`;
+}
+
+function render(): void {
+  if (!state) return;
+  vscode.setState(state);
+  const s = state;
+  const r = s.result;
+  document.title = s.fileName;
+  byId(ids.predicted).textContent = r ? `${r.predicted} (${percent(r.probabilities[r.predicted])})` : s.model ? (s.loading ? 'Classifying…' : 'No prediction') : 'No active model';
+  byId('heatmap-meta').textContent = [s.fileName, s.model ? `model: ${s.model.name}` : null, r ? `${r.method === 'gradcam' ? 'Grad-CAM' : 'CAM'} for ${r.target}` : null].filter(Boolean).join(' · ');
+  byId(ids.noModel).hidden = s.model !== null;
+  const error = byId('heatmap-error');
+  error.textContent = s.error ?? '';
+  error.hidden = !s.error;
+  byId('heatmap-loading').hidden = !s.loading;
+
+  const method = byId(ids.method) as VscodeSingleSelect;
+  if (method.value !== s.method) method.value = s.method;
+  renderTargetOptions(s);
+  const slider = byId<HTMLInputElement>(ids.opacity);
+  slider.value = String(s.opacity);
+  applyOpacity();
+  const controlsDisabled = !s.model;
+  for (const id of [ids.method, ids.target, ids.exportPng]) (byId(id) as HTMLElement & { disabled: boolean }).disabled = controlsDisabled || (id === ids.exportPng && (!r || !s.imageSrc));
+  slider.disabled = controlsDisabled;
+
+  const img = byId<HTMLImageElement>(ids.image);
+  img.alt = s.fileName;
+  const src = s.imageSrc ?? '';
+  if (img.getAttribute('src') !== src) {
+    if (src) img.src = src;
+    else img.removeAttribute('src');
+  }
+  img.hidden = !src;
+  drawOverlay();
+  renderProbabilities(r);
+}
+
+function renderTargetOptions(s: HeatmapState): void {
+  const select = byId(ids.target) as VscodeSingleSelect;
+  const classes = s.model?.classes ?? [];
+  const key = classes.join('\u0000');
+  if (key !== targetOptionsKey) {
+    targetOptionsKey = key;
+    clear(select);
+    append(select, option('', 'Predicted class'), ...classes.map((c) => option(c, c)));
+  }
+  const value = s.target ?? '';
+  if (select.value !== value) select.value = value;
+}
+
+function renderProbabilities(r: ExplainResult | null): void {
+  const box = byId(ids.probabilities);
+  clear(box);
+  if (!r) return;
+  const entries = Object.entries(r.probabilities).sort((a, b) => b[1] - a[1]);
+  for (const [name, p] of entries) {
+    const fill = h('div', { className: 'prob-fill' });
+    fill.style.width = `${Math.max(0, Math.min(1, p)) * 100}%`;
+    append(
+      box,
+      h(
+        'div',
+        { className: name === r.predicted ? 'prob-row predicted' : 'prob-row', attrs: { 'data-class': name } },
+        h('span', { className: 'prob-name', text: name }),
+        h('div', { className: 'prob-track', attrs: { role: 'meter', 'aria-valuemin': '0', 'aria-valuemax': '1', 'aria-valuenow': String(p), 'aria-label': name } }, fill),
+        h('span', { className: 'prob-value', text: percent(p) }),
+      ),
+    );
+  }
+}
+
+function drawOverlay(): void {
+  const img = byId<HTMLImageElement>(ids.image);
+  const canvas = byId<HTMLCanvasElement>(ids.canvas);
+  const r = state?.result;
+  canvas.hidden = !r || !img.naturalWidth;
+  if (!r || !img.naturalWidth) return;
+  const scale = Math.min(1, 1024 / Math.max(img.naturalWidth, img.naturalHeight));
+  canvas.width = Math.round(img.naturalWidth * scale);
+  canvas.height = Math.round(img.naturalHeight * scale);
+  drawHeatmap(canvas, r.heatmap);
+}
+
+function exportPng(): void {
+  const img = byId<HTMLImageElement>(ids.image);
+  const r = state?.result;
+  if (!state || !r || !img.naturalWidth) return;
+  const out = document.createElement('canvas');
+  out.width = img.naturalWidth;
+  out.height = img.naturalHeight;
+  const ctx = out.getContext('2d');
+  if (!ctx) return;
+  ctx.drawImage(img, 0, 0);
+  const overlay = document.createElement('canvas');
+  overlay.width = out.width;
+  overlay.height = out.height;
+  drawHeatmap(overlay, r.heatmap);
+  ctx.globalAlpha = state.opacity;
+  ctx.drawImage(overlay, 0, 0);
+  vscode.postMessage({ type: 'export', pngDataUrl: out.toDataURL('image/png') });
+}
+
+buildLayout();
+onExtensionMessage<HeatmapToWebview>((message) => {
+  if (message.type === 'state') {
+    state = message.state;
+    render();
+  } else if (message.type === 'exported') {
+    byId('export-status').textContent = message.path ? `Saved ${message.path}` : '';
+  }
+});
+render();
+vscode.postMessage({ type: 'ready' });
