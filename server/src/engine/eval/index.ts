@@ -1,0 +1,5 @@
+export { wilsonInterval, normalQuantile } from './intervals';
+export { rocAucOneVsRest } from './auc';
+export { computeMetrics } from './metrics';
+export { computeCaveats } from './caveats';
+export { renderEvaluationMarkdown } from './report';

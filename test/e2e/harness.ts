@@ -1,0 +1,408 @@
+/**
+ * End-to-end harness: the packaged .vsix installed into a hermetic code-server (the real VS Code workbench and Node
+ * extension host), driven through Debian's chromium with playwright-core. See shared/notes/vscode-e2e.md.
+ *
+ * One session = one code-server with its own config, user data, extensions and XDG folders, one temp workspace that
+ * holds a copy of the shared ci-tiny data set, one browser page. Reuse a session across the tests of a file: starting
+ * one costs about 20 s on two cores.
+ */
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { Browser, chromium, FrameLocator, Locator, Page } from 'playwright-core';
+import { modelsDir } from '../../server/src/engine/locations';
+import { CI_TINY, requireShared } from '../helpers/shared';
+
+const execFileAsync = promisify(execFile);
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const ARTIFACTS_DIR = path.join(REPO_ROOT, 'test-artifacts', 'e2e');
+const PACKAGE = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+  publisher: string;
+};
+export const EXTENSION_ID = `${PACKAGE.publisher}.${PACKAGE.name}`;
+
+const CHROMIUM = process.env.CXR_E2E_CHROMIUM ?? '/usr/bin/chromium';
+// Without the network flags chromium keeps trying to reach Google services on a closed network.
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export function codeServerBin(): string {
+  if (process.env.CXR_E2E_CODE_SERVER) return process.env.CXR_E2E_CODE_SERVER;
+  const cache = process.env.CXR_E2E_CACHE ?? path.join(os.homedir(), '.cache', 'cxr-e2e');
+  return path.join(cache, 'node_modules', '.bin', 'code-server');
+}
+
+export function vsixPath(): string {
+  return process.env.CXR_E2E_VSIX ? path.resolve(process.env.CXR_E2E_VSIX) : path.join(REPO_ROOT, `${PACKAGE.name}-${PACKAGE.version}.vsix`);
+}
+
+export interface SessionOptions {
+  /** Name used for the artifact folder and the temp folders. */
+  name: string;
+  /** Workspace trust: false (the default) turns the trust feature off, true leaves VS Code's trust prompt on. */
+  workspaceTrust?: boolean;
+  /** Extra user settings, merged over the defaults. */
+  settings?: Record<string, unknown>;
+  /** Extra environment for code-server; the extension host and the backend process inherit it. */
+  env?: Record<string, string>;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[e2e ${new Date().toISOString().slice(11, 23)}] ${msg}\n`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitHealthy(url: string, proc: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`code-server exited with code ${proc.exitCode} before becoming healthy`);
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`code-server not healthy at ${url} after ${timeoutMs} ms`);
+}
+
+/** Signals code-server's whole process group: it, its extension host and the backend process the host forked. */
+function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is gone
+  }
+}
+
+export class CodeServerSession {
+  readonly timings: Record<string, number> = {};
+  page!: Page;
+  private browser: Browser | undefined;
+  private server: ChildProcess | undefined;
+  private readonly exitHandler = (): void => signalGroup(this.server?.pid, 'SIGKILL');
+
+  private constructor(
+    readonly opts: SessionOptions,
+    /** Temp root holding state/ (code-server) and workspace/. */
+    readonly root: string,
+    readonly workspace: string,
+    /** The workspace's copy of ci-tiny. */
+    readonly dataDir: string,
+    readonly runsDir: string,
+    readonly port: number,
+  ) {}
+
+  get stateDir(): string {
+    return path.join(this.root, 'state');
+  }
+
+  get artifactsDir(): string {
+    return path.join(ARTIFACTS_DIR, this.opts.name);
+  }
+
+  /** Starts code-server with the packaged extension installed and opens the workspace in chromium. */
+  static async start(opts: SessionOptions): Promise<CodeServerSession> {
+    const bin = codeServerBin();
+    if (!fs.existsSync(bin)) throw new Error(`code-server not found at ${bin}. Run \`npm run e2e:install\` first.`);
+    if (!fs.existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}. Run \`npm run e2e:install\` first.`);
+    const vsix = vsixPath();
+    if (!fs.existsSync(vsix)) throw new Error(`${vsix} not found. Run \`npm run package\` first (npm run test:e2e does).`);
+
+    const ciTiny = requireShared(CI_TINY);
+
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), `cxr-e2e-${opts.name}-`));
+    const workspace = path.join(root, 'workspace');
+    const dataDir = path.join(workspace, 'data', 'ci-tiny');
+    const runsDir = path.join(workspace, 'runs');
+    fs.mkdirSync(path.dirname(dataDir), { recursive: true });
+    fs.cpSync(ciTiny, dataDir, { recursive: true });
+    const session = new CodeServerSession(opts, root, workspace, dataDir, runsDir, await freePort());
+    fs.rmSync(session.artifactsDir, { recursive: true, force: true });
+    fs.mkdirSync(session.artifactsDir, { recursive: true });
+    try {
+      await session.launch(bin, vsix);
+    } catch (e) {
+      await session.screenshot('startup-failure').catch(() => undefined);
+      await session.stop();
+      throw e;
+    }
+    return session;
+  }
+
+  private async timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
+    const t0 = Date.now();
+    const result = await fn();
+    this.timings[label] = Date.now() - t0;
+    log(`${this.opts.name}: ${label} ${this.timings[label]} ms`);
+    return result;
+  }
+
+  private env(): NodeJS.ProcessEnv {
+    const state = this.stateDir;
+    return {
+      ...process.env,
+      XDG_CONFIG_HOME: path.join(state, 'xdg-config'),
+      XDG_DATA_HOME: path.join(state, 'xdg-data'),
+      XDG_CACHE_HOME: path.join(state, 'xdg-cache'),
+      ...this.opts.env,
+    };
+  }
+
+  private baseArgs(): string[] {
+    const state = this.stateDir;
+    return ['--config', path.join(state, 'config.yaml'), '--user-data-dir', path.join(state, 'data'), '--extensions-dir', path.join(state, 'ext')];
+  }
+
+  private writeConfig(): void {
+    const state = this.stateDir;
+    fs.mkdirSync(path.join(state, 'data', 'User'), { recursive: true });
+    fs.writeFileSync(path.join(state, 'config.yaml'), `bind-addr: 127.0.0.1:${this.port}\nauth: none\ncert: false\n`);
+    const settings = {
+      'workbench.startupEditor': 'none',
+      'workbench.tips.enabled': false,
+      'workbench.enableExperiments': false,
+      'telemetry.telemetryLevel': 'off',
+      'extensions.autoUpdate': false,
+      'extensions.autoCheckUpdates': false,
+      'extensions.ignoreRecommendations': true,
+      'update.mode': 'none',
+      'git.enabled': false,
+      // rightClickExplorer walks the tree one folder per row; compact folders would merge "data/ci-tiny" into one.
+      'explorer.compactFolders': false,
+      'chat.disableAIFeatures': true,
+      'security.workspace.trust.enabled': this.opts.workspaceTrust ?? false,
+      'cxr.modelsDirectory': modelsDir(),
+      'cxr.runsDirectory': this.runsDir,
+      ...this.opts.settings,
+    };
+    fs.writeFileSync(path.join(state, 'data', 'User', 'settings.json'), JSON.stringify(settings, null, 2));
+  }
+
+  private async launch(bin: string, vsix: string): Promise<void> {
+    this.writeConfig();
+    await this.timed('install-extension', async () => {
+      const { stdout, stderr } = await execFileAsync(bin, [...this.baseArgs(), '--install-extension', vsix], { env: this.env() });
+      if (!/successfully installed/i.test(stdout + stderr)) throw new Error(`--install-extension did not succeed:\n${stdout}\n${stderr}`);
+    });
+
+    const logFile = fs.openSync(path.join(this.artifactsDir, 'code-server.log'), 'w');
+    this.server = spawn(
+      bin,
+      [
+        ...this.baseArgs(),
+        '--bind-addr', `127.0.0.1:${this.port}`,
+        '--auth', 'none',
+        '--disable-telemetry',
+        '--disable-update-check',
+        '--disable-getting-started-override',
+        '--ignore-last-opened',
+        this.workspace,
+      ],
+      { env: this.env(), detached: true, stdio: ['ignore', logFile, logFile] },
+    );
+    fs.closeSync(logFile);
+    process.once('exit', this.exitHandler);
+    await this.timed('server-healthy', () => waitHealthy(`http://127.0.0.1:${this.port}/healthz`, this.server!, 30_000));
+
+    this.browser = await this.timed('browser-launch', () =>
+      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true }),
+    );
+    this.page = await this.browser.newPage({ viewport: { width: 1400, height: 900 } });
+    this.page.setDefaultTimeout(15_000);
+    await this.timed('workbench-ready', async () => {
+      await this.page.goto(`http://127.0.0.1:${this.port}/?folder=${encodeURIComponent(this.workspace)}`);
+      await this.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    });
+  }
+
+  /** The status bar entry an extension created with `createStatusBarItem(id)`. */
+  statusBarItem(id: string): Locator {
+    return this.page.locator(`.statusbar-item[id="${EXTENSION_ID}.${id}"]`);
+  }
+
+  private async openPalette(query: string): Promise<Locator> {
+    const input = this.page.locator('.quick-input-widget input');
+    if (!(await input.isVisible())) {
+      await this.page.keyboard.press('F1');
+      const opened = await input.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false);
+      if (!opened) {
+        // Keyboard focus was inside a webview's iframe, which keeps the key: take focus back to the workbench page.
+        // (A string so that this Node-side file needs no DOM typings.)
+        await this.page.evaluate('document.activeElement && document.activeElement.blur()');
+        await this.page.keyboard.press('F1');
+      }
+    }
+    await input.waitFor({ state: 'visible' });
+    await input.fill(query);
+    return this.page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
+  }
+
+  /** Titles the command palette lists for `filter` (e.g. "CXR:"); the palette is closed again. */
+  async paletteCommands(filter: string): Promise<string[]> {
+    const rows = await this.openPalette(`>${filter}`);
+    await rows.first().waitFor();
+    await this.page.waitForTimeout(300); // the list filters as it renders
+    const labels = await rows.locator('.label-name').allInnerTexts();
+    await this.page.keyboard.press('Escape');
+    return labels.map((l) => l.trim());
+  }
+
+  /** Runs a command from the palette by its full title as shown there, e.g. "CXR: Train Model". */
+  async runCommand(title: string): Promise<void> {
+    const rows = await this.openPalette(`>${title}`);
+    const row = rows.filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^\\s*${escapeRegExp(title)}\\s*$`) }) }).first();
+    await row.waitFor();
+    await row.click();
+  }
+
+  /** Picks the row of the open quick pick whose label is `label` (a string: exactly, icons aside; a RegExp: matching). */
+  async quickPick(label: string | RegExp): Promise<void> {
+    const name = typeof label === 'string' ? new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`) : label;
+    const row = this.page
+      .locator('.quick-input-widget .quick-input-list .monaco-list-row')
+      .filter({ has: this.page.locator('.label-name', { hasText: name }) })
+      .first();
+    await row.waitFor();
+    await row.click();
+  }
+
+  /** Types `text` into the open input box (or quick pick filter) and accepts it. */
+  async quickInput(text: string): Promise<void> {
+    const input = this.page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(text);
+    await input.press('Enter');
+  }
+
+  /** Waits for a notification toast containing `text`; returns it once it has slid in. */
+  async waitToast(text: string | RegExp, timeoutMs = 15_000): Promise<Locator> {
+    const toast = this.page.locator('.notifications-toasts .notification-list-item').filter({ hasText: text }).first();
+    await toast.waitFor({ state: 'visible', timeout: timeoutMs });
+    await this.page.waitForTimeout(400);
+    return toast;
+  }
+
+  /** Opens the explorer, expands the folders on `relPath` (relative to the workspace) and right-clicks its last part.
+   * Returns the context menu's item labels; click one with `contextMenuItem(label)`. */
+  async rightClickExplorer(relPath: string): Promise<string[]> {
+    await this.showExplorer();
+    const parts = relPath.split(/[\\/]/).filter(Boolean);
+    let row: Locator | undefined;
+    for (let i = 0; i < parts.length; i++) {
+      row = this.page
+        .locator(`.explorer-folders-view .monaco-list-row[aria-level="${i + 1}"]`)
+        .filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(parts[i])}$`) }) })
+        .first();
+      await row.waitFor();
+      if (i < parts.length - 1 && (await row.getAttribute('aria-expanded')) !== 'true') await row.click();
+    }
+    await row!.click({ button: 'right' });
+    const items = this.page.locator('.monaco-menu .action-item .action-label');
+    await items.first().waitFor();
+    return (await items.allInnerTexts()).map((t) => t.trim()).filter(Boolean);
+  }
+
+  /** Runs the item `label` of the open context menu. A click right after the menu opens is sometimes swallowed, so
+   * the item is hovered (which focuses it) and run with Enter; the menu must then close. */
+  async contextMenuItem(label: string): Promise<void> {
+    const menu = this.page.locator('.monaco-menu');
+    const item = menu.locator('.action-item').filter({ has: this.page.locator('.action-label', { hasText: new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`) }) }).first();
+    await item.hover();
+    await this.page.locator('.monaco-menu .action-item.focused').filter({ hasText: label }).waitFor();
+    await this.page.keyboard.press('Enter');
+    await menu.first().waitFor({ state: 'hidden' });
+  }
+
+  async showExplorer(): Promise<void> {
+    const view = this.page.locator('.explorer-folders-view');
+    if (!(await view.isVisible())) {
+      await this.page.keyboard.press('Control+Shift+E');
+      await view.waitFor();
+    }
+  }
+
+  /** Opens the activity bar container whose title starts with `title` (e.g. "CXR Studio"). */
+  async openContainer(title: string): Promise<void> {
+    const item = this.page.locator(`.activitybar .action-item .action-label[aria-label^="${title}"]`).first();
+    await item.waitFor();
+    const li = item.locator('xpath=..');
+    if ((await li.getAttribute('aria-selected')) !== 'true' && !(await li.evaluate((el) => el.classList.contains('checked')))) await item.click();
+    await this.page.locator('.sidebar .composite.title').filter({ hasText: new RegExp(escapeRegExp(title), 'i') }).first().waitFor();
+  }
+
+  /** Expands the view (pane) titled `title` in the visible side bar if collapsed; returns its body. */
+  async expandView(title: string): Promise<Locator> {
+    const pane = this.page.locator('.sidebar .pane').filter({ has: this.page.locator('.pane-header .title', { hasText: new RegExp(`^${escapeRegExp(title)}$`, 'i') }) }).first();
+    const header = pane.locator('.pane-header').first();
+    await header.waitFor();
+    if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+    const body = pane.locator('.pane-body');
+    await body.waitFor();
+    return body;
+  }
+
+  /** Content of the most recently shown webview (panel or custom editor). */
+  webviewFrame(): FrameLocator {
+    return this.page.locator('iframe.webview.ready').last().contentFrame().frameLocator('#active-frame');
+  }
+
+  /** Saves a screenshot into test-artifacts/e2e/<session>/<name>.png and returns its path. */
+  async screenshot(name: string): Promise<string> {
+    const file = path.join(this.artifactsDir, `${name.replace(/[^\w.-]+/g, '_')}.png`);
+    if (this.page) await this.page.screenshot({ path: file });
+    return file;
+  }
+
+  /** Stops browser and code-server (with everything it started), keeps logs in the artifacts folder, removes temp
+   * folders (kept when CXR_E2E_KEEP=1). Safe to call more than once and after a failed start. */
+  async stop(): Promise<void> {
+    await this.browser?.close().catch(() => undefined);
+    this.browser = undefined;
+    if (this.server) {
+      const server = this.server;
+      const exited = new Promise<void>((r) => (server.exitCode !== null || server.signalCode !== null ? r() : server.once('exit', () => r())));
+      signalGroup(server.pid, 'SIGTERM');
+      const timer = setTimeout(() => signalGroup(server.pid, 'SIGKILL'), 3000);
+      await exited;
+      clearTimeout(timer);
+      // Whatever of the group outlived code-server itself.
+      signalGroup(server.pid, 'SIGKILL');
+      process.removeListener('exit', this.exitHandler);
+      this.server = undefined;
+    }
+    const logs = path.join(this.stateDir, 'data', 'logs');
+    if (fs.existsSync(logs)) fs.cpSync(logs, path.join(this.artifactsDir, 'logs'), { recursive: true });
+    if (process.env.CXR_E2E_KEEP !== '1') fs.rmSync(this.root, { recursive: true, force: true });
+    else log(`${this.opts.name}: kept ${this.root}`);
+  }
+}
+
+export function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,39 @@
+/**
+ * Workspace trust left on (VS Code's default): in an untrusted workspace (Restricted Mode) training is refused with a
+ * clear message, and no run folder is written.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { CodeServerSession } from './harness';
+
+describe('CXR Studio in an untrusted workspace', { timeout: 240_000 }, () => {
+  let s: CodeServerSession;
+
+  before(async () => {
+    s = await CodeServerSession.start({ name: 'trust', workspaceTrust: true });
+  });
+
+  afterEach(async (t) => {
+    await s?.screenshot(`after-${t.name}`).catch(() => undefined);
+  });
+
+  after(async () => {
+    await s?.stop();
+  });
+
+  it('refuses "CXR: Train Model" in Restricted Mode with a clear message', async () => {
+    // The workbench asks whether to trust the folder's authors; decline.
+    const dialog = s.page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout: 30_000 });
+    await dialog.getByRole('button', { name: /No, I don.t trust/ }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await s.page.locator('.statusbar-item').filter({ hasText: 'Restricted Mode' }).first().waitFor();
+
+    await s.statusBarItem('cxr.status').waitFor({ timeout: 60_000 });
+    await s.runCommand('CXR: Train Model');
+    const toast = await s.waitToast(/Restricted Mode/);
+    assert.match(await toast.innerText(), /training is disabled/i);
+    assert.equal(fs.existsSync(s.runsDir) ? fs.readdirSync(s.runsDir).length : 0, 0, 'no run folder written');
+  });
+});

@@ -1,0 +1,153 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import type { TrainEvent } from '../../server/src/engine/api';
+import { Engine } from '../../server/src/engine/engine';
+import { readWeightsFile } from '../../server/src/engine/models/weights';
+import { readRunSummary } from '../../server/src/engine/runs';
+import { CI_TINY, MOBILENET_NOTOP_MANIFEST, requireShared, tmpDir } from '../helpers/shared';
+
+const engine = new Engine();
+
+test('train -> evaluate -> CAM on ci-tiny with ImageNet MobileNetV2 learns', async () => {
+  requireShared(CI_TINY);
+  const out = path.join(tmpDir('e2e-train'), 'run');
+  const events: TrainEvent[] = [];
+  const result = await engine.train(
+    { data: CI_TINY, out, backbone: 'mobilenet_v2', weights: requireShared(MOBILENET_NOTOP_MANIFEST), epochs: 15, seed: 7 },
+    (e) => events.push(e),
+  );
+  assert.equal(result.status, 'completed');
+  assert.equal(result.epochsRun, 15);
+  const epochs = events.filter((e) => e.kind === 'epoch');
+  assert.equal(epochs.length, 15);
+  assert.ok(events.some((e) => e.kind === 'batch'), 'batch progress events are emitted');
+  assert.ok(!events.some((e) => e.kind === 'warning'), 'pretrained weights were found, so no random-init warning');
+  const first = result.history[0];
+  const last = result.history[result.history.length - 1];
+  assert.ok(last.loss < first.loss * 0.6, `training loss fell: ${first.loss} -> ${last.loss}`);
+  assert.ok(last.accuracy >= 0.85, `training accuracy ${last.accuracy}`);
+
+  const evaluation = await engine.evaluate({ run: result.runDir, data: CI_TINY, split: 'test' });
+  assert.equal(evaluation.n, 6);
+  assert.deepEqual(evaluation.classes, ['Covid', 'Normal', 'Viral Pneumonia']);
+  // Chance is 2/6; with ImageNet features a 3-class head on 9-12 images must do clearly better.
+  assert.ok(evaluation.accuracy >= 4 / 6, `test accuracy ${evaluation.accuracy} (${JSON.stringify(evaluation.confusion_matrix)})`);
+  assert.ok(evaluation.accuracy_ci.low < evaluation.accuracy && evaluation.accuracy_ci.high >= evaluation.accuracy);
+  assert.ok(fs.existsSync(evaluation.files.markdown) && fs.existsSync(evaluation.files.json));
+  assert.equal((await readRunSummary(result.runDir)).testAccuracy, evaluation.accuracy);
+
+  const image = path.join(CI_TINY, 'test', 'Covid', '0102.jpeg');
+  const png = path.join(path.dirname(out), 'cam.png');
+  const cam = await engine.explain({ run: result.runDir, image, out: png, method: 'cam' });
+  assert.equal(cam.heatmap.width, 7);
+  assert.equal(cam.heatmap.height, 7);
+  assert.ok(Math.max(...cam.heatmap.data) > 0.99 && Math.min(...cam.heatmap.data) < 0.01, 'min-max normalised CAM');
+  const meta = await sharp(png).metadata();
+  assert.equal(meta.width, 224);
+  assert.equal(meta.height, 224);
+  const gradcam = await engine.explain({ run: result.runDir, image, method: 'gradcam', className: 'Normal' });
+  assert.equal(gradcam.target, 'Normal');
+
+  const grid = await engine.camGrid({ run: result.runDir, data: CI_TINY, out: path.join(path.dirname(out), 'grid.png') });
+  assert.equal(grid.tiles, 6);
+  assert.equal(grid.correct, evaluation.predictions.filter((p) => p.correct).length);
+});
+
+test('frozen layers stay bit-identical (weights and BatchNorm statistics) while later blocks train', async () => {
+  const out = path.join(tmpDir('frozen'), 'run');
+  const result = await engine.train({
+    data: CI_TINY,
+    out,
+    backbone: 'mobilenet_v2',
+    weights: MOBILENET_NOTOP_MANIFEST,
+    freezeAt: 'block_15_add',
+    imageSize: 96,
+    epochs: 1,
+    batchSize: 6,
+    valFraction: 0,
+    seed: 3,
+  });
+  assert.equal(result.status, 'completed');
+  const pretrained = await readWeightsFile(MOBILENET_NOTOP_MANIFEST);
+  const trained = await readWeightsFile(path.join(out, 'model', 'weights_manifest.json'));
+  const trainableLayers = /^(block_16_|Conv_1|cxr_)/;
+  let frozenCompared = 0;
+  let trainableChanged = 0;
+  const changedStats: string[] = [];
+  for (const [name, before] of pretrained) {
+    const after = trained.get(name);
+    assert.ok(after, `trained model has ${name}`);
+    const a = before.dataSync();
+    const b = after.dataSync();
+    const identical = a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+    if (trainableLayers.test(name)) {
+      if (!identical) {
+        trainableChanged++;
+        if (/moving_(mean|variance)/.test(name)) changedStats.push(name);
+      }
+    } else {
+      assert.ok(identical, `frozen weight ${name} changed during training`);
+      frozenCompared++;
+    }
+  }
+  assert.ok(frozenCompared > 240, `compared ${frozenCompared} frozen tensors`);
+  assert.ok(frozenCompared > 0 && [...pretrained.keys()].some((k) => k === 'block_15_project_BN/moving_mean'));
+  assert.ok(trainableChanged >= 10, `trainable tensors changed: ${trainableChanged}`);
+  assert.ok(changedStats.length > 0, 'BatchNorm statistics of trainable layers do update');
+  pretrained.forEach((t) => t.dispose());
+  trained.forEach((t) => t.dispose());
+});
+
+test('cancel mid-epoch keeps the best model; resume continues exactly where the last checkpoint left off', async () => {
+  const dir = tmpDir('resume');
+  const request = { data: CI_TINY, backbone: 'mobilenet_v2' as const, weights: MOBILENET_NOTOP_MANIFEST, epochs: 4, batchSize: 4, seed: 11, augment: false as const };
+
+  const reference = await engine.train({ ...request, out: path.join(dir, 'uninterrupted') });
+  assert.equal(reference.status, 'completed');
+
+  const controller = new AbortController();
+  const interrupted = await engine.train(
+    { ...request, out: path.join(dir, 'interrupted') },
+    (e) => {
+      if (e.kind === 'batch' && e.epoch === 3 && e.batch === 1) controller.abort();
+    },
+    controller.signal,
+  );
+  assert.equal(interrupted.status, 'cancelled');
+  assert.equal(interrupted.epochsRun, 2);
+  assert.ok(fs.existsSync(path.join(dir, 'interrupted', 'model', 'weights_manifest.json')), 'best model kept');
+  assert.equal((await readRunSummary(path.join(dir, 'interrupted'))).status, 'cancelled');
+
+  const resumed = await engine.train({ ...request, out: path.join(dir, 'interrupted'), resume: true });
+  assert.equal(resumed.status, 'completed');
+  assert.deepEqual(resumed.history.map((h) => h.epoch), [1, 2, 3, 4]);
+  for (let i = 0; i < 4; i++) {
+    assert.ok(
+      Math.abs(resumed.history[i].loss - reference.history[i].loss) < 1e-5,
+      `epoch ${i + 1} loss ${resumed.history[i].loss} vs uninterrupted ${reference.history[i].loss}`,
+    );
+  }
+  await assert.rejects(
+    engine.train({ ...request, out: path.join(dir, 'uninterrupted') }),
+    (e: Error & { code?: string }) => e.code === 'RUN_INVALID' && /already exists/.test(e.message),
+  );
+});
+
+test('a missing weights file and a missing dataset give specific errors', async () => {
+  const out = path.join(tmpDir('errors'), 'run');
+  await assert.rejects(
+    engine.train({ data: CI_TINY, out, backbone: 'mobilenet_v2', weights: '/nonexistent/weights.h5' }),
+    (e: Error & { code?: string }) => e.code === 'NOT_FOUND' && /weights/i.test(e.message),
+  );
+  await assert.rejects(
+    engine.train({ data: '/nonexistent/data', out: out + '2', backbone: 'mobilenet_v2' }),
+    (e: Error & { code?: string }) => e.code === 'NOT_FOUND',
+  );
+  await assert.rejects(
+    engine.train({ data: CI_TINY, out: out + '3', backbone: 'resnet' as never }),
+    (e: Error & { code?: string }) => e.code === 'INVALID_ARGUMENT' && /mobilenet_v2/.test(e.message),
+  );
+});
