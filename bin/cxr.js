@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 'use strict';
-// Runs the bundled CLI when it exists (packaged installs), else the TypeScript source through tsx.
+// In a source checkout, run the TypeScript CLI through tsx (never a stale bundle); in a package without the sources,
+// run the esbuild bundle.
 const path = require('node:path');
 const fs = require('node:fs');
-const bundled = path.join(__dirname, '..', 'dist', 'cli.js');
-if (fs.existsSync(bundled)) {
-  require(bundled);
-} else {
+const source = path.join(__dirname, '..', 'server', 'src', 'cli', 'main.ts');
+if (fs.existsSync(source)) {
   require('tsx/cjs');
-  require(path.join(__dirname, '..', 'server', 'src', 'cli', 'main.ts'));
+  require(source);
+} else {
+  require(path.join(__dirname, '..', 'dist', 'cli.js'));
 }

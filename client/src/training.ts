@@ -259,7 +259,7 @@ export class TrainingController implements vscode.Disposable {
     const name = path.basename(result.runDir);
     const best = result.bestValAccuracy === null ? '' : ` Best validation accuracy ${(result.bestValAccuracy * 100).toFixed(1)}% (epoch ${result.bestEpoch}).`;
     this.backend.output.info(`Training ${name} ${result.status} after ${result.epochsRun} epochs in ${result.seconds.toFixed(0)} s on ${result.backend}.`);
-    void this.announce(result, `${name}: ${finishedMessage(result.status)} after ${result.epochsRun} epochs (${result.seconds.toFixed(0)} s).${best}`);
+    void this.announce(result, `${name}: ${finishedMessage(result.status)} after ${result.epochsRun} epoch${result.epochsRun === 1 ? "" : "s"} (${result.seconds.toFixed(0)} s).${best}`);
   }
 
   private async announce(result: TrainResult, message: string): Promise<void> {

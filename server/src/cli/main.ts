@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import type { BackboneId, CamMethodName, TrainEvent } from '../engine/api';
 import { Engine } from '../engine/engine';
 import { CxrError, toCxrError } from '../engine/errors';
+import { METHOD_AUGMENTATION } from '../engine/models/registry';
 import { listRuns } from '../engine/runs';
 import { formatTrainEvent, formatEvaluation } from './format';
 
@@ -12,7 +13,7 @@ const USAGE = `cxr - train, evaluate and explain chest X-ray classifiers (resear
 Usage:
   cxr doctor [--json]
   cxr train <data> --out <run> [--backbone mobilenet_v2|vgg16] [--weights FILE] [--epochs N] [--batch N]
-            [--lr X] [--momentum X] [--seed N] [--val-fraction X] [--freeze-at LAYER] [--no-augment] [--resume] [--json]
+            [--lr X] [--momentum X] [--seed N] [--val-fraction X] [--freeze-at LAYER] [--augment|--no-augment] [--resume] [--json]
   cxr evaluate <run> <data> [--split test|val|train|all] [--out DIR] [--json]
   cxr predict <run> <image|folder>... [--json]
   cxr predict --backbone B --weights FILE --labels FILE <image|folder>... [--top N] [--json]
@@ -57,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
       'val-fraction': { type: 'string' },
       'freeze-at': { type: 'string' },
       'no-augment': { type: 'boolean', default: false },
+      augment: { type: 'boolean', default: false },
       resume: { type: 'boolean', default: false },
       split: { type: 'string' },
       method: { type: 'string' },
@@ -107,7 +109,7 @@ async function main(argv: string[]): Promise<number> {
           seed: int(values.seed, '--seed'),
           valFraction: num(values['val-fraction'], '--val-fraction'),
           freezeAt: values['freeze-at'],
-          augment: values['no-augment'] ? false : undefined,
+          augment: values['no-augment'] ? false : values.augment ? METHOD_AUGMENTATION : undefined,
           resume: values.resume,
         },
         (e: TrainEvent) => {
