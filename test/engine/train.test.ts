@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import type { TrainEvent } from '../../server/src/engine/api';
 import { Engine } from '../../server/src/engine/engine';
+import { METHOD_AUGMENTATION } from '../../server/src/engine/models/registry';
 import { readWeightsFile } from '../../server/src/engine/models/weights';
 import { readRunSummary } from '../../server/src/engine/runs';
 import { CI_TINY, MOBILENET_NOTOP_MANIFEST, requireShared, tmpDir } from '../helpers/shared';
@@ -69,8 +70,11 @@ test('frozen layers stay bit-identical (weights and BatchNorm statistics) while 
     batchSize: 6,
     valFraction: 0,
     seed: 3,
+    augment: true,
   });
   assert.equal(result.status, 'completed');
+  const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+  assert.deepEqual(config.augment, METHOD_AUGMENTATION, 'augment: true turns on the method\'s augmentation for MobileNetV2');
   const pretrained = await readWeightsFile(MOBILENET_NOTOP_MANIFEST);
   const trained = await readWeightsFile(path.join(out, 'model', 'weights_manifest.json'));
   const trainableLayers = /^(block_16_|Conv_1|cxr_)/;

@@ -10,7 +10,7 @@ import { decodeImage } from '../data/decode';
 import { splitTrainVal } from '../data/split';
 import { CxrError } from '../errors';
 import { buildClassifier, HEAD_DENSE_LAYER, isHeadWeight } from '../models/classifier';
-import { getBackbone, type BackboneSpec } from '../models/registry';
+import { getBackbone, METHOD_AUGMENTATION, type BackboneSpec } from '../models/registry';
 import { splitModelAt } from '../models/split';
 import { applyNamedWeights, readWeightsFile } from '../models/weights';
 import { resolvePretrainedWeights } from '../models/pretrained';
@@ -239,7 +239,11 @@ function fmt(v: number | null): string {
 
 function newRunConfig(req: TrainRequest, classes: string[]): RunConfig {
   const spec = getBackbone(req.backbone);
-  const augment = req.augment === false ? null : req.augment === true || req.augment === undefined ? spec.recipe.augment : req.augment;
+  const augment =
+    req.augment === undefined ? spec.recipe.augment
+    : req.augment === true ? (spec.recipe.augment ?? METHOD_AUGMENTATION)
+    : req.augment === false ? null
+    : req.augment;
   const epochs = req.epochs ?? spec.recipe.epochs;
   const batchSize = req.batchSize ?? spec.recipe.batchSize;
   for (const [name, v] of [['epochs', epochs], ['batch size', batchSize]] as const) {
