@@ -5,13 +5,23 @@ import * as path from 'node:path';
  * Where the sample data and pretrained weights live. Nothing from there is ever copied into the repository:
  * it is found by path, `CXR_SHARED_DIR` first, else `../shared` beside the repository checkout.
  */
+/** The folder holding this project's package.json: the checkout, or the installed extension when bundled. */
 export function repoRoot(): string {
   let dir = __dirname;
   for (let i = 0; i < 8; i++) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'server'))) return dir;
+    const manifest = path.join(dir, 'package.json');
+    if (fs.existsSync(manifest) && readPackageName(manifest) === 'cxr-studio') return dir;
     dir = path.dirname(dir);
   }
   return process.cwd();
+}
+
+function readPackageName(manifest: string): string | undefined {
+  try {
+    return (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: string }).name;
+  } catch {
+    return undefined;
+  }
 }
 
 export function sharedDir(): string {
