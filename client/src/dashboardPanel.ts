@@ -52,6 +52,11 @@ export class DashboardPanel implements vscode.Disposable {
     this.panel = panel;
   }
 
+  /** Closes the panel if it shows `runDir` (a deleted run has nothing left to show). */
+  closeIfShowing(runDir: string): void {
+    if (this.panel && this.runDir === path.resolve(runDir)) this.panel.dispose();
+  }
+
   get visibleRun(): string | undefined {
     return this.panel ? this.runDir : undefined;
   }

@@ -82,6 +82,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         return showError(`Could not delete ${name}`, e, output);
       }
       if (isSamePath(settings.activeModel, runDir)) await settings.setActiveModel(undefined);
+      training.dashboard.closeIfShowing(runDir);
       runsTree.refresh();
       void vscode.window.showInformationMessage(`Deleted run ${name}.`);
     }),

@@ -235,6 +235,13 @@ export class CodeServerSession {
     );
     this.page = await this.browser.newPage({ viewport: { width: 1400, height: 900 } });
     this.page.setDefaultTimeout(15_000);
+    // The workbench's and the webviews' console, for diagnosing failures (the extension host logs to logs/).
+    const consoleLog = path.join(this.artifactsDir, 'browser-console.log');
+    const record = (line: string): void => fs.appendFileSync(consoleLog, `${new Date().toISOString().slice(11, 23)} ${line}\n`);
+    this.page.on('console', (m) => {
+      if ((m.type() === 'error' || m.type() === 'warning') && !/can escape its sandboxing|started in a same-origin iframe/.test(m.text())) record(`[${m.type()}] ${m.text()} (${m.location().url.slice(0, 120)})`);
+    });
+    this.page.on('pageerror', (e) => record(`[pageerror] ${e.message}`));
     await this.timed('workbench-ready', async () => {
       await this.page.goto(`http://127.0.0.1:${this.port}/?folder=${encodeURIComponent(this.workspace)}`);
       await this.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
@@ -372,6 +379,87 @@ export class CodeServerSession {
     return this.page.locator('iframe.webview.ready').last().contentFrame().frameLocator('#active-frame');
   }
 
+  /** Content of the webview (panel or custom editor) holding an element with id `elementId`, for when several
+   * webviews are open; waits until one shows it. Visible webviews are searched first, newest first. */
+  async webviewWith(elementId: string, timeoutMs = 15_000): Promise<FrameLocator> {
+    return this.webviewMatching(`#${elementId}`, timeoutMs);
+  }
+
+  /** Like webviewWith, for any CSS selector (e.g. a built-in webview's `img`). */
+  async webviewMatching(selector: string, timeoutMs = 15_000): Promise<FrameLocator> {
+    const deadline = Date.now() + timeoutMs;
+    const frames = this.page.locator('iframe.webview.ready');
+    for (;;) {
+      // Each webview's iframe is named with the webview's id: a locator by name stays on that webview.
+      const visible: string[] = [];
+      const hidden: string[] = [];
+      for (let i = (await frames.count()) - 1; i >= 0; i--) {
+        const name = await frames.nth(i).getAttribute('name').catch(() => null);
+        if (name) ((await frames.nth(i).isVisible()) ? visible : hidden).push(name);
+      }
+      for (const name of [...visible, ...hidden]) {
+        const frame = this.page.locator(`iframe.webview[name="${name}"]`).contentFrame().frameLocator('#active-frame');
+        if ((await frame.locator(selector).count().catch(() => 0)) > 0) return frame;
+      }
+      if (Date.now() > deadline) throw new Error(`no webview shows ${selector} after ${timeoutMs} ms; webviews: ${await this.describeWebviews()}`);
+      await this.page.waitForTimeout(200);
+    }
+  }
+
+  /** The webview iframes in the page and what each one shows, for failure messages. */
+  private async describeWebviews(): Promise<string> {
+    const frames = this.page.locator('iframe.webview');
+    const out: string[] = [];
+    for (let i = 0; i < (await frames.count()); i++) {
+      const f = frames.nth(i);
+      const inner = f.contentFrame().locator('#active-frame');
+      const pending = (await f.contentFrame().locator('#pending-frame').count().catch(() => 0)) > 0 ? ' (a #pending-frame is loading)' : '';
+      const content = (await inner.count().catch(() => 0))
+        ? await f.contentFrame().frameLocator('#active-frame').locator('body').getAttribute('class', { timeout: 1000 }).catch(() => 'no body')
+        : `no #active-frame${pending}`;
+      out.push(`[${await f.getAttribute('class')} visible=${await f.isVisible()} body=${content}]`);
+    }
+    return out.join(' ') || 'none';
+  }
+
+  /** The editor tab whose label matches `label`. */
+  tab(label: string | RegExp): Locator {
+    return this.page.locator('.tabs-container .tab').filter({ has: this.page.locator('.label-name', { hasText: label }) }).first();
+  }
+
+  /** Dismisses every notification toast (they pile up and cover the editor in screenshots). */
+  async clearNotifications(): Promise<void> {
+    await this.runCommand('Notifications: Clear All Notifications');
+    await this.page.locator('.notifications-toasts .notification-list-item').first().waitFor({ state: 'hidden' });
+  }
+
+  /** Switches the colour theme from the palette ("Preferences: Color Theme") and waits for the workbench to apply it. */
+  async setColorTheme(label: string): Promise<void> {
+    await this.runCommand('Preferences: Color Theme');
+    await this.page.locator('.quick-input-widget input').fill(label);
+    await this.quickPick(label);
+    await this.page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+    await this.page.locator(`.monaco-workbench.${THEME_CLASSES[label] ?? 'vs-dark'}`).waitFor();
+  }
+
+  /** The row of the side bar view `viewTitle` (opened in the "CXR Studio" container) whose label is `label`. */
+  async viewRow(viewTitle: string, label: string | RegExp, level = 1): Promise<Locator> {
+    await this.openContainer('CXR Studio');
+    const body = await this.expandView(viewTitle);
+    const name = typeof label === 'string' ? new RegExp(`^${escapeRegExp(label)}$`) : label;
+    const row = body.locator(`.monaco-list-row[aria-level="${level}"]`).filter({ has: this.page.locator('.label-name', { hasText: name }) }).first();
+    await row.waitFor();
+    return row;
+  }
+
+  /** Right-clicks a row (of a tree view) and returns the context menu's item labels. */
+  async rightClickRow(row: Locator): Promise<string[]> {
+    await row.click({ button: 'right' });
+    const items = this.page.locator('.monaco-menu .action-item .action-label');
+    await items.first().waitFor();
+    return (await items.allInnerTexts()).map((t) => t.trim()).filter(Boolean);
+  }
+
   /** Saves a screenshot into test-artifacts/e2e/<session>/<name>.png and returns its path. */
   async screenshot(name: string): Promise<string> {
     const file = path.join(this.artifactsDir, `${name.replace(/[^\w.-]+/g, '_')}.png`);
@@ -402,6 +490,14 @@ export class CodeServerSession {
     else log(`${this.opts.name}: kept ${this.root}`);
   }
 }
+
+/** The class the workbench element gets for the built-in themes the tests switch to. */
+const THEME_CLASSES: Record<string, string> = {
+  'Dark Modern': 'vs-dark',
+  'Light Modern': 'vs',
+  'Dark High Contrast': 'hc-black',
+  'Light High Contrast': 'hc-light',
+};
 
 export function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -30,17 +30,23 @@ export class CurveChart {
         parsing: false,
         spanGaps: true,
         interaction: { mode: 'nearest', intersect: false },
+        // Room for the points on the top (100%) and right (last epoch) edges, which the chart area would cut in half.
+        layout: { padding: { top: 6, right: 8 } },
+        datasets: { line: { clip: 6 } },
         scales: {
           x: { type: 'linear', min: 0, title: { display: true, text: 'epoch' }, ticks: { precision: 0 } },
           y: {
             type: 'linear',
             beginAtZero: opts.percent,
             max: opts.percent ? 1 : undefined,
-            ticks: { callback: (v) => (opts.percent ? `${Math.round(Number(v) * 100)}%` : String(v)) },
+            // Tick values are sums of float steps (1.4000000000000001): round them to what the axis can show.
+            ticks: { callback: (v) => (opts.percent ? `${Math.round(Number(v) * 100)}%` : String(Number(Number(v).toPrecision(4)))) },
           },
         },
         plugins: {
-          legend: { position: 'bottom', labels: { boxWidth: 12 } },
+          // Line samples (dashed for validation) instead of Chart.js' default boxes, which turn a dashed border into a
+          // jagged square.
+          legend: { position: 'bottom', labels: { usePointStyle: true, pointStyle: 'line', pointStyleWidth: 28 } },
           tooltip: {
             callbacks: {
               label: (item) => {
@@ -86,5 +92,10 @@ export class CurveChart {
     const xScale = this.chart.options.scales?.x;
     if (xScale) xScale.max = Math.min(Math.max(1, epochs), Math.max(1, Math.ceil(lastX)));
     this.chart.update('none');
+    // What the chart plots, readable from outside the canvas (tests, accessibility tools).
+    const canvas = this.chart.canvas;
+    canvas.dataset.batchPoints = String(batch.data.length);
+    canvas.dataset.epochPoints = String(trainSet.data.length);
+    canvas.dataset.valPoints = String(valSet.data.length);
   }
 }

@@ -22,6 +22,13 @@ const vscode = getVsCodeApi<DashboardState, DashboardFromWebview>();
 
 let state: DashboardState | null = vscode.getState() ?? null;
 let renderScheduled = false;
+let lastRenderAt = 0;
+/**
+ * A tiny dataset trains an epoch in a tenth of a second and sends a batch and an epoch event each time: redrawing on
+ * every one of them (two charts of thousands of points, the epoch table) kept the webview's process so busy that the
+ * whole workbench lagged. A few redraws a second is all a person can follow.
+ */
+const MIN_RENDER_INTERVAL_MS = 200;
 
 function buildLayout(): void {
   const cancel = h('vscode-button', { id: ids.cancel, title: 'Stop training after the current batch; the best model so far is kept.' }, 'Cancel training') as VscodeButton;
@@ -52,8 +59,18 @@ function buildLayout(): void {
     h(
       'section',
       { className: 'charts' },
-      h('div', { className: 'chart-box' }, h('h2', { text: 'Loss' }), h('div', { className: 'chart-canvas' }, h('canvas', { id: ids.lossChart, attrs: { role: 'img', 'aria-label': 'Training and validation loss per epoch' } }))),
-      h('div', { className: 'chart-box' }, h('h2', { text: 'Accuracy' }), h('div', { className: 'chart-canvas' }, h('canvas', { id: ids.accuracyChart, attrs: { role: 'img', 'aria-label': 'Training and validation accuracy per epoch' } }))),
+      h(
+        'div',
+        { className: 'chart-box' },
+        h('h2', { text: 'Loss' }),
+        h('div', { className: 'chart-canvas' }, h('canvas', { id: ids.lossChart, attrs: { role: 'img', 'aria-label': 'Training and validation loss per epoch' } }), h('p', { className: 'chart-empty' })),
+      ),
+      h(
+        'div',
+        { className: 'chart-box' },
+        h('h2', { text: 'Accuracy' }),
+        h('div', { className: 'chart-canvas' }, h('canvas', { id: ids.accuracyChart, attrs: { role: 'img', 'aria-label': 'Training and validation accuracy per epoch' } }), h('p', { className: 'chart-empty' })),
+      ),
     ),
     h(
       'section',
@@ -80,10 +97,16 @@ onThemeChange(() => {
 function scheduleRender(): void {
   if (renderScheduled) return;
   renderScheduled = true;
-  requestAnimationFrame(() => {
-    renderScheduled = false;
-    render();
-  });
+  const wait = Math.max(0, lastRenderAt + MIN_RENDER_INTERVAL_MS - performance.now());
+  setTimeout(
+    () =>
+      requestAnimationFrame(() => {
+        renderScheduled = false;
+        lastRenderAt = performance.now();
+        render();
+      }),
+    wait,
+  );
 }
 
 function render(): void {
@@ -99,6 +122,17 @@ function render(): void {
   const epochs = Math.max(run?.epochs ?? 0, s?.position?.epochs ?? 0, s?.epochs.length ?? 0);
   lossChart.update(epochs, s?.batches.map((b) => ({ x: b.x, y: b.loss })) ?? [], s?.epochs.map((e) => ({ x: e.epoch, y: e.loss })) ?? [], s?.epochs.map((e) => ({ x: e.epoch, y: e.valLoss })) ?? []);
   accuracyChart.update(epochs, s?.batches.map((b) => ({ x: b.x, y: b.accuracy })) ?? [], s?.epochs.map((e) => ({ x: e.epoch, y: e.accuracy })) ?? [], s?.epochs.map((e) => ({ x: e.epoch, y: e.valAccuracy })) ?? []);
+  renderEmptyCharts(s);
+}
+
+/** Empty axes read as a broken chart: say why there is nothing to plot yet. */
+function renderEmptyCharts(s: DashboardState | null): void {
+  const empty = !s || (s.batches.length === 0 && s.epochs.length === 0);
+  const text = !s?.run ? 'No run selected.' : s.training ? 'Waiting for the first batch…' : 'No epochs recorded for this run.';
+  for (const note of document.querySelectorAll<HTMLElement>('.chart-empty')) {
+    note.hidden = !empty;
+    note.textContent = text;
+  }
 }
 
 function renderRunInfo(s: DashboardState | null): void {
@@ -161,26 +195,41 @@ function renderMessages(s: DashboardState | null): void {
   for (const w of s?.warnings ?? []) warnings.appendChild(h('li', { text: w }));
 }
 
+/** The epoch table grows by appending rows; only a change of history (another run, a resume) rebuilds it. */
 function renderTable(s: DashboardState | null): void {
   const body = byId(ids.epochTable).querySelector('tbody');
   if (!body) return;
-  clear(body);
-  for (const e of s?.epochs ?? []) {
-    const best = s?.bestEpoch === e.epoch;
+  const epochs = s?.epochs ?? [];
+  const best = s?.bestEpoch ?? null;
+  const shown = body.rows.length;
+  const prefixKept = shown <= epochs.length && [...body.rows].every((tr, i) => tr.dataset.key === epochKey(epochs[i]));
+  if (!prefixKept) clear(body);
+  for (const e of epochs.slice(prefixKept ? shown : 0)) {
     append(
       body,
       h(
         'tr',
-        { className: best ? 'best' : '', title: best ? 'Best validation epoch (saved model)' : '' },
-        h('td', { text: best ? `${e.epoch} ★` : String(e.epoch) }),
+        { attrs: { 'data-epoch': String(e.epoch), 'data-key': epochKey(e) } },
+        h('td', { text: String(e.epoch) }),
         h('td', { text: fixed(e.loss, 4) }),
         h('td', { text: percent(e.accuracy) }),
         h('td', { text: fixed(e.valLoss, 4) }),
         h('td', { text: percent(e.valAccuracy) }),
-        h('td', { text: `${e.seconds.toFixed(1)} s` }),
+        h('td', { text: e.seconds < 1 ? `${Math.round(e.seconds * 1000)} ms` : `${e.seconds.toFixed(1)} s` }),
       ),
     );
   }
+  for (const tr of body.rows) {
+    const isBest = tr.dataset.epoch === String(best);
+    if (tr.classList.contains('best') === isBest) continue;
+    tr.classList.toggle('best', isBest);
+    tr.title = isBest ? 'Best validation epoch (saved model)' : '';
+    tr.cells[0].textContent = isBest ? `${tr.dataset.epoch} ★` : (tr.dataset.epoch ?? '');
+  }
+}
+
+function epochKey(e: { epoch: number; loss: number; seconds: number }): string {
+  return `${e.epoch}:${e.loss}:${e.seconds}`;
 }
 
 onExtensionMessage<DashboardToWebview>((message) => {
