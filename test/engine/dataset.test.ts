@@ -1,4 +1,4 @@
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -6,32 +6,15 @@ import { classCounts, loadDataset, type DatasetItem } from '../../server/src/eng
 import { splitTrainVal } from '../../server/src/engine/data/split';
 import { CxrError } from '../../server/src/engine/errors';
 import { Rng } from '../../server/src/engine/util/rng';
-import { CI_TINY, COVID19, requireShared, tmpDir } from '../helpers/shared';
+import { CI_TINY, COVID19, requireShared } from '../helpers/shared';
+import { rejectsWithCxrError, scratchDirFactory } from '../helpers/scratch';
 import { solidPng, writeTree } from '../fixtures-gen/images';
 
-const scratchDirs: string[] = [];
-/** A temp folder removed when the file's tests end. */
-function scratchDir(prefix: string): string {
-  const dir = tmpDir(prefix);
-  scratchDirs.push(dir);
-  return dir;
-}
-after(() => scratchDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+const scratchDir = scratchDirFactory();
 
 const CLASSES = ['Covid', 'Normal', 'Viral Pneumonia'];
 
-async function rejects(promise: Promise<unknown>, code: string, message: RegExp): Promise<CxrError> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof CxrError, `expected a CxrError, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  assert.match(caught.message, message);
-  return caught;
-}
+const rejects = rejectsWithCxrError;
 
 /** A folder dataset of tiny PNGs: `layout` maps "train/Covid" to an image count. */
 async function folderDataset(layout: Record<string, number>): Promise<string> {

@@ -1,37 +1,21 @@
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeImage, decodeImageBuffer, type DecodedImage } from '../../server/src/engine/data/decode';
 import { CxrError } from '../../server/src/engine/errors';
-import { CI_TINY, COVID19, DICOM_SAMPLES, requireShared, tmpDir } from '../helpers/shared';
+import { CI_TINY, COVID19, DICOM_SAMPLES, requireShared } from '../helpers/shared';
+import { rejectsWithCxrError, scratchDirFactory } from '../helpers/scratch';
 import { dataDir } from '../../server/src/engine/locations';
 import { buildDicom } from '../fixtures-gen/dicom';
 import { grey16Png, jpegWithOrientation, pngWithHugeHeader, rawPng, truncated, writeTree } from '../fixtures-gen/images';
 
-const scratchDirs: string[] = [];
-/** A temp folder removed when the file's tests end. */
-function scratchDir(prefix: string): string {
-  const dir = tmpDir(prefix);
-  scratchDirs.push(dir);
-  return dir;
-}
-after(() => scratchDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+const scratchDir = scratchDirFactory();
 
 const TINY_JPEG = path.join(CI_TINY, 'train', 'Covid', '01.jpeg');
 const TINY_PNG = path.join(CI_TINY, 'train', 'Covid', '010.png');
 
-async function rejects(promise: Promise<unknown>, code: string, message: RegExp): Promise<void> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof CxrError, `expected a CxrError, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  assert.match(caught.message, message);
-}
+const rejects = rejectsWithCxrError;
 
 function pixel(img: DecodedImage, row: number, col: number): number[] {
   const i = (row * img.width + col) * 3;
