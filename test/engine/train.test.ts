@@ -155,3 +155,24 @@ test('a missing weights file and a missing dataset give specific errors', async 
     (e: Error & { code?: string }) => e.code === 'INVALID_ARGUMENT' && /mobilenet_v2/.test(e.message),
   );
 });
+
+test('an unreadable training image is skipped with a warning naming it; the run completes without it', async () => {
+  const dir = tmpDir('corrupt');
+  const data = path.join(dir, 'data');
+  fs.cpSync(CI_TINY, data, { recursive: true });
+  const victim = path.join(data, 'train', 'Normal', '011.jpeg');
+  const bytes = fs.readFileSync(victim);
+  fs.writeFileSync(victim, bytes.subarray(0, Math.floor(bytes.length / 3)));
+  const events: TrainEvent[] = [];
+  const result = await engine.train(
+    { data, out: path.join(dir, 'run'), backbone: 'mobilenet_v2', weights: MOBILENET_NOTOP_MANIFEST, epochs: 2, valFraction: 0 },
+    (e) => events.push(e),
+  );
+  assert.equal(result.status, 'completed');
+  const warnings = events.filter((e) => e.kind === 'warning').map((e) => (e as { message: string }).message);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /Skipped 1 unreadable image.*011\.jpeg/);
+  const config = JSON.parse(fs.readFileSync(path.join(dir, 'run', 'config.json'), 'utf8'));
+  assert.equal(config.split.train, 11);
+  fs.rmSync(dir, { recursive: true, force: true });
+});

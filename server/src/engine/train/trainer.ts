@@ -136,8 +136,15 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
 
   const cleanup: tf.Tensor[] = [];
   try {
-    const trainImages = await decodeAll(split.train, config.imageSize, 'training', emit, ctx.signal);
-    const valImages = await decodeAll(split.val, config.imageSize, 'validation', emit, ctx.signal);
+    const trainSet = await decodeAll(split.train, config.imageSize, 'training', emit, ctx.signal);
+    const valSet = await decodeAll(split.val, config.imageSize, 'validation', emit, ctx.signal);
+    const skipped = [...trainSet.skipped, ...valSet.skipped];
+    if (skipped.length > 0) {
+      warn(`Skipped ${skipped.length} unreadable image(s), the run trains without them: ${skipped.join('; ')}`);
+      if (trainSet.items.length === 0) throw new CxrError('DATASET_INVALID', 'None of the training images could be read.');
+      config.split = { ...config.split, train: trainSet.items.length, val: valSet.items.length };
+      run.writeConfig(config);
+    }
     const features = (images: readonly Float32Array[]): tf.Tensor =>
       tf.tidy(() => {
         const x = spec.preprocess(stackImages(images, config.imageSize));
@@ -145,27 +152,27 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
       });
 
     emit({ kind: 'phase', phase: 'features', message: 'Running the frozen layers once over the validation set' });
-    const valX = split.val.length > 0 ? features(valImages) : null;
-    const valY = split.val.length > 0 ? oneHot(split.val.map((i) => i.labelIndex), config.classes.length) : null;
+    const valX = valSet.items.length > 0 ? features(valSet.images) : null;
+    const valY = valSet.items.length > 0 ? oneHot(valSet.items.map((i) => i.labelIndex), config.classes.length) : null;
     if (valX) cleanup.push(valX);
     if (valY) cleanup.push(valY);
     let cachedTrainX: tf.Tensor | null = null;
     if (!config.augment) {
       emit({ kind: 'phase', phase: 'features', message: 'Running the frozen layers once over the training set (no augmentation)' });
-      cachedTrainX = features(trainImages);
+      cachedTrainX = features(trainSet.images);
       cleanup.push(cachedTrainX);
     }
 
     const optimizer = tf.train.momentum(config.learningRate, config.momentum);
     if (optimizerSlots.length > 0) await optimizer.setWeights(optimizerSlots);
     const rng = Rng.fromState(state.rngState);
-    const trainLabels = split.train.map((i) => i.labelIndex);
-    const batches = Math.ceil(split.train.length / config.batchSize);
+    const trainLabels = trainSet.items.map((i) => i.labelIndex);
+    const batches = Math.ceil(trainSet.items.length / config.batchSize);
     emit({ kind: 'phase', phase: 'training', message: `Training ${spec.displayName} from layer after '${config.freezeAt}'` });
 
     for (let epoch = state.epochsDone + 1; epoch <= config.epochs; epoch++) {
       const epochStart = Date.now();
-      const order = rng.shuffle(split.train.map((_, i) => i));
+      const order = rng.shuffle(trainSet.items.map((_, i) => i));
       let lossSum = 0;
       let correct = 0;
       for (let b = 0; b < batches; b++) {
@@ -173,7 +180,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
         const idx = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
         const x = cachedTrainX
           ? tf.gather(cachedTrainX, idx)
-          : features(idx.map((i) => augmentImage(trainImages[i], config.imageSize, config.augment as AugmentParams, rng)));
+          : features(idx.map((i) => augmentImage(trainSet.images[i], config.imageSize, config.augment as AugmentParams, rng)));
         const y = oneHot(idx.map((i) => trainLabels[i]), config.classes.length);
         const step = trainStep(after, optimizer, trainVars, x, y, microBatch);
         tf.dispose([x, y]);
@@ -189,8 +196,8 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
       const val = valX && valY ? validate(after, valX, valY) : null;
       const metrics: EpochMetrics = {
         epoch,
-        loss: lossSum / split.train.length,
-        accuracy: correct / split.train.length,
+        loss: lossSum / trainSet.items.length,
+        accuracy: correct / trainSet.items.length,
         valLoss: val?.loss ?? null,
         valAccuracy: val?.accuracy ?? null,
         seconds: (Date.now() - epochStart) / 1000,
@@ -341,23 +348,48 @@ function initialiseHead(model: tfl.LayersModel, seed: number): void {
   dense.setWeights([tf.tensor2d(values, [fanIn, fanOut]), tf.zerosLike(bias)]);
 }
 
+/** Codes of a single bad file: the run goes on without it, and says so. */
+const SKIPPABLE: ReadonlySet<string> = new Set(['CORRUPT_IMAGE', 'UNSUPPORTED_FORMAT', 'IMAGE_TOO_LARGE']);
+
+interface DecodedSet {
+  items: DatasetItem[];
+  images: Float32Array[];
+  /** "file: reason" for each file left out. */
+  skipped: string[];
+}
+
 async function decodeAll(
   items: DatasetItem[],
   size: number,
   what: string,
   emit: (e: TrainEvent) => void,
   signal?: AbortSignal,
-): Promise<Float32Array[]> {
+): Promise<DecodedSet> {
   let done = 0;
-  return mapLimit(items, 4, async (item) => {
+  const decoded = await mapLimit(items, 4, async (item) => {
     if (signal?.aborted) throw new CxrError('CANCELLED', 'Cancelled while decoding images.');
-    const img = await decodeImage(item.path, size);
-    done++;
-    if (done % 16 === 0 || done === items.length) {
-      emit({ kind: 'phase', phase: 'decoding', message: `Decoding ${what} images`, done, total: items.length });
+    try {
+      return (await decodeImage(item.path, size)).data;
+    } catch (e) {
+      if (e instanceof CxrError && SKIPPABLE.has(e.code)) return `${path.basename(item.path)}: ${e.message}`;
+      throw e;
+    } finally {
+      done++;
+      if (done % 16 === 0 || done === items.length) {
+        emit({ kind: 'phase', phase: 'decoding', message: `Decoding ${what} images`, done, total: items.length });
+      }
     }
-    return img.data;
   });
+  const set: DecodedSet = { items: [], images: [], skipped: [] };
+  decoded.forEach((d, i) => {
+    if (typeof d === 'string') {
+      set.skipped.push(d);
+    } else {
+      set.items.push(items[i]);
+      set.images.push(d);
+    }
+  });
+  return set;
 }
 
 interface StepResult {
