@@ -7,6 +7,7 @@
  * one costs about 20 s on two cores.
  */
 import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { after, afterEach, before } from 'node:test';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -501,4 +502,25 @@ const THEME_CLASSES: Record<string, string> = {
 
 export function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * One session shared by the tests of a `describe`: started in `before` (then `onStart` runs, e.g. to wait for the
+ * extension), a screenshot after each test, timings logged and everything stopped in `after`, even on failure.
+ */
+export function useSession(opts: SessionOptions, onStart: (s: CodeServerSession) => Promise<void> | void): void {
+  let session: CodeServerSession | undefined;
+  before(async () => {
+    session = await CodeServerSession.start(opts);
+    await onStart(session);
+  });
+  afterEach(async (t) => {
+    await session?.screenshot(`after-${t.name}`).catch(() => undefined);
+  });
+  after(async () => {
+    if (session) {
+      process.stderr.write(`[e2e] ${opts.name} timings (ms): ${JSON.stringify(session.timings)}\n`);
+      await session.stop();
+    }
+  });
 }

@@ -3,25 +3,14 @@
  * status bar item with the engine backend, and its commands reach the palette.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
-import { CodeServerSession } from './harness';
+import { describe, it } from 'node:test';
+import { CodeServerSession, useSession } from './harness';
 
 describe('CXR Studio in code-server (smoke)', { timeout: 240_000 }, () => {
   let s: CodeServerSession;
 
-  before(async () => {
-    s = await CodeServerSession.start({ name: 'smoke' });
-  });
-
-  afterEach(async (t) => {
-    await s?.screenshot(`after-${t.name}`).catch(() => undefined);
-  });
-
-  after(async () => {
-    if (s) {
-      process.stderr.write(`[e2e] smoke timings (ms): ${JSON.stringify(s.timings)}\n`);
-      await s.stop();
-    }
+  useSession({ name: 'smoke' }, (started) => {
+    s = started;
   });
 
   it('activates and shows the cxr.status item naming the engine backend', async () => {

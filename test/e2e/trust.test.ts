@@ -4,22 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { after, afterEach, before, describe, it } from 'node:test';
-import { CodeServerSession } from './harness';
+import { describe, it } from 'node:test';
+import { CodeServerSession, useSession } from './harness';
 
 describe('CXR Studio in an untrusted workspace', { timeout: 240_000 }, () => {
   let s: CodeServerSession;
 
-  before(async () => {
-    s = await CodeServerSession.start({ name: 'trust', workspaceTrust: true });
-  });
-
-  afterEach(async (t) => {
-    await s?.screenshot(`after-${t.name}`).catch(() => undefined);
-  });
-
-  after(async () => {
-    await s?.stop();
+  useSession({ name: 'trust', workspaceTrust: true }, (started) => {
+    s = started;
   });
 
   it('refuses "CXR: Train Model" in Restricted Mode with a clear message', async () => {

@@ -8,10 +8,10 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { FrameLocator, Locator } from 'playwright-core';
 import { WebviewIds } from '../../common/src/webviewProtocol';
-import { CodeServerSession, escapeRegExp } from './harness';
+import { CodeServerSession, escapeRegExp, useSession } from './harness';
 
 const CLASSES = ['Covid', 'Normal', 'Viral Pneumonia'];
 const CLASS_RE = new RegExp(`^(${CLASSES.join('|')})`);
@@ -121,20 +121,9 @@ describe('CXR Studio views and commands in code-server', { timeout: 600_000 }, (
     return s.viewRow('Runs', path.basename(runDir));
   }
 
-  before(async () => {
-    s = await CodeServerSession.start({ name: 'views' });
+  useSession({ name: 'views' }, async (started) => {
+    s = started;
     await status().filter({ hasText: ENGINE }).waitFor({ timeout: 90_000 });
-  });
-
-  afterEach(async (t) => {
-    await s?.screenshot(`after-${t.name}`).catch(() => undefined);
-  });
-
-  after(async () => {
-    if (s) {
-      process.stderr.write(`[e2e] views timings (ms): ${JSON.stringify(s.timings)}\n`);
-      await s.stop();
-    }
   });
 
   it('shows the engine backend and "no active model" in the status bar, and the backend status on click', async () => {

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { WebviewIds } from '../../common/src/webviewProtocol';
-import { CodeServerSession, escapeRegExp } from './harness';
+import { CodeServerSession, escapeRegExp, useSession } from './harness';
 
 const CLASSES = /(Covid|Normal|Viral Pneumonia)/;
 const IMAGE = 'data/ci-tiny/test/Covid/0105.png';
@@ -17,20 +17,9 @@ describe('CXR Studio workflow in code-server', { timeout: 600_000 }, () => {
   let s: CodeServerSession;
   let runDir: string;
 
-  before(async () => {
-    s = await CodeServerSession.start({ name: 'workflow' });
+  useSession({ name: 'workflow' }, async (started) => {
+    s = started;
     await s.statusBarItem('cxr.status').filter({ hasText: /\b(wasm|cpu|tensorflow)\b/i }).waitFor({ timeout: 90_000 });
-  });
-
-  afterEach(async (t) => {
-    await s?.screenshot(`after-${t.name}`).catch(() => undefined);
-  });
-
-  after(async () => {
-    if (s) {
-      process.stderr.write(`[e2e] workflow timings (ms): ${JSON.stringify(s.timings)}\n`);
-      await s.stop();
-    }
   });
 
   it('trains one epoch of MobileNetV2 on ci-tiny from the palette and shows it on the dashboard', async () => {
