@@ -22,7 +22,7 @@ import { splitTrainVal } from './data/split';
 import { CxrError } from './errors';
 import { computeMetrics } from './eval/metrics';
 import { renderEvaluationMarkdown } from './eval/report';
-import { createCam } from './explain/cam';
+import { createCam, type CamMethod, type CamOutput } from './explain/cam';
 import { renderCamGrid, renderOverlayPng, upsampleBilinear } from './explain/render';
 import { argMax, classifyFiles, loadRunModel, modelMtime, probabilitiesRecord, type LoadedRun } from './inference/runModel';
 import { loadLabels, loadPretrainedClassifier } from './inference/pretrainedClassifier';
@@ -136,15 +136,10 @@ export class Engine {
     const { config, spec, model } = loaded;
     const target = req.className === undefined ? undefined : classIndexOf(config.classes, req.className);
     const method = req.method ?? 'cam';
-    const image = await decodeImage(req.image, config.imageSize);
     const cam = createCam(method, model, spec.featureLayer);
     try {
-      const input = tf.tidy(() => spec.preprocess(stackImages([image.data], config.imageSize)));
-      const [out] = cam.compute(input, [target]);
-      input.dispose();
-      const size = config.imageSize;
-      const upsampled = upsampleBilinear(out.map, out.width, out.height, size, size);
-      const png = await renderOverlayPng(image.data, size, upsampled, req.alpha ?? 0.35);
+      const { image, out, upsampled } = await explainFile(cam, loaded, req.image, target);
+      const png = await renderOverlayPng(image, config.imageSize, upsampled, req.alpha ?? 0.35);
       if (req.out) writeFileAtomic(path.resolve(req.out), png);
       return {
         file: req.image,
@@ -172,14 +167,11 @@ export class Engine {
     const tiles = [];
     try {
       for (const item of items) {
-        const image = await decodeImage(item.path, size);
-        const input = tf.tidy(() => spec.preprocess(stackImages([image.data], size)));
-        const [out] = cam.compute(input);
-        input.dispose();
+        const { image, out, upsampled } = await explainFile(cam, loaded, item.path);
         tiles.push({
-          unitRgb: image.data,
+          unitRgb: image,
           size,
-          heatmap01: upsampleBilinear(out.map, out.width, out.height, size, size),
+          heatmap01: upsampled,
           predicted: config.classes[argMax(out.probabilities)],
           real: item.label,
         });
@@ -210,6 +202,21 @@ export class Engine {
     this.cached?.model.dispose();
     this.cached = null;
   }
+}
+
+/** Decodes one image at the run's input size and explains it: the image, the CAM output, the map upsampled to it. */
+async function explainFile(
+  cam: CamMethod,
+  loaded: LoadedRun,
+  file: string,
+  target?: number,
+): Promise<{ image: Float32Array; out: CamOutput; upsampled: Float32Array }> {
+  const size = loaded.config.imageSize;
+  const image = (await decodeImage(file, size)).data;
+  const input = tf.tidy(() => loaded.spec.preprocess(stackImages([image], size)));
+  const [out] = cam.compute(input, [target]);
+  input.dispose();
+  return { image, out, upsampled: upsampleBilinear(out.map, out.width, out.height, size, size) };
 }
 
 async function selectItems(loaded: LoadedRun, data: string, split: string): Promise<DatasetItem[]> {

@@ -10,7 +10,7 @@ import { getBackbone, type BackboneSpec } from '../models/registry';
 import { applyNamedWeights, readWeightsFile } from '../models/weights';
 import { RunFolder } from '../train/runFolder';
 import { predictInChunks, stackImages } from '../train/tensors';
-import { mapLimit } from '../util/concurrency';
+import { mapLimit, yieldToEventLoop } from '../util/concurrency';
 
 /** A trained run's best model, ready for inference. */
 export interface LoadedRun {
@@ -64,7 +64,7 @@ export async function classifyFiles(
     out.push(...(probs.arraySync() as number[][]));
     probs.dispose();
     onProgress?.(Math.min(start + chunk, files.length), files.length);
-    await new Promise((r) => setImmediate(r));
+    await yieldToEventLoop();
   }
   return out;
 }
