@@ -9,7 +9,7 @@ import {
   emptyDashboardState,
 } from '../../common/src/webviewProtocol';
 import { readJsonIfExists, readRunConfig } from './runs';
-import { renderWebviewHtml, webviewOptions } from './webviewHtml';
+import { createCxrPanel, webviewOptions } from './webviewHtml';
 
 export interface DashboardActions {
   /** The live state of a run trained in this session, if any. */
@@ -42,14 +42,17 @@ export class DashboardPanel implements vscode.Disposable {
       void this.postState();
       return;
     }
-    const panel = vscode.window.createWebviewPanel('cxr.dashboard', title, { viewColumn: vscode.ViewColumn.Active, preserveFocus }, webviewOptions(this.extensionUri));
-    panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'cxr.svg');
-    panel.webview.html = renderWebviewHtml(panel.webview, this.extensionUri, 'dashboard', title);
-    panel.webview.onDidReceiveMessage((m: DashboardFromWebview) => this.onMessage(m));
-    panel.onDidDispose(() => {
-      this.panel = undefined;
+    this.panel = createCxrPanel<DashboardFromWebview>(this.extensionUri, {
+      viewType: 'cxr.dashboard',
+      entry: 'dashboard',
+      title,
+      showOptions: { viewColumn: vscode.ViewColumn.Active, preserveFocus },
+      options: webviewOptions(this.extensionUri),
+      onMessage: (m) => this.onMessage(m),
+      onDispose: () => {
+        this.panel = undefined;
+      },
     });
-    this.panel = panel;
   }
 
   /** Closes the panel if it shows `runDir` (a deleted run has nothing left to show). */

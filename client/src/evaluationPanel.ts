@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EvaluateResult } from '../../common/src/protocol';
 import { EvaluationFromWebview, EvaluationImage, EvaluationState, EvaluationToWebview } from '../../common/src/webviewProtocol';
-import { renderWebviewHtml, webviewOptions } from './webviewHtml';
+import { createCxrPanel, webviewOptions } from './webviewHtml';
 
 /** Formats the browser can show as thumbnails; DICOM gets a placeholder. */
 const BROWSER_IMAGES = new Set(['.png', '.jpg', '.jpeg']);
@@ -37,14 +37,17 @@ export class EvaluationPanel implements vscode.Disposable {
       void this.postState();
       return;
     }
-    const panel = vscode.window.createWebviewPanel('cxr.evaluation', title, vscode.ViewColumn.Active, options);
-    panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'cxr.svg');
-    panel.webview.html = renderWebviewHtml(panel.webview, this.extensionUri, 'evaluation', title);
-    panel.webview.onDidReceiveMessage((m: EvaluationFromWebview) => this.onMessage(m));
-    panel.onDidDispose(() => {
-      this.panel = undefined;
+    this.panel = createCxrPanel<EvaluationFromWebview>(this.extensionUri, {
+      viewType: 'cxr.evaluation',
+      entry: 'evaluation',
+      title,
+      showOptions: vscode.ViewColumn.Active,
+      options,
+      onMessage: (m) => this.onMessage(m),
+      onDispose: () => {
+        this.panel = undefined;
+      },
     });
-    this.panel = panel;
   }
 
   private onMessage(message: EvaluationFromWebview): void {

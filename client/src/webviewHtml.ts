@@ -45,3 +45,24 @@ export function renderWebviewHtml(webview: vscode.Webview, extensionUri: vscode.
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
+
+/** A CXR webview panel: icon, strict-CSP page for `entry`, typed messages in, and `onDispose` when it closes. */
+export function createCxrPanel<FromWebview>(
+  extensionUri: vscode.Uri,
+  opts: {
+    viewType: string;
+    entry: WebviewEntry;
+    title: string;
+    showOptions: vscode.ViewColumn | { viewColumn: vscode.ViewColumn; preserveFocus?: boolean };
+    options: vscode.WebviewOptions;
+    onMessage: (message: FromWebview) => void;
+    onDispose: () => void;
+  },
+): vscode.WebviewPanel {
+  const panel = vscode.window.createWebviewPanel(opts.viewType, opts.title, opts.showOptions, opts.options);
+  panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'cxr.svg');
+  panel.webview.html = renderWebviewHtml(panel.webview, extensionUri, opts.entry, opts.title);
+  panel.webview.onDidReceiveMessage(opts.onMessage);
+  panel.onDidDispose(opts.onDispose);
+  return panel;
+}
