@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// Runs node's test runner over the TypeScript test files of the given suites (folders under test/), one file at a
-// time (they share two CPU cores). Node 20's --test does not expand globs or find .ts files by itself.
+// Runs node's test runner over the TypeScript test files given: suite folders under test/ (searched for *.test.ts)
+// or single test files, one file at a time (they share two CPU cores). Node 20's --test does not expand globs or find
+// .ts files by itself.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-const suites = process.argv.slice(2);
-if (suites.length === 0) {
-  console.error('usage: run-tests.mjs <suite folder>... (e.g. test/engine test/protocol)');
+const targets = process.argv.slice(2);
+if (targets.length === 0) {
+  console.error('usage: run-tests.mjs <suite folder or test file>... (e.g. test/engine test/protocol/handshake.test.ts)');
   process.exit(2);
 }
 const files = [];
@@ -18,15 +19,20 @@ const walk = (dir) => {
     else if (name.endsWith('.test.ts')) files.push(p);
   }
 };
-for (const suite of suites) {
-  if (!existsSync(suite)) {
-    console.error(`test suite folder not found: ${suite}`);
+for (const target of targets) {
+  if (!existsSync(target)) {
+    console.error(`test suite folder or file not found: ${target}`);
     process.exit(2);
   }
-  walk(suite);
+  if (statSync(target).isDirectory()) walk(target);
+  else if (target.endsWith('.test.ts')) files.push(target);
+  else {
+    console.error(`not a test file (*.test.ts): ${target}`);
+    process.exit(2);
+  }
 }
 if (files.length === 0) {
-  console.error(`no test files (*.test.ts) in ${suites.join(', ')}: refusing to report success`);
+  console.error(`no test files (*.test.ts) in ${targets.join(', ')}: refusing to report success`);
   process.exit(1);
 }
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
