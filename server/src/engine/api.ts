@@ -230,3 +230,62 @@ export interface ExplainResult {
   overlayPath?: string;
   overlayPngBase64?: string;
 }
+
+export type AuditSeverity = 'info' | 'warning' | 'critical';
+export type AuditFindingKind =
+  | 'near-duplicate'
+  | 'label-conflict'
+  | 'source-confound'
+  | 'patient-overlap'
+  | 'class-balance'
+  | 'label-variant'
+  | 'unreadable-image'
+  | 'loader-warning';
+
+/** One thing the dataset audit found, in plain words, with the data behind it. */
+export interface AuditFinding {
+  kind: AuditFindingKind;
+  severity: AuditSeverity;
+  message: string;
+  details: Record<string, unknown>;
+}
+
+export interface AuditRequest {
+  /** Dataset root or CSV manifest. */
+  data: string;
+  seed?: number;
+}
+
+export interface AuditDuplicatePair {
+  a: { file: string; label: string; split: string };
+  b: { file: string; label: string; split: string };
+  /** Byte-identical files. */
+  exact: boolean;
+  /** Perceptual-hash distance in bits (of 64). */
+  distance: number;
+  /** Pearson correlation of the 32 x 32 grey thumbnails. */
+  correlation: number;
+}
+
+export interface AuditResult {
+  data: string;
+  classes: string[];
+  images: number;
+  counts: Record<string, { train: number; test: number; unassigned: number }>;
+  /** Sorted by severity, most severe first. */
+  findings: AuditFinding[];
+  duplicates: AuditDuplicatePair[];
+  /** Test images with an exact or near-duplicate in the train split. */
+  testFilesWithTrainDuplicate: string[];
+  confound: {
+    n: number;
+    folds: number;
+    accuracy: number;
+    accuracyCi: Interval;
+    majorityRate: number;
+    chanceRate: number;
+    strongestFeatures: { feature: string; accuracy: number }[];
+  } | null;
+  thresholds: { hashMaxDistance: number; minCorrelation: number };
+  seconds: number;
+}

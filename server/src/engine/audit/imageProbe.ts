@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { decodeImage, type DecodedImage } from '../data/decode';
+import { perceptualHash } from './perceptualHash';
+
+/** Side of the grey thumbnail every audit measurement is taken on. */
+export const PROBE_SIZE = 128;
+const BORDER = 16;
+
+/** What the audit knows about one image: its hashes and its acquisition properties. */
+export interface ImageProbe {
+  file: string;
+  sha256: string;
+  hash: Uint8Array;
+  source: DecodedImage['source'];
+  fileBytes: number;
+  /** Grey values in [0, 1], PROBE_SIZE x PROBE_SIZE, row-major. */
+  grey: Float32Array;
+  /** Mean over pixels of (max - min) of R, G, B: 0 for any grey image. */
+  colourfulness: number;
+}
+
+/** Decodes (through the one decoder) and measures one image. */
+export async function probeImage(file: string): Promise<ImageProbe> {
+  const bytes = await fs.promises.readFile(file);
+  const decoded = await decodeImage(file, PROBE_SIZE);
+  const { grey, colourfulness } = greyAndColour(decoded.data);
+  return {
+    file,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    hash: perceptualHash(boxDown(grey, PROBE_SIZE, 4)),
+    source: decoded.source,
+    fileBytes: bytes.length,
+    grey,
+    colourfulness,
+  };
+}
+
+export function greyAndColour(rgb: Float32Array): { grey: Float32Array; colourfulness: number } {
+  const n = rgb.length / 3;
+  const grey = new Float32Array(n);
+  let colour = 0;
+  for (let i = 0; i < n; i++) {
+    const r = rgb[3 * i];
+    const g = rgb[3 * i + 1];
+    const b = rgb[3 * i + 2];
+    grey[i] = (r + g + b) / 3;
+    colour += Math.max(r, g, b) - Math.min(r, g, b);
+  }
+  return { grey, colourfulness: colour / n };
+}
+
+/** Averages factor x factor blocks. */
+export function boxDown(grey: Float32Array, size: number, factor: number): Float32Array {
+  const out = size / factor;
+  const res = new Float32Array(out * out);
+  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) res[Math.floor(y / factor) * out + Math.floor(x / factor)] += grey[y * size + x];
+  const area = factor * factor;
+  for (let i = 0; i < res.length; i++) res[i] /= area;
+  return res;
+}
+
+/** Intensity statistics of the grey thumbnail: whole image, border band, centre, corners, text-like marks. */
+export interface IntensityStats {
+  mean: number;
+  std: number;
+  p05: number;
+  p50: number;
+  p95: number;
+  borderMean: number;
+  borderStd: number;
+  centreMinusBorder: number;
+  /** Share of pixels near white (>= 0.97): burned-in text, markers, labels. */
+  whiteShare: number;
+  /** Share of pixels near black (<= 0.03): padding, collimation. */
+  blackShare: number;
+  /** Share of border-band pixels that differ from their 3x3 neighbourhood by more than 0.2: small high-contrast marks such as text. */
+  borderTextLike: number;
+}
+
+export function intensityStats(grey: Float32Array, size = PROBE_SIZE): IntensityStats {
+  const n = grey.length;
+  const sorted = Float32Array.from(grey).sort();
+  const q = (p: number) => sorted[Math.min(n - 1, Math.floor(p * n))];
+  let sum = 0;
+  let sq = 0;
+  let white = 0;
+  let black = 0;
+  for (const v of grey) {
+    sum += v;
+    sq += v * v;
+    if (v >= 0.97) white++;
+    if (v <= 0.03) black++;
+  }
+  const mean = sum / n;
+  let bSum = 0;
+  let bSq = 0;
+  let bN = 0;
+  let cSum = 0;
+  let cN = 0;
+  let text = 0;
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const v = grey[y * size + x];
+      const border = x < BORDER || y < BORDER || x >= size - BORDER || y >= size - BORDER;
+      if (border) {
+        bSum += v;
+        bSq += v * v;
+        bN++;
+        if (x > 0 && y > 0 && x < size - 1 && y < size - 1 && Math.abs(v - localMean(grey, size, x, y)) > 0.2) text++;
+      } else if (x >= size / 4 && x < (3 * size) / 4 && y >= size / 4 && y < (3 * size) / 4) {
+        cSum += v;
+        cN++;
+      }
+    }
+  }
+  const borderMean = bSum / bN;
+  return {
+    mean,
+    std: Math.sqrt(Math.max(0, sq / n - mean * mean)),
+    p05: q(0.05),
+    p50: q(0.5),
+    p95: q(0.95),
+    borderMean,
+    borderStd: Math.sqrt(Math.max(0, bSq / bN - borderMean * borderMean)),
+    centreMinusBorder: cSum / cN - borderMean,
+    whiteShare: white / n,
+    blackShare: black / n,
+    borderTextLike: text / bN,
+  };
+}
+
+function localMean(grey: Float32Array, size: number, x: number, y: number): number {
+  let s = 0;
+  for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) if (dx || dy) s += grey[(y + dy) * size + x + dx];
+  return s / 8;
+}
