@@ -25,7 +25,14 @@ test('train -> evaluate -> CAM on ci-tiny with ImageNet MobileNetV2 learns', asy
   const epochs = events.filter((e) => e.kind === 'epoch');
   assert.equal(epochs.length, 15);
   assert.ok(events.some((e) => e.kind === 'batch'), 'batch progress events are emitted');
-  assert.ok(!events.some((e) => e.kind === 'warning'), 'pretrained weights were found, so no random-init warning');
+  const warnings = events.flatMap((e) => (e.kind === 'warning' ? [e.message] : []));
+  assert.ok(!warnings.some((m) => /random/i.test(m)), 'pretrained weights were found, so no random-init warning');
+  // The dataset audit ran first and its findings reached the events and the run folder.
+  // ci-tiny's 18 images come from the confounded set: the probe beats chance (by how much depends on the seed's folds).
+  assert.ok(warnings.some((m) => /^Dataset audit \((warning|critical)\): The class can be predicted from acquisition properties/.test(m)), warnings.join('\n'));
+  const audit = JSON.parse(fs.readFileSync(path.join(result.runDir, 'audit.json'), 'utf8'));
+  assert.equal(audit.images, 18);
+  assert.ok(result.warnings.some((m) => m.startsWith('Dataset audit')));
   const first = result.history[0];
   const last = result.history[result.history.length - 1];
   assert.ok(last.loss < first.loss * 0.6, `training loss fell: ${first.loss} -> ${last.loss}`);
@@ -170,8 +177,10 @@ test('an unreadable training image is skipped with a warning naming it; the run 
   );
   assert.equal(result.status, 'completed');
   const warnings = events.filter((e) => e.kind === 'warning').map((e) => (e as { message: string }).message);
-  assert.equal(warnings.length, 1);
-  assert.match(warnings[0], /Skipped 1 unreadable image.*011\.jpeg/);
+  const trainerWarnings = warnings.filter((m) => !m.startsWith('Dataset audit'));
+  assert.equal(trainerWarnings.length, 1);
+  assert.match(trainerWarnings[0], /Skipped 1 unreadable image.*011\.jpeg/);
+  assert.ok(warnings.some((m) => /Dataset audit \(warning\): 1 image\(s\) could not be decoded/.test(m)), warnings.join('\n'));
   const config = JSON.parse(fs.readFileSync(path.join(dir, 'run', 'config.json'), 'utf8'));
   assert.equal(config.split.train, 11);
   fs.rmSync(dir, { recursive: true, force: true });

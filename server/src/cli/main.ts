@@ -6,6 +6,7 @@ import { Engine } from '../engine/engine';
 import { CxrError, toCxrError } from '../engine/errors';
 import { METHOD_AUGMENTATION } from '../engine/models/registry';
 import { listRuns } from '../engine/runs';
+import { formatAudit } from './formatAudit';
 import { formatTrainEvent, formatEvaluation } from './format';
 
 const USAGE = `cxr - train, evaluate and explain chest X-ray classifiers (research use only, not a diagnostic device)
@@ -20,6 +21,7 @@ Usage:
   cxr cam <run> <image> --out <png> [--method cam|gradcam] [--class NAME] [--alpha X] [--json]
   cxr cam-grid <run> <data> --out <png> [--split test] [--method cam|gradcam] [--limit N] [--json]
   cxr runs <folder> [--json]
+  cxr audit <data> [--json]       duplicates across splits, source-confound probe, patients, class balance
 
 <data> is a folder laid out as <data>/{train,test}/<class>/<images> or a CSV manifest (path,label[,split][,patient_id]).
 Progress goes to stderr; --json prints one JSON document on stdout. Exit status: 0 success, 1 failure, 2 usage, 130 cancelled.`;
@@ -184,6 +186,12 @@ async function main(argv: string[]): Promise<number> {
         limit: int(values.limit, '--limit'),
       });
       io.out(result, `CAM grid of ${result.tiles} images (${result.correct} correct) written to ${result.out}`);
+      return 0;
+    }
+    case 'audit': {
+      const data = need(positionals[0], '<data>');
+      const result = await engine.audit({ data, seed: int(values.seed, '--seed') }, (done, total) => io.progress(`auditing ${done}/${total}`), controller.signal);
+      io.out(result, formatAudit(result));
       return 0;
     }
     case 'runs': {

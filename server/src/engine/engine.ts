@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type {
+  AuditRequest,
+  AuditResult,
   BackendName,
   BackendReport,
   EvaluateRequest,
@@ -15,6 +17,8 @@ import type {
   TrainRequest,
   TrainResult,
 } from './api';
+import { auditDataset } from './audit/auditDataset';
+import { auditTrainingWarnings } from './audit/trainingAudit';
 import { initBackend } from './backend/select';
 import { loadDataset, type DatasetItem } from './data/dataset';
 import { decodeImage } from './data/decode';
@@ -65,7 +69,19 @@ export class Engine {
   async train(req: TrainRequest, onEvent: (e: TrainEvent) => void = () => {}, signal?: AbortSignal): Promise<TrainResult> {
     await this.init();
     if (this.cached && path.resolve(req.out) === this.cached.runDir) this.dropCache();
-    return train(req, { onEvent, signal });
+    const data = req.resume ? new RunFolder(path.resolve(req.out)).readConfig().data : req.data;
+    const audit = await this.audit({ data, seed: req.seed }, (done, total) =>
+      onEvent({ kind: 'phase', phase: 'preparing', message: `auditing the dataset ${done}/${total}`, done, total }), signal);
+    const auditWarnings = auditTrainingWarnings(audit);
+    for (const message of auditWarnings) onEvent({ kind: 'warning', message });
+    const result = await train(req, { onEvent, signal });
+    writeJsonAtomic(new RunFolder(result.runDir).auditFile, audit);
+    return { ...result, warnings: [...auditWarnings, ...result.warnings] };
+  }
+
+  /** Audits a dataset (duplicates, source confound, patients, balance, loader warnings); no model needed. */
+  async audit(req: AuditRequest, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<AuditResult> {
+    return auditDataset(req, { onProgress, signal });
   }
 
   async evaluate(

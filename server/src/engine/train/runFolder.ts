@@ -17,6 +17,8 @@ export class RunFolder {
   get modelDir(): string { return path.join(this.dir, 'model'); }
   get checkpointDir(): string { return path.join(this.dir, 'checkpoint'); }
   get evaluationRoot(): string { return path.join(this.dir, 'evaluation'); }
+  /** The dataset audit taken before training (AuditResult). */
+  get auditFile(): string { return path.join(this.dir, 'audit.json'); }
 
   exists(): boolean {
     return fs.existsSync(this.configFile);
