@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { deleteRun } from '../../common/src/protocol';
+import { AuditCommand } from './audit';
 import { Backend } from './backend';
 import { ClassifyCommands } from './classify';
 import { DatasetsTree } from './datasetsTree';
@@ -29,6 +30,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const evaluation = new EvaluationController(context.extensionUri, b, runs, runsTree);
   const classify = new ClassifyCommands(b, runs);
   const heatmaps = new HeatmapEditorProvider(context.extensionUri, b, settings, runs);
+  const audit = new AuditCommand(b, datasets, context.globalStorageUri);
 
   const command = (id: string, handler: (...args: unknown[]) => unknown) =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {
@@ -60,6 +62,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       if (runDir) training.dashboard.show(runDir);
     }),
     command('cxr.refreshDatasets', () => datasets.refresh()),
+    command('cxr.auditDataset', (arg) => audit.run(arg)),
     command('cxr.refreshRuns', () => runsTree.refresh()),
     command('cxr.setActiveModel', (arg) => runs.setActive(arg)),
     command('cxr.revealRun', async (arg) => {

@@ -7,6 +7,8 @@
 import { NotificationType, ProgressType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { ProgressToken } from 'vscode-jsonrpc';
 import type {
+  AuditRequest,
+  AuditResult,
   BackendName,
   BackendReport,
   EvaluateRequest,
@@ -223,3 +225,14 @@ export interface DatasetSummary {
 }
 
 export const scanDatasets = new RequestType<ScanDatasetsParams, DatasetSummary[], CxrErrorData>('cxr/scanDatasets');
+
+// ---------------------------------------------------------------------------------------------------------------
+// Dataset audit
+
+export interface AuditResponse extends AuditResult {
+  /** The audit as Markdown (findings, duplicate pairs with thumbnails as file URLs, probe numbers), for a preview. */
+  markdown: string;
+}
+
+/** Audits a dataset: duplicates within and across splits, the source-confound probe, patients, balance, loader warnings. */
+export const auditDataset = new RequestType<AuditRequest, AuditResponse, CxrErrorData>('cxr/auditDataset');

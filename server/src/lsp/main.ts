@@ -23,6 +23,7 @@ import { CxrError } from '../engine/errors';
 import { deleteRun, listRuns } from '../engine/runs';
 import { scanDatasets } from './datasetScan';
 import { packageVersion } from './packageVersion';
+import { renderAuditMarkdown } from '../engine/audit/auditReport';
 import { PathGuard } from './pathGuard';
 import * as requests from './requests';
 import { toResponseError } from './responseErrors';
@@ -158,6 +159,18 @@ handle(protocol.evaluate, async (params, token) => {
   const sub = token.onCancellationRequested(() => abort.abort());
   try {
     return await engine.evaluate(req, undefined, abort.signal);
+  } finally {
+    sub.dispose();
+  }
+});
+
+handle(protocol.auditDataset, async (params, token) => {
+  const req = requests.parseAudit(params, guard);
+  const abort = new AbortController();
+  const sub = token.onCancellationRequested(() => abort.abort());
+  try {
+    const result = await engine.audit(req, undefined, abort.signal);
+    return { ...result, markdown: renderAuditMarkdown(result, { thumbnails: true }) };
   } finally {
     sub.dispose();
   }

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { CancelTrainingParams } from '../../../common/src/protocol';
 import type {
+  AuditRequest,
   AugmentParams,
   BackboneId,
   CamMethodName,
@@ -102,6 +103,11 @@ export function parseExplain(params: unknown, guard: PathGuard): ExplainRequest 
     alpha,
     includePng: p.optBoolean('includePng'),
   });
+}
+
+export function parseAudit(params: unknown, guard: PathGuard): AuditRequest {
+  const p = Params.of('cxr/auditDataset', params);
+  return dropUndefined({ data: guard.check(p.string('data'), 'dataset'), seed: p.optInteger('seed', 0) });
 }
 
 export function parseRunsRoot(params: unknown, guard: PathGuard): string {
