@@ -2,14 +2,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { AugmentParams, EpochMetrics, RunConfig, TrainEvent, TrainRequest, TrainResult } from '../api';
+import type { EpochMetrics, RunConfig, TrainEvent, TrainRequest, TrainResult } from '../api';
 import { initBackend } from '../backend/select';
 import { augmentImage } from '../data/augment';
 import { loadDataset, type DatasetItem } from '../data/dataset';
 import { decodeImage } from '../data/decode';
 import { splitTrainVal } from '../data/split';
 import { CxrError } from '../errors';
-import { buildClassifier, HEAD_DENSE_LAYER, isHeadWeight } from '../models/classifier';
+import { buildClassifier, HEAD_DENSE_LAYER, HEAD_POOL_LAYER, isHeadWeight } from '../models/classifier';
 import { getBackbone, METHOD_AUGMENTATION, type BackboneSpec } from '../models/registry';
 import { splitModelAt } from '../models/split';
 import { applyNamedWeights, readWeightsFile } from '../models/weights';
@@ -25,17 +25,29 @@ import {
   type NamedTensor,
   type TrainerState,
 } from './runFolder';
-import { categoricalCrossEntropy, countCorrect, oneHot, predictInChunks, stackImages } from './tensors';
+import { categoricalCrossEntropy, countCorrect, oneHot } from './tensors';
+import { SKIPPABLE_DECODE_ERRORS, streamFrozenOutputs, type StreamOptions } from './featureStream';
+import { elementCount, tfjsFrozenPart } from './frozenPart';
+import { heldSource, isPooledDenseHead, recomputedSource, type HeadInputSource } from './headInputs';
 
 export interface TrainContext {
   onEvent?: (e: TrainEvent) => void;
   signal?: AbortSignal;
+  /**
+   * 'auto' (default): a pooling + Dense head trains on pooled features. 'featureMaps': on the frozen part's feature
+   * maps, as any other head does (the equivalence test compares the two).
+   */
+  headInputs?: 'auto' | 'featureMaps';
 }
 
 const DEFAULT_VAL_FRACTION = 0.1;
 /** Largest batch pushed through trainable conv layers at once: the 32-bit wasm heap overflows beyond (engine.md). */
 const CONV_MICRO_BATCH = 8;
-const INFERENCE_CHUNK = 16;
+/** Images per frozen-part call while streaming. */
+const FROZEN_CHUNK = 16;
+const VALIDATION_CHUNK = 64;
+/** Feature maps (not pooled) of the whole training set are held in memory only up to this size; beyond, recomputed per batch. */
+const HELD_MAPS_BUDGET_BYTES = 512 * 2 ** 20;
 
 /**
  * Transfer learning as the method defines it: a pretrained conv base frozen up to `freezeAt`, global average
@@ -116,8 +128,12 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     });
   writeStatus('running');
 
-  const { before, after } = splitModelAt(model, config.freezeAt);
-  for (const layer of before.layers) layer.trainable = false;
+  const cut = splitModelAt(model, config.freezeAt);
+  for (const layer of cut.before.layers) layer.trainable = false;
+  // A pooling + Dense head sees the pooled features only, and the pooling is fixed: so the frozen part is extended
+  // through the pooling and the head trains on 1280 numbers per image instead of a 7x7x1280 map.
+  const pooledHead = !config.augment && ctx.headInputs !== 'featureMaps' && isPooledDenseHead(cut.after);
+  const { before, after } = pooledHead ? splitModelAt(model, HEAD_POOL_LAYER) : cut;
   const trainVars = after.trainableWeights.map((w) => w.read() as tf.Variable);
   const microBatch = after.layers.some((l) => l.getClassName().includes('Conv')) ? CONV_MICRO_BATCH : config.batchSize;
 
@@ -134,54 +150,60 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     warnings,
   });
 
-  const cleanup: tf.Tensor[] = [];
+  const frozen = tfjsFrozenPart(before, spec, config.imageSize);
   try {
-    const trainSet = await decodeAll(split.train, config.imageSize, 'training', emit, ctx.signal);
-    const valSet = await decodeAll(split.val, config.imageSize, 'validation', emit, ctx.signal);
-    const skipped = [...trainSet.skipped, ...valSet.skipped];
+    const rng = Rng.fromState(state.rngState);
+    const streamOpts = (what: string): StreamOptions => ({
+      imageSize: config.imageSize,
+      chunk: FROZEN_CHUNK,
+      signal: ctx.signal,
+      onProgress: (done, total) => emit({ kind: 'phase', phase: 'features', message: `Frozen layers over the ${what} images`, done, total }),
+    });
+    const mapBytes = elementCount(frozen.outputShape) * 4;
+    const holdable = (n: number): boolean => pooledHead || n * mapBytes <= HELD_MAPS_BUDGET_BYTES;
+    const augment = config.augment;
+    const skipped: string[] = [];
+    const held = async (items: DatasetItem[], what: string): Promise<HeadInputSource> => {
+      const out = await streamFrozenOutputs(items, frozen, streamOpts(what));
+      skipped.push(...out.skipped);
+      return heldSource(out);
+    };
+    // Decoded again for each batch (augmentation differs every epoch, or the maps would not fit): check once that every image decodes.
+    const readable = async (items: DatasetItem[]): Promise<DatasetItem[]> => {
+      const bad = await findUnreadable(items, config.imageSize, ctx.signal);
+      skipped.push(...bad.map((b) => b.reason));
+      const badSet = new Set(bad.map((b) => b.item));
+      return items.filter((i) => !badSet.has(i));
+    };
+    emit({ kind: 'phase', phase: 'features', message: `Running the frozen layers (${frozen.engine}) over the training and validation images, keeping ${pooledHead ? 'pooled features' : 'feature maps'}` });
+    const trainSource = !augment && holdable(split.train.length)
+      ? await held(split.train, 'training')
+      : recomputedSource(await readable(split.train), frozen, config.imageSize, augment ? (img) => augmentImage(img, config.imageSize, augment, rng) : undefined);
+    const valSource = split.val.length === 0 ? null
+      : holdable(split.val.length) ? await held(split.val, 'validation')
+      : recomputedSource(await readable(split.val), frozen, config.imageSize);
     if (skipped.length > 0) {
       warn(`Skipped ${skipped.length} unreadable image(s), the run trains without them: ${skipped.join('; ')}`);
-      if (trainSet.items.length === 0) throw new CxrError('DATASET_INVALID', 'None of the training images could be read.');
-      config.split = { ...config.split, train: trainSet.items.length, val: valSet.items.length };
+      if (trainSource.size === 0) throw new CxrError('DATASET_INVALID', 'None of the training images could be read.');
+      config.split = { ...config.split, train: trainSource.size, val: valSource?.size ?? 0 };
       run.writeConfig(config);
-    }
-    const features = (images: readonly Float32Array[]): tf.Tensor =>
-      tf.tidy(() => {
-        const x = spec.preprocess(stackImages(images, config.imageSize));
-        return predictInChunks(before, x, INFERENCE_CHUNK);
-      });
-
-    emit({ kind: 'phase', phase: 'features', message: 'Running the frozen layers once over the validation set' });
-    const valX = valSet.items.length > 0 ? features(valSet.images) : null;
-    const valY = valSet.items.length > 0 ? oneHot(valSet.items.map((i) => i.labelIndex), config.classes.length) : null;
-    if (valX) cleanup.push(valX);
-    if (valY) cleanup.push(valY);
-    let cachedTrainX: tf.Tensor | null = null;
-    if (!config.augment) {
-      emit({ kind: 'phase', phase: 'features', message: 'Running the frozen layers once over the training set (no augmentation)' });
-      cachedTrainX = features(trainSet.images);
-      cleanup.push(cachedTrainX);
     }
 
     const optimizer = tf.train.momentum(config.learningRate, config.momentum);
     if (optimizerSlots.length > 0) await optimizer.setWeights(optimizerSlots);
-    const rng = Rng.fromState(state.rngState);
-    const trainLabels = trainSet.items.map((i) => i.labelIndex);
-    const batches = Math.ceil(trainSet.items.length / config.batchSize);
+    const batches = Math.ceil(trainSource.size / config.batchSize);
     emit({ kind: 'phase', phase: 'training', message: `Training ${spec.displayName} from layer after '${config.freezeAt}'` });
 
     for (let epoch = state.epochsDone + 1; epoch <= config.epochs; epoch++) {
       const epochStart = Date.now();
-      const order = rng.shuffle(trainSet.items.map((_, i) => i));
+      const order = rng.shuffle(trainSource.labels.map((_, i) => i));
       let lossSum = 0;
       let correct = 0;
       for (let b = 0; b < batches; b++) {
         if (ctx.signal?.aborted) return finishCancelled();
         const idx = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
-        const x = cachedTrainX
-          ? tf.gather(cachedTrainX, idx)
-          : features(idx.map((i) => augmentImage(trainSet.images[i], config.imageSize, config.augment as AugmentParams, rng)));
-        const y = oneHot(idx.map((i) => trainLabels[i]), config.classes.length);
+        const x = await trainSource.batch(idx);
+        const y = oneHot(idx.map((i) => trainSource.labels[i]), config.classes.length);
         const step = trainStep(after, optimizer, trainVars, x, y, microBatch);
         tf.dispose([x, y]);
         lossSum += step.loss * idx.length;
@@ -193,11 +215,11 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
         await yieldToEventLoop();
       }
 
-      const val = valX && valY ? validate(after, valX, valY) : null;
+      const val = valSource ? await validate(after, valSource, config.classes.length) : null;
       const metrics: EpochMetrics = {
         epoch,
-        loss: lossSum / trainSet.items.length,
-        accuracy: correct / trainSet.items.length,
+        loss: lossSum / trainSource.size,
+        accuracy: correct / trainSource.size,
         valLoss: val?.loss ?? null,
         valAccuracy: val?.accuracy ?? null,
         seconds: (Date.now() - epochStart) / 1000,
@@ -228,7 +250,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     writeStatus('failed', e instanceof Error ? e.message : String(e));
     throw e;
   } finally {
-    tf.dispose(cleanup);
+    frozen.dispose();
     model.dispose();
   }
 
@@ -348,48 +370,19 @@ function initialiseHead(model: tfl.LayersModel, seed: number): void {
   dense.setWeights([tf.tensor2d(values, [fanIn, fanOut]), tf.zerosLike(bias)]);
 }
 
-/** Codes of a single bad file: the run goes on without it, and says so. */
-const SKIPPABLE: ReadonlySet<string> = new Set(['CORRUPT_IMAGE', 'UNSUPPORTED_FORMAT', 'IMAGE_TOO_LARGE']);
-
-interface DecodedSet {
-  items: DatasetItem[];
-  images: Float32Array[];
-  /** "file: reason" for each file left out. */
-  skipped: string[];
-}
-
-async function decodeAll(
-  items: DatasetItem[],
-  size: number,
-  what: string,
-  emit: (e: TrainEvent) => void,
-  signal?: AbortSignal,
-): Promise<DecodedSet> {
-  let done = 0;
-  const decoded = await mapLimit(items, 4, async (item) => {
+/** Decodes every image once without keeping it; returns those that cannot be read (the run leaves them out). */
+async function findUnreadable(items: DatasetItem[], size: number, signal?: AbortSignal): Promise<{ item: DatasetItem; reason: string }[]> {
+  const bad: { item: DatasetItem; reason: string }[] = [];
+  await mapLimit(items, 4, async (item) => {
     if (signal?.aborted) throw new CxrError('CANCELLED', 'Cancelled while decoding images.');
     try {
-      return (await decodeImage(item.path, size)).data;
+      await decodeImage(item.path, size);
     } catch (e) {
-      if (e instanceof CxrError && SKIPPABLE.has(e.code)) return `${path.basename(item.path)}: ${e.message}`;
-      throw e;
-    } finally {
-      done++;
-      if (done % 16 === 0 || done === items.length) {
-        emit({ kind: 'phase', phase: 'decoding', message: `Decoding ${what} images`, done, total: items.length });
-      }
+      if (e instanceof CxrError && SKIPPABLE_DECODE_ERRORS.has(e.code)) bad.push({ item, reason: `${path.basename(item.path)}: ${e.message}` });
+      else throw e;
     }
   });
-  const set: DecodedSet = { items: [], images: [], skipped: [] };
-  decoded.forEach((d, i) => {
-    if (typeof d === 'string') {
-      set.skipped.push(d);
-    } else {
-      set.items.push(items[i]);
-      set.images.push(d);
-    }
-  });
-  return set;
+  return bad;
 }
 
 interface StepResult {
@@ -436,10 +429,18 @@ function trainStep(
   return { loss: lossSum / n, correct };
 }
 
-function validate(after: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor): { loss: number; accuracy: number } {
-  const probs = predictInChunks(after, x, 64);
-  const loss = categoricalCrossEntropy(y, probs);
-  const result = { loss: loss.dataSync()[0], accuracy: countCorrect(y, probs) / x.shape[0] };
-  tf.dispose([probs, loss]);
-  return result;
+async function validate(after: tfl.LayersModel, source: HeadInputSource, numClasses: number): Promise<{ loss: number; accuracy: number }> {
+  let lossSum = 0;
+  let correct = 0;
+  for (let start = 0; start < source.size; start += VALIDATION_CHUNK) {
+    const idx = Array.from({ length: Math.min(VALIDATION_CHUNK, source.size - start) }, (_, k) => start + k);
+    const x = await source.batch(idx);
+    const y = oneHot(idx.map((i) => source.labels[i]), numClasses);
+    const probs = after.predict(x) as tf.Tensor;
+    const loss = categoricalCrossEntropy(y, probs);
+    lossSum += loss.dataSync()[0] * idx.length;
+    correct += countCorrect(y, probs);
+    tf.dispose([x, y, probs, loss]);
+  }
+  return { loss: lossSum / source.size, accuracy: correct / source.size };
 }
