@@ -27,7 +27,7 @@ import {
 } from './runFolder';
 import { categoricalCrossEntropy, countCorrect, oneHot } from './tensors';
 import { SKIPPABLE_DECODE_ERRORS, streamFrozenOutputs, type StreamOptions } from './featureStream';
-import { elementCount, tfjsFrozenPart } from './frozenPart';
+import { createFrozenPart, elementCount } from './frozenPart';
 import { heldSource, isPooledDenseHead, recomputedSource, type HeadInputSource } from './headInputs';
 
 export interface TrainContext {
@@ -150,7 +150,9 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     warnings,
   });
 
-  const frozen = tfjsFrozenPart(before, spec, config.imageSize);
+  const frozen = await createFrozenPart(before, spec, config.imageSize, (reason) =>
+    emit({ kind: 'phase', phase: 'preparing', message: `The frozen layers run on tfjs: ${reason}` }),
+  );
   try {
     const rng = Rng.fromState(state.rngState);
     const streamOpts = (what: string): StreamOptions => ({

@@ -1,0 +1,73 @@
+import * as os from 'node:os';
+import type * as ortTypes from 'onnxruntime-node';
+
+type Ort = typeof ortTypes;
+
+export interface OrtStatus {
+  available: boolean;
+  /** onnxruntime-node's version when it loaded; why not, otherwise. */
+  version?: string;
+  reason?: string;
+  /** Intra-op threads every session uses: one per core. */
+  threads: number;
+}
+
+let loaded: { ort: Ort | null; status: OrtStatus } | null = null;
+
+/**
+ * onnxruntime-node, loaded on first use. Optional: when it is missing, cannot load its native binary, or
+ * CXR_ONNXRUNTIME=off, every caller falls back to tfjs and the status says why.
+ */
+export function loadOrt(): Ort | null {
+  if (loaded) return loaded.ort;
+  const threads = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+  if (process.env.CXR_ONNXRUNTIME === 'off') {
+    loaded = { ort: null, status: { available: false, reason: 'turned off by CXR_ONNXRUNTIME=off', threads } };
+    return null;
+  }
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const ort = require('onnxruntime-node') as Ort;
+    loaded = { ort, status: { available: true, version: ort.env.versions?.node ?? 'unknown', threads } };
+  } catch (e) {
+    const reason = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    loaded = { ort: null, status: { available: false, reason: `onnxruntime-node did not load: ${reason}`, threads } };
+  }
+  return loaded.ort;
+}
+
+export function ortStatus(): OrtStatus {
+  loadOrt();
+  return loaded!.status;
+}
+
+/** A loaded ONNX model: NHWC float32 in, named float32 outputs. */
+export class OrtModel {
+  private constructor(
+    private readonly ort: Ort,
+    private readonly session: ortTypes.InferenceSession,
+    readonly inputName: string,
+    readonly outputNames: string[],
+  ) {}
+
+  static async create(ort: Ort, bytes: Uint8Array, inputName: string, outputNames: string[]): Promise<OrtModel> {
+    const session = await ort.InferenceSession.create(bytes, {
+      intraOpNumThreads: ortStatus().threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+    });
+    return new OrtModel(ort, session, inputName, outputNames);
+  }
+
+  /** `batch`: n images of h*w*c; returns each output's data, in outputNames order. */
+  async run(batch: Float32Array, dims: number[]): Promise<Float32Array[]> {
+    const input = new this.ort.Tensor('float32', batch, dims);
+    const out = await this.session.run({ [this.inputName]: input });
+    return this.outputNames.map((n) => out[n].data as Float32Array);
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
