@@ -27,7 +27,8 @@ const minify = args.has('--minify');
 //   engine bundles (it is ESM-only and loaded with a dynamic import, which CommonJS bundles keep as is).
 // - tfjs-node: optional, installed by users themselves and looked up at run time.
 // - tsx/cjs: only resolved when the server runs from TypeScript sources, never in a bundle.
-const NODE_EXTERNALS = ['vscode', 'sharp', 'h5wasm', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'tsx/cjs'];
+// - onnxruntime-node: native and optional; where it cannot be loaded the engine runs everything on tfjs.
+const NODE_EXTERNALS = ['vscode', 'sharp', 'h5wasm', 'onnxruntime-node', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'tsx/cjs'];
 
 const NODE_ENTRIES = [
   { out: 'client', src: 'client/src/extension.ts' },
