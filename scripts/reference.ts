@@ -4,12 +4,13 @@
  * Prints wall time per phase, peak RSS, the backend, test accuracy with its interval and the confusion matrix.
  *
  *   npm run reference [-- --data DIR --out DIR --backbone mobilenet_v2 --epochs N --no-augment --json]
+ *                     [--freeze-at LAYER --batch-norm inference|batch]
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { BackboneId } from '../server/src/engine/api';
+import type { BackboneId, BatchNormMode } from '../server/src/engine/api';
 import { Engine } from '../server/src/engine/engine';
 import { dataDir } from '../server/src/engine/locations';
 import { formatEvaluation, formatTrainEvent } from '../server/src/cli/format';
@@ -27,6 +28,8 @@ async function main(): Promise<void> {
       // The method trains on all 251 training images for a fixed 20 epochs; BENCHMARKS.md compares this with carving
       // out a 10% validation split for checkpoint selection (the engine's general default), seed by seed.
       'val-fraction': { type: 'string', default: '0' },
+      'freeze-at': { type: 'string' },
+      'batch-norm': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -46,6 +49,8 @@ async function main(): Promise<void> {
       seed: Number(values.seed),
       valFraction: Number(values['val-fraction']),
       augment: values['no-augment'] ? false : values.augment ? true : undefined,
+      freezeAt: values['freeze-at'],
+      batchNorm: values['batch-norm'] as BatchNormMode | undefined,
     },
     (e) => {
       const line = formatTrainEvent(e);

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { BackboneId, CamMethodName, TrainEvent } from '../engine/api';
+import type { BackboneId, BatchNormMode, CamMethodName, TrainEvent } from '../engine/api';
 import { Engine } from '../engine/engine';
 import { CxrError, toCxrError } from '../engine/errors';
 import { METHOD_AUGMENTATION } from '../engine/models/registry';
@@ -14,7 +14,8 @@ const USAGE = `cxr - train, evaluate and explain chest X-ray classifiers (resear
 Usage:
   cxr doctor [--json]
   cxr train <data> --out <run> [--backbone mobilenet_v2|vgg16] [--weights FILE] [--epochs N] [--batch N]
-            [--lr X] [--momentum X] [--seed N] [--val-fraction X] [--freeze-at LAYER] [--augment|--no-augment] [--resume] [--json]
+            [--lr X] [--momentum X] [--seed N] [--val-fraction X] [--freeze-at LAYER] [--batch-norm inference|batch]
+            [--augment|--no-augment] [--resume] [--json]
   cxr evaluate <run> <data> [--split test|val|train|all] [--out DIR] [--json]
   cxr predict <run> <image|folder>... [--json]
   cxr predict --backbone B --weights FILE --labels FILE <image|folder>... [--top N] [--json]
@@ -59,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
       seed: { type: 'string' },
       'val-fraction': { type: 'string' },
       'freeze-at': { type: 'string' },
+      'batch-norm': { type: 'string' },
       'no-augment': { type: 'boolean', default: false },
       augment: { type: 'boolean', default: false },
       resume: { type: 'boolean', default: false },
@@ -111,6 +113,7 @@ async function main(argv: string[]): Promise<number> {
           seed: int(values.seed, '--seed'),
           valFraction: num(values['val-fraction'], '--val-fraction'),
           freezeAt: values['freeze-at'],
+          batchNorm: values['batch-norm'] as BatchNormMode | undefined,
           augment: values['no-augment'] ? false : values.augment ? METHOD_AUGMENTATION : undefined,
           resume: values.resume,
         },

@@ -54,6 +54,8 @@ export interface TrainRequest {
   freezeAt?: string;
   /** false turns augmentation off; an object overrides the backbone's recipe. */
   augment?: boolean | AugmentParams;
+  /** BatchNorm layers after `freezeAt`: 'inference' (default, Keras's transfer-learning guide) or 'batch' statistics. */
+  batchNorm?: BatchNormMode;
   imageSize?: number;
   /** Continue an interrupted run in `out` from its last checkpoint. */
   resume?: boolean;
@@ -90,6 +92,13 @@ export interface TrainResult {
 }
 
 /** Saved as config.json in every run folder. */
+/**
+ * How BatchNorm layers in the trained part behave during training. 'inference': moving statistics, never updated
+ * (Keras `base(x, training=False)`), so small batches cannot wreck them; gamma and beta still train. 'batch': the
+ * statistics of each micro-batch, moving statistics updated (Keras `training=True`).
+ */
+export type BatchNormMode = 'inference' | 'batch';
+
 export interface RunConfig {
   version: 1;
   createdAt: string;
@@ -106,6 +115,8 @@ export interface RunConfig {
   valFraction: number;
   freezeAt: string;
   augment: AugmentParams | null;
+  /** Absent in runs made before the option existed: those trained on batch statistics. */
+  batchNorm?: BatchNormMode;
   imageSize: number;
   split: { train: number; val: number; test: number; groupedByPatient: boolean };
 }

@@ -12,6 +12,7 @@ import type {
   TrainRequest,
 } from '../engine/api';
 import { CxrError } from '../engine/errors';
+import { BATCH_NORM_MODES } from '../engine/train/batchNormMode';
 import { RunFolder } from '../engine/train/runFolder';
 import { Params } from './params';
 import type { PathGuard } from './pathGuard';
@@ -43,6 +44,7 @@ export function parseTrain(params: unknown, guard: PathGuard): TrainRequest {
     seed: p.optInteger('seed', 0),
     valFraction: p.optNumber('valFraction'),
     freezeAt: p.optString('freezeAt'),
+    batchNorm: p.optOneOf('batchNorm', BATCH_NORM_MODES),
     augment: parseAugment(p),
     imageSize: p.optInteger('imageSize', 32),
     resume,

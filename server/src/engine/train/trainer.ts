@@ -13,6 +13,7 @@ import { buildClassifier, HEAD_DENSE_LAYER, HEAD_POOL_LAYER, isHeadWeight } from
 import { getBackbone, METHOD_AUGMENTATION, type BackboneSpec } from '../models/registry';
 import { splitModelAt } from '../models/split';
 import { applyNamedWeights, readWeightsFile } from '../models/weights';
+import { checkBatchNormMode, DEFAULT_BATCH_NORM_MODE, pinBatchNormToInference } from './batchNormMode';
 import { resolvePretrainedWeights } from '../models/pretrained';
 import { mapLimit, yieldToEventLoop } from '../util/concurrency';
 import { Rng } from '../util/rng';
@@ -54,6 +55,7 @@ const HELD_MAPS_BUDGET_BYTES = 512 * 2 ** 20;
  * pooling, Dense softmax, SGD with momentum. The frozen part always runs in inference mode (tfjs-layers would run
  * frozen BatchNorm on batch statistics under fit()), so it is cut off and run with predict(); only the layers after
  * the cut train. Without augmentation the frozen part's output is computed once and reused every epoch.
+ * BatchNorm layers in the trained part run in inference mode unless the run asks for batch statistics.
  */
 export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<TrainResult> {
   const started = Date.now();
@@ -135,6 +137,9 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
   const pooledHead = !config.augment && ctx.headInputs !== 'featureMaps' && isPooledDenseHead(cut.after);
   const { before, after } = pooledHead ? splitModelAt(model, HEAD_POOL_LAYER) : cut;
   const trainVars = after.trainableWeights.map((w) => w.read() as tf.Variable);
+  // Runs made before the option existed trained BatchNorm on batch statistics: a resumed one keeps doing so.
+  const batchNorm = config.batchNorm ?? 'batch';
+  if (batchNorm === 'inference') pinBatchNormToInference(after);
   const microBatch = after.layers.some((l) => l.getClassName().includes('Conv')) ? CONV_MICRO_BATCH : config.batchSize;
 
   const result = (status: TrainResult['status']): TrainResult => ({
@@ -300,6 +305,7 @@ function newRunConfig(req: TrainRequest, classes: string[]): RunConfig {
     valFraction,
     freezeAt: req.freezeAt ?? spec.defaultFreezeAt,
     augment,
+    batchNorm: checkBatchNormMode(req.batchNorm ?? DEFAULT_BATCH_NORM_MODE),
     imageSize: req.imageSize ?? spec.defaultInputSize,
     split: { train: 0, val: 0, test: 0, groupedByPatient: false },
   };
