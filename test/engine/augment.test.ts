@@ -1,11 +1,18 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { applyTransform, augmentImage, randomTransform, IDENTITY_TRANSFORM, type AffineTransform } from '../../server/src/engine/data/augment';
+import { applyAffine, applyTransform, augmentImage, randomTransform, IDENTITY_TRANSFORM, type AffineTransform } from '../../server/src/engine/data/augment';
 import { decodeImage } from '../../server/src/engine/data/decode';
 import { CxrError } from '../../server/src/engine/errors';
 import { Rng } from '../../server/src/engine/util/rng';
-import { COVID19, requireShared } from '../helpers/shared';
+import { COVID19, KERAS_APPLY_TRANSFORM, requireShared } from '../helpers/shared';
+
+/** keras-apply-transform.json: an H x W x 3 image and Keras's output for each set of parameters (Keras's names). */
+interface KerasFixture {
+  input: number[][][];
+  cases: { params: { theta?: number; tx?: number; ty?: number; zx?: number; zy?: number }; output: number[][][] }[];
+}
 
 const NO_AUGMENT = { rotationDeg: 0, widthShift: 0, heightShift: 0, zoom: 0 };
 const STRONG = { rotationDeg: 30, widthShift: 0.2, heightShift: 0.2, zoom: 0.3 };
@@ -34,48 +41,47 @@ describe('augmentImage', () => {
     for (let i = 0; i < img.length; i++) assert.ok(Math.abs(almostIdentity[i] - img[i]) < 1e-5);
   });
 
-  it('shifts as Keras: tx > 0 (height shift) moves the picture up, ty > 0 (width shift) moves it left', () => {
-    assert.deepEqual(moveDot(32, 10, 10, { tx: 3 }), [7, 10]);
-    assert.deepEqual(moveDot(32, 10, 10, { tx: -4 }), [14, 10]);
-    assert.deepEqual(moveDot(32, 10, 10, { ty: 5 }), [10, 5]);
-    assert.deepEqual(moveDot(32, 10, 10, { ty: -5 }), [10, 15]);
-  });
-
-  it('rotates as Keras: +90 degrees turns clockwise as displayed (above the centre goes to its right)', () => {
-    // 33 x 33: the centre is pixel (16, 16).
-    assert.deepEqual(moveDot(33, 6, 16, { thetaDeg: 90 }), [16, 26]);
-    assert.deepEqual(moveDot(33, 16, 26, { thetaDeg: 90 }), [26, 16]);
-    assert.deepEqual(moveDot(33, 6, 16, { thetaDeg: -90 }), [16, 6]);
-    // 180 degrees about the true centre maps (r, c) to (n-1-r, n-1-c) on an even size too.
-    assert.deepEqual(moveDot(32, 3, 20, { thetaDeg: 180 }), [28, 11]);
-  });
-
-  it('zoom > 1 shrinks the picture towards the centre, < 1 enlarges it', () => {
-    assert.deepEqual(moveDot(33, 6, 16, { zx: 2 }), [11, 16]);
-    assert.deepEqual(moveDot(33, 16, 6, { zy: 2 }), [16, 11]);
-    assert.deepEqual(moveDot(33, 11, 16, { zx: 0.5 }), [6, 16]);
-  });
-
-  it("matches scipy.ndimage.affine_transform with Keras's matrix (test/fixtures-gen/keras_affine_reference.py)", () => {
-    const n = 7;
-    const grey = Array.from({ length: n * n }, (_, i) => ((i * 37) % 49) / 48);
-    const img = Float32Array.from(grey.flatMap((v) => [v, v, v]));
-    const cases: [AffineTransform, number[]][] = [
-      [
-        { thetaDeg: 30, tx: 1.5, ty: -2.25, zx: 0.85, zy: 1.1 },
-        [0.398321, 0.237905, 0.316697, 0.702033, 0.40772, 0.398863, 0.631406, 0.613024, 0.452607, 0.29219, 0.867567, 0.516172, 0.247211, 0.681115, 0.729167, 0.667309, 0.400939, 0.585306, 0.624625, 0.344553, 0.818674, 0.729167, 0.729167, 0.509391, 0.582034, 0.733077, 0.334503, 0.687575, 0.729167, 0.64887, 0.410713, 0.403716, 0.841529, 0.442955, 0.588343, 0.729167, 0.54262, 0.304463, 0.731321, 0.848982, 0.551407, 0.54472, 0.674527, 0.43637, 0.324607, 0.980889, 0.742732, 0.504575, 0.27807],
-      ],
-      [
-        { thetaDeg: -12.5, tx: -1, ty: 1.5, zx: 1.2, zy: 0.8 },
-        [0.241594, 0.046335, 0.544252, 0.67665, 0.541667, 0.541667, 0.541667, 0.306526, 0.111267, 0.344045, 0.738826, 0.594966, 0.644204, 0.694707, 0.563186, 0.41843, 0.273673, 0.128916, 0.463033, 0.451898, 0.325641, 0.40946, 0.823212, 0.662395, 0.535552, 0.390795, 0.306778, 0.35728, 0.355624, 0.210867, 0.492969, 0.634966, 0.797431, 0.652674, 0.698984, 0.730355, 0.617503, 0.472746, 0.378832, 0.313477, 0.74915, 0.825364, 0.522374, 0.675798, 0.879382, 0.734625, 0.579316, 0.384056, 0.25],
-      ],
-    ];
-    for (const [t, expected] of cases) {
-      const out = applyTransform(img, n, t);
-      expected.forEach((v, i) => {
-        for (let ch = 0; ch < 3; ch++) assert.ok(Math.abs(out[i * 3 + ch] - v) < 2e-6, `${JSON.stringify(t)} pixel ${i}: ${out[i * 3 + ch]} vs ${v}`);
-      });
+  it("equals Keras's own ImageDataGenerator.apply_transform on every pixel, edges included (../shared/fixtures/keras)", () => {
+    const fixture = JSON.parse(fs.readFileSync(requireShared(KERAS_APPLY_TRANSFORM), 'utf8')) as KerasFixture;
+    const height = fixture.input.length;
+    const width = fixture.input[0].length;
+    assert.notEqual(height, width, 'the fixture must be non-square, or the axes and the centre are not pinned down');
+    const input = Float32Array.from(fixture.input.flat(2));
+    assert.equal(fixture.cases.length, 7);
+    for (const { params, output } of fixture.cases) {
+      const t: AffineTransform = { thetaDeg: params.theta ?? 0, tx: params.tx ?? 0, ty: params.ty ?? 0, zx: params.zx ?? 1, zy: params.zy ?? 1 };
+      const ours = applyAffine(input, height, width, t);
+      const expected = output.flat(2);
+      assert.equal(ours.length, expected.length);
+      let worst = 0;
+      let worstEdge = 0;
+      for (let i = 0; i < expected.length; i++) {
+        const err = Math.abs(ours[i] - expected[i]);
+        worst = Math.max(worst, err);
+        const r = Math.floor(i / 3 / width);
+        const c = Math.floor(i / 3) % width;
+        if (r === 0 || c === 0 || r === height - 1 || c === width - 1) worstEdge = Math.max(worstEdge, err);
+      }
+      assert.ok(worst < 1e-5, `${JSON.stringify(params)}: largest difference from Keras ${worst} (border ${worstEdge})`);
+      // The transform must move something, or a broken implementation returning the input could pass.
+      assert.ok(expected.some((v, i) => Math.abs(v - input[i]) > 0.05), `${JSON.stringify(params)} changes the image`);
     }
+  });
+
+  it('means what Keras means: tx > 0 moves the picture left, ty > 0 up, theta > 0 turns counter-clockwise, zx scales columns', () => {
+    assert.deepEqual(moveDot(32, 10, 10, { tx: 3 }), [10, 7]);
+    assert.deepEqual(moveDot(32, 10, 10, { tx: -4 }), [10, 14]);
+    assert.deepEqual(moveDot(32, 10, 10, { ty: 5 }), [5, 10]);
+    assert.deepEqual(moveDot(32, 10, 10, { ty: -5 }), [15, 10]);
+    // 33 x 33: the centre is pixel (16, 16). Above the centre goes to its left at +90 degrees.
+    assert.deepEqual(moveDot(33, 6, 16, { thetaDeg: 90 }), [16, 6]);
+    assert.deepEqual(moveDot(33, 6, 16, { thetaDeg: -90 }), [16, 26]);
+    // 180 degrees about the centre ((n-1)/2 on a square image) maps (r, c) to (n-1-r, n-1-c) on an even size too.
+    assert.deepEqual(moveDot(32, 3, 20, { thetaDeg: 180 }), [28, 11]);
+    // zoom > 1 shrinks the picture towards the centre, < 1 enlarges it.
+    assert.deepEqual(moveDot(33, 16, 6, { zx: 2 }), [16, 11]);
+    assert.deepEqual(moveDot(33, 6, 16, { zy: 2 }), [11, 16]);
+    assert.deepEqual(moveDot(33, 16, 11, { zx: 0.5 }), [16, 6]);
   });
 
   it('draws like Keras: theta, tx, ty uniform in their ranges, zx and zy independent in [1-z, 1+z]', () => {

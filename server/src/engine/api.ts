@@ -27,9 +27,12 @@ export interface BackendReport {
 export interface AugmentParams {
   /** Maximum rotation in degrees (uniform in [-r, r]). */
   rotationDeg: number;
-  /** Maximum horizontal shift as a fraction of the width. */
+  /**
+   * Keras's width_shift_range: maximum shift as a fraction of the width. As in Keras's ImageDataGenerator (whose
+   * draws this follows, data/augment.ts), it becomes ty and moves the picture vertically.
+   */
   widthShift: number;
-  /** Maximum vertical shift as a fraction of the height. */
+  /** Keras's height_shift_range: as a fraction of the height; as in Keras it becomes tx and moves the picture sideways. */
   heightShift: number;
   /** Zoom range: scale drawn uniformly from [1 - zoom, 1 + zoom], as Keras ImageDataGenerator. */
   zoom: number;
