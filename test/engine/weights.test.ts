@@ -169,30 +169,7 @@ describe('MobileNetV2 weights: TF.js manifest and Keras HDF5', () => {
     disposeNamedWeights(weights);
     base.dispose();
   });
-
-  it('read the Keras 3 .weights.h5 layout (vars/0..n, depthwise weight called kernel)', async () => {
-    const file = path.join(tmp, 'mobilenet_v2.weights.h5');
-    const base = mobilenet.build();
-    const f = new h5.File(file, 'w');
-    const layersGroup = f.create_group('layers');
-    for (const layer of base.layers) {
-      const vars = layersGroup.create_group(layer.name).create_group('vars');
-      layer.weights.forEach((w, i) => {
-        const t = fromTfjs.get(`${layer.name}/${w.originalName.split('/').pop()}`)!;
-        vars.create_dataset({ name: String(i), data: t.dataSync() as Float32Array, shape: t.shape });
-      });
-    }
-    f.close();
-    const keras3 = await readWeightsFile(file);
-    assert.ok(keras3.has('block_1_depthwise/kernel') && !keras3.has('block_1_depthwise/depthwise_kernel'));
-    const report = applyNamedWeights(base, keras3);
-    assert.deepEqual([report.loaded.length, report.missing, report.unused], [260, [], []]);
-    const depthwise = base.getLayer('block_5_depthwise').getWeights()[0];
-    assert.ok(sameBits(depthwise, fromTfjs.get('block_5_depthwise/depthwise_kernel')!));
-    assert.ok(sameBits(base.getLayer('Conv_1_bn').getWeights()[3], fromTfjs.get('Conv_1_bn/moving_variance')!));
-    disposeNamedWeights(keras3);
-    base.dispose();
-  });
+  // The Keras 3 .weights.h5 and .keras formats are tested on the real Keras-written file in keras-files.test.ts.
 });
 
 describe('float16-quantised TF.js manifest', () => {

@@ -2,14 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { CxrError } from '../../errors';
 import { identifyBackbone } from './identifyBackbone';
-import type { NamedWeights } from './namedWeights';
+import { keras3Layout, keyKeras3ByModel } from './keras3Layout';
+import { weightsSource, type NamedWeights } from './namedWeights';
 
 export interface ApplyWeightsOptions {
   /** Leave model weights the file lacks at their current values (e.g. a new classification head). */
   allowMissing?: boolean;
   /** 'layer/weight' names to leave out on both sides (e.g. name => name.startsWith('predictions/')). */
   ignore?: (name: string) => boolean;
-  /** Where the weights came from, for messages. */
+  /** Where the weights came from, for messages (default: the file readWeightsFile read them from). */
   source?: string;
 }
 
@@ -79,12 +80,15 @@ function missingError(model: tfl.LayersModel, weights: NamedWeights, missing: st
 }
 
 /**
- * Loads weights into a model by layer name + weight name (shapes checked). Nothing is written unless every
+ * Loads weights into a model by layer name + weight name (shapes checked); a Keras 3 file's groups, which carry
+ * class and order instead of names, are first matched to the model's layers (keras3Layout.ts). Nothing is written unless every
  * check passes. Weights in the file that the model lacks (e.g. a top) are reported as unused, not an error.
  */
-export function applyNamedWeights(model: tfl.LayersModel, weights: NamedWeights, opts: ApplyWeightsOptions = {}): ApplyWeightsReport {
+export function applyNamedWeights(model: tfl.LayersModel, fileWeights: NamedWeights, opts: ApplyWeightsOptions = {}): ApplyWeightsReport {
   const ignore = opts.ignore ?? (() => false);
-  const source = opts.source ?? 'The weights';
+  const source = opts.source ?? weightsSource(fileWeights) ?? 'The weights';
+  const layout = keras3Layout(fileWeights);
+  const weights = layout ? keyKeras3ByModel(model, fileWeights, layout, source) : fileWeights;
   const lookup = makeLookup(weights);
   const targets = modelTargets(model.layers).filter((t) => !ignore(t.key));
   const assignments: Array<[Target, tf.Tensor]> = [];

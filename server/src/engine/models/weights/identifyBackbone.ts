@@ -16,3 +16,21 @@ export function identifyBackbone(weightNames: Iterable<string>): string | null {
   for (const [label, matches] of FINGERPRINTS) if (matches(layers)) return label;
   return null;
 }
+
+/**
+ * The same for a Keras 3 weights file, whose groups carry no layer names, only classes: counts of weight-bearing
+ * layers per snake-case class (keras.applications, include_top either way).
+ */
+const COUNT_FINGERPRINTS: ReadonlyArray<readonly [string, (n: (c: string) => number) => boolean]> = [
+  ['MobileNetV2', (n) => n('depthwise_conv2d') === 17 && n('conv2d') === 35 && n('batch_normalization') === 52],
+  ['MobileNet (v1)', (n) => n('depthwise_conv2d') === 13 && n('batch_normalization') === 27],
+  ['VGG16', (n) => n('conv2d') === 13 && n('batch_normalization') === 0],
+  ['VGG19', (n) => n('conv2d') === 16 && n('batch_normalization') === 0],
+  ['ResNet50', (n) => n('conv2d') === 53 && n('batch_normalization') === 53],
+  ['DenseNet121', (n) => n('conv2d') === 120],
+];
+
+export function identifyByLayerCounts(counts: ReadonlyMap<string, number>): string | null {
+  const n = (c: string) => counts.get(c) ?? 0;
+  return COUNT_FINGERPRINTS.find(([, matches]) => matches(n))?.[0] ?? null;
+}

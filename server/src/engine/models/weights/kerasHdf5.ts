@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { CxrError } from '../../errors';
-import { layerWeightKeys, positionalWeightNames } from './kerasWeightNames';
+import { parseGroupName, setKeras3Layout, type Keras3Group } from './keras3Layout';
+import { layerWeightKeys } from './kerasWeightNames';
 import type { NamedWeights } from './namedWeights';
 
 type H5 = typeof import('h5wasm/node', { with: { 'resolution-mode': 'import' } });
@@ -82,19 +83,34 @@ function readClassic(h5: H5, root: Group, file: string, out: NamedWeights): void
   }
 }
 
-/** Keras 3 `.weights.h5`: layers/<name>/vars/<0..n>, nested models as layers/<model>/layers/<name>/... */
-function readKeras3(h5: H5, layersGroup: Group, file: string, out: NamedWeights): void {
-  for (const layer of layersGroup.keys()) {
-    const group = layersGroup.get(layer);
+/**
+ * Keras 3 `.weights.h5` (keras3Layout.ts): layers/<class>[_<n>]/vars/<0..n>, a nested model as
+ * layers/<class>[_<n>]/layers/... Weights are keyed by their HDF5 path until keyKeras3ByModel matches them to a model.
+ */
+function readKeras3(h5: H5, container: Group, at: string, containers: string[], file: string, out: NamedWeights, groups: Keras3Group[]): void {
+  for (const name of container.keys()) {
+    const group = container.get(name);
     if (!isGroup(h5, group)) continue;
+    const groupPath = `${at}/${name}`;
     const vars = group.get('vars');
     if (isGroup(h5, vars)) {
-      const datasets = vars.keys().sort((a, b) => Number(a) - Number(b)).map((k) => vars.get(k)).filter((d): d is Dataset => d instanceof h5.Dataset);
-      const names = positionalWeightNames(datasets.map((d) => d.shape ?? []));
-      names.forEach((w, i) => addWeight(out, `${layer}/${w}`, datasetTensor(datasets[i], `${file} layers/${layer}/vars/${i}`), file));
+      const [className, counter] = parseGroupName(name);
+      const storedName = vars.attrs['name']?.value;
+      const indices = vars.keys().filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
+      const varKeys: string[] = [];
+      indices.forEach((k, i) => {
+        const ds = vars.get(k);
+        if (!(ds instanceof h5.Dataset) || Number(k) !== i) {
+          throw new CxrError('WEIGHTS_INVALID', `${file}: ${groupPath}/vars holds no dataset '${i}': the file is damaged.`);
+        }
+        const key = `${groupPath}/vars/${k}`;
+        addWeight(out, key, datasetTensor(ds, `${file} ${key}`), file);
+        varKeys.push(key);
+      });
+      groups.push({ path: groupPath, containers, className, counter, storedName: typeof storedName === 'string' ? storedName : undefined, varKeys });
     }
     const nested = group.get('layers');
-    if (isGroup(h5, nested)) readKeras3(h5, nested, file, out);
+    if (isGroup(h5, nested)) readKeras3(h5, nested, `${groupPath}/layers`, [...containers, name], file, out, groups);
   }
 }
 
@@ -106,10 +122,11 @@ function addWeight(out: NamedWeights, key: string, tensor: tf.Tensor, file: stri
   out.set(key, tensor);
 }
 
-export async function readKerasHdf5(file: string, head: Buffer): Promise<NamedWeights> {
+/** Reads `hdf5File`; messages call it `file` (a .keras archive's entry is read from a temporary copy). */
+export async function readKerasHdf5(hdf5File: string, head: Buffer, file = hdf5File): Promise<NamedWeights> {
   const at = hdf5SignatureOffset(head) ?? 0;
   const declared = hdf5DeclaredSize(head, at);
-  const size = fs.statSync(file).size;
+  const size = fs.statSync(hdf5File).size;
   if (declared !== null && size < declared) {
     throw new CxrError('WEIGHTS_INVALID', `${file} is truncated: the HDF5 file is ${size} bytes but declares ${declared}. Download or copy it again.`, {
       file,
@@ -120,7 +137,7 @@ export async function readKerasHdf5(file: string, head: Buffer): Promise<NamedWe
   const h5 = await loadH5wasm();
   let f: InstanceType<H5['File']>;
   try {
-    f = new h5.File(path.resolve(file), 'r');
+    f = new h5.File(path.resolve(hdf5File), 'r');
   } catch (e) {
     throw new CxrError('WEIGHTS_INVALID', `${file} has the HDF5 signature but could not be opened (${(e as Error).message}): the file is damaged or truncated.`);
   }
@@ -130,7 +147,11 @@ export async function readKerasHdf5(file: string, head: Buffer): Promise<NamedWe
     const layers = f.get('layers');
     if (f.attrs['layer_names']) readClassic(h5, f, file, out);
     else if (isGroup(h5, modelWeights) && modelWeights.attrs['layer_names']) readClassic(h5, modelWeights, file, out);
-    else if (isGroup(h5, layers)) readKeras3(h5, layers, file, out);
+    else if (isGroup(h5, layers)) {
+      const groups: Keras3Group[] = [];
+      readKeras3(h5, layers, 'layers', [], file, out, groups);
+      setKeras3Layout(out, { groups });
+    }
     else {
       throw new CxrError('WEIGHTS_INVALID', `${file} is an HDF5 file but not Keras weights: it has no 'layer_names' attribute, 'model_weights' group or Keras 3 'layers' group.`);
     }

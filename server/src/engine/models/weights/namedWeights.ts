@@ -13,3 +13,15 @@ export function normaliseWeightKey(name: string): string {
   const parts = name.replace(/:\d+$/, '').split('/').filter((p) => p.length > 0);
   return parts.slice(-2).join('/');
 }
+
+const sources = new WeakMap<NamedWeights, string>();
+
+/** Remembers which file a set of weights was read from, so every message about them can name it. */
+export function setWeightsSource(weights: NamedWeights, file: string): NamedWeights {
+  sources.set(weights, file);
+  return weights;
+}
+
+export function weightsSource(weights: NamedWeights): string | undefined {
+  return sources.get(weights);
+}

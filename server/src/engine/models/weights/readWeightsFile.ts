@@ -2,17 +2,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CxrError } from '../../errors';
 import { HDF5_HEAD_BYTES, hdf5SignatureOffset, readKerasHdf5 } from './kerasHdf5';
-import type { NamedWeights } from './namedWeights';
+import { readKerasArchive } from './kerasArchive';
+import { setWeightsSource, type NamedWeights } from './namedWeights';
 import { readTfjsManifest } from './tfjsManifest';
 
-const HOW_TO = 'Pass a TF.js weights_manifest.json (or its folder) or a Keras HDF5 weights file (.h5).';
+const HOW_TO = 'Pass a TF.js weights_manifest.json (or its folder), a Keras HDF5 file (.h5 or .weights.h5) or a Keras 3 .keras file.';
 
 /** Formats people pass by mistake, so the message can say what the file is. */
 const LOOKALIKES: ReadonlyArray<readonly [string, (head: Buffer) => boolean]> = [
   ['a JPEG image', (h) => h[0] === 0xff && h[1] === 0xd8 && h[2] === 0xff],
   ['a PNG image', (h) => h.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))],
   ['a DICOM file', (h) => h.length >= 132 && h.subarray(128, 132).toString('latin1') === 'DICM'],
-  ['a ZIP archive (a Keras 3 .keras file? extract model.weights.h5 from it)', (h) => h[0] === 0x50 && h[1] === 0x4b],
 ];
 
 function describe(head: Buffer, file: string): string {
@@ -43,11 +43,23 @@ function resolveWeightsPath(file: string): string {
   throw new CxrError('NOT_FOUND', `Folder ${file} holds no weights_manifest.json or model.json. ${HOW_TO}`, { file });
 }
 
-/** Reads TF.js manifests (float32 or quantised) and Keras HDF5 weights, told apart by content, not extension. */
+/** A ZIP archive starts with a local file header (or, empty, with the end record). */
+const isZip = (h: Buffer) => h.length >= 4 && h[0] === 0x50 && h[1] === 0x4b && ((h[2] === 3 && h[3] === 4) || (h[2] === 5 && h[3] === 6));
+
+/**
+ * Reads TF.js manifests (float32 or quantised), Keras HDF5 weights (Keras 1/2 save_weights, a whole model saved as
+ * .h5, Keras 3 .weights.h5) and Keras 3 .keras archives, told apart by content, not extension. The result remembers
+ * its file, so messages about it name the file.
+ */
 export async function readWeightsFile(file: string): Promise<NamedWeights> {
   const resolved = resolveWeightsPath(file);
+  return setWeightsSource(await readResolved(resolved), resolved);
+}
+
+async function readResolved(resolved: string): Promise<NamedWeights> {
   const head = readHead(resolved, HDF5_HEAD_BYTES);
   if (hdf5SignatureOffset(head) !== null) return readKerasHdf5(resolved, head);
+  if (isZip(head)) return readKerasArchive(resolved);
   const firstChar = head.toString('utf8').trimStart()[0];
   if (firstChar === '[' || firstChar === '{') return readTfjsManifest(resolved);
   throw new CxrError('WEIGHTS_INVALID', `${resolved} is not a weights file: it is ${describe(head, resolved)}. ${HOW_TO}`, { file: resolved });
