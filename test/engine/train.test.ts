@@ -78,10 +78,12 @@ test('frozen layers stay bit-identical (weights and BatchNorm statistics) while 
     valFraction: 0,
     seed: 3,
     augment: true,
+    batchNorm: 'batch', // so the trainable BatchNorm statistics move: the positive control below
   });
   assert.equal(result.status, 'completed');
   const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
   assert.deepEqual(config.augment, METHOD_AUGMENTATION, 'augment: true turns on the method\'s augmentation for MobileNetV2');
+  assert.equal(config.batchNorm, 'batch');
   const pretrained = await readWeightsFile(MOBILENET_NOTOP_MANIFEST);
   const trained = await readWeightsFile(path.join(out, 'model', 'weights_manifest.json'));
   const trainableLayers = /^(block_16_|Conv_1|cxr_)/;
@@ -108,6 +110,41 @@ test('frozen layers stay bit-identical (weights and BatchNorm statistics) while 
   assert.equal(frozenCompared, 240);
   assert.ok(trainableChanged >= 10, `trainable tensors changed: ${trainableChanged}`);
   assert.ok(changedStats.length > 0, 'BatchNorm statistics of trainable layers do update');
+  pretrained.forEach((t) => t.dispose());
+  trained.forEach((t) => t.dispose());
+});
+
+test('BatchNorm after --freeze-at runs in inference mode by default: moving statistics stay, gamma, beta and kernels train', async () => {
+  const out = path.join(tmpDir('bn-inference'), 'run');
+  const result = await engine.train({
+    data: CI_TINY,
+    out,
+    backbone: 'mobilenet_v2',
+    weights: MOBILENET_NOTOP_MANIFEST,
+    freezeAt: 'block_15_add',
+    imageSize: 96,
+    epochs: 1,
+    batchSize: 6,
+    valFraction: 0,
+    seed: 3,
+    augment: false,
+  });
+  assert.equal(result.status, 'completed');
+  assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).batchNorm, 'inference');
+  const pretrained = await readWeightsFile(MOBILENET_NOTOP_MANIFEST);
+  const trained = await readWeightsFile(path.join(out, 'model', 'weights_manifest.json'));
+  const changed = (name: string) => {
+    const a = pretrained.get(name)!.dataSync();
+    const b = trained.get(name)!.dataSync();
+    return !a.every((v, i) => Object.is(v, b[i]));
+  };
+  const trainableBn = ['block_16_expand_BN', 'block_16_depthwise_BN', 'block_16_project_BN', 'Conv_1_bn'];
+  for (const bn of trainableBn) {
+    assert.ok(!changed(`${bn}/moving_mean`) && !changed(`${bn}/moving_variance`), `${bn} moving statistics changed`);
+  }
+  // Positive controls: the same layers did train.
+  assert.ok(trainableBn.every((bn) => changed(`${bn}/gamma`) && changed(`${bn}/beta`)), 'gamma and beta train');
+  assert.ok(changed('block_16_expand/kernel') && changed('Conv_1/kernel'), 'conv kernels train');
   pretrained.forEach((t) => t.dispose());
   trained.forEach((t) => t.dispose());
 });
