@@ -12,7 +12,8 @@ import { repoRoot } from '../../server/src/engine/locations';
 
 export interface BackendOptions {
   roots?: string[];
-  trusted?: boolean;
+  /** Sent as initializationOptions.trusted (default true); 'omit' leaves the field out, as an older client would. */
+  trusted?: boolean | 'omit';
   /** Advertise window.workDoneProgress so the server may create its own progress tokens. */
   workDoneProgress?: boolean;
 }
@@ -66,7 +67,8 @@ export class BackendProcess {
     });
     const conn = createMessageConnection(new StreamMessageReader(proc.stdout!), new StreamMessageWriter(proc.stdin!));
     const backend = new BackendProcess(proc, conn);
-    const initOptions: protocol.InitializationOptions = { allowedRoots: opts.roots ?? [], trusted: opts.trusted ?? true };
+    const initOptions: protocol.InitializationOptions = { allowedRoots: opts.roots ?? [] };
+    if (opts.trusted !== 'omit') initOptions.trusted = opts.trusted ?? true;
     await conn.sendRequest('initialize', {
       processId: process.pid,
       rootUri: null,

@@ -7,7 +7,10 @@ import { createMessageConnection, IPCMessageReader, IPCMessageWriter } from 'vsc
 import * as protocol from '../../common/src/protocol';
 import { repoRoot } from '../../server/src/engine/locations';
 import { CI_TINY, MOBILENET_DIR, MOBILENET_NOTOP_MANIFEST, requireShared, tmpDir } from '../helpers/shared';
+import { scratchDirFactory } from '../helpers/scratch';
 import { BackendProcess, expectCxrError } from './backendProcess';
+
+const scratch = scratchDirFactory();
 
 describe('backend process: handshake, validation and path guard', () => {
   let backend: BackendProcess;
@@ -152,18 +155,32 @@ describe('backend process: handshake, validation and path guard', () => {
     fs.rmSync(broken, { recursive: true });
   });
 
-  it('refuses training in an untrusted workspace with a clear message, and allows it again once trusted', async () => {
+  it('refuses training in an untrusted workspace with a clear message, and trains again once trusted', async () => {
     await backend.conn.sendRequest(protocol.setTrust, { trusted: false });
     const out = path.join(work, 'runs', 'untrusted');
-    const err = await expectCxrError(() =>
-      backend.conn.sendRequest(protocol.train, { data: CI_TINY, out, backbone: 'mobilenet_v2', weights: MOBILENET_NOTOP_MANIFEST, epochs: 1 }),
-    );
+    // The smallest real training: ci-tiny's 12 images at 64 x 64, one epoch, no validation split.
+    const request: protocol.TrainParams = {
+      data: CI_TINY, out, backbone: 'mobilenet_v2', weights: MOBILENET_NOTOP_MANIFEST, epochs: 1, imageSize: 64, batchSize: 6, valFraction: 0, augment: false,
+    };
+    const err = await expectCxrError(() => backend.conn.sendRequest(protocol.train, request));
     assert.match(err.message, /Training is disabled in untrusted workspaces/);
     assert.equal(err.details?.untrustedWorkspace, true);
     assert.equal(fs.existsSync(out), false);
     assert.equal((await backend.conn.sendRequest(protocol.backendStatus)).trusted, false);
+    assert.equal(backend.eventsFor(out).length, 0, 'no training event for a refused run');
+
     await backend.conn.sendRequest(protocol.setTrust, { trusted: true });
     assert.equal((await backend.conn.sendRequest(protocol.backendStatus)).trusted, true);
+    const result = await backend.conn.sendRequest(protocol.train, request);
+    assert.equal(result.status, 'completed');
+    assert.equal(result.epochsRun, 1);
+    assert.equal(result.history.length, 1);
+    assert.ok(Number.isFinite(result.history[0].loss), `loss ${result.history[0].loss}`);
+    const events = backend.eventsFor(out);
+    assert.ok(events.some((e) => e.kind === 'batch'), 'the training ran batches');
+    assert.ok(events.some((e) => e.kind === 'epoch' && e.epoch === 1), 'the training finished its epoch');
+    assert.ok(fs.existsSync(path.join(out, 'model', 'weights_manifest.json')), 'the trained model was saved');
+    fs.rmSync(out, { recursive: true, force: true });
   });
 
   it('narrows the roots with setAllowedRoots', async () => {
@@ -222,12 +239,19 @@ describe('backend process without allowed roots', () => {
     }
   });
 
-  it('starts untrusted when initializationOptions do not say trusted', async () => {
-    const backend = await BackendProcess.start({ roots: [path.dirname(CI_TINY)], trusted: false });
-    try {
-      assert.equal((await backend.conn.sendRequest(protocol.backendStatus)).trusted, false);
-    } finally {
-      await backend.stop();
+  it('starts untrusted when initializationOptions leave out trusted, or say false', async () => {
+    for (const trusted of ['omit', false] as const) {
+      const runs = scratch('proto-untrusted');
+      const backend = await BackendProcess.start({ roots: [path.dirname(CI_TINY), runs], trusted });
+      try {
+        assert.equal((await backend.conn.sendRequest(protocol.backendStatus)).trusted, false, `trusted: ${trusted}`);
+        const out = path.join(runs, 'run');
+        const err = await expectCxrError(() => backend.conn.sendRequest(protocol.train, { data: CI_TINY, out, backbone: 'mobilenet_v2', epochs: 1 }));
+        assert.equal(err.details?.untrustedWorkspace, true, `trusted: ${trusted}: ${err.message}`);
+        assert.equal(fs.existsSync(out), false);
+      } finally {
+        await backend.stop();
+      }
     }
   });
 });
