@@ -7,20 +7,43 @@ import { CI_TINY, MOBILENET_SAMPLES, MOBILENET_TOP_MANIFEST, requireShared } fro
 const BIN = path.join(__dirname, '..', '..', 'bin', 'cxr.js');
 
 function cxr(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return cxrWith({}, ...args);
+}
+
+function cxrWith(env: Record<string, string>, ...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('cxr doctor --json reports the backend in use and why the others are not', () => {
+interface DoctorReport {
+  name: string;
+  reason: string;
+  candidates: { name: string; available: boolean; why: string }[];
+  versions: Record<string, string>;
+}
+
+// Holds on any machine: with or without @tensorflow/tfjs-node, and under CXR_BACKEND.
+test('cxr doctor --json reports the backend in use (the best available, or the one CXR_BACKEND forces) and why not the others', () => {
   const r = cxr('doctor', '--json');
   assert.equal(r.code, 0, r.stderr);
-  const report = JSON.parse(r.stdout);
-  assert.equal(report.name, 'wasm');
+  const report = JSON.parse(r.stdout) as DoctorReport;
+  assert.deepEqual(report.candidates.map((c) => c.name), ['tensorflow', 'wasm', 'cpu'], 'candidates in priority order');
+  const forced = process.env.CXR_BACKEND;
+  const best = report.candidates.find((c) => c.available);
+  assert.ok(best, 'cpu is always available');
+  assert.equal(report.name, forced ?? best.name, report.reason);
   assert.ok(report.reason.length > 0);
-  const tensorflow = report.candidates.find((c: { name: string }) => c.name === 'tensorflow');
-  assert.equal(tensorflow.available, false);
-  assert.match(tensorflow.why, /not installed/i);
+  for (const c of report.candidates) assert.ok(c.why.length > 0, `no reason given for ${c.name}`);
+  if (!forced) {
+    for (const c of report.candidates.slice(0, report.candidates.indexOf(best))) assert.equal(c.available, false, `${c.name} ranks higher and is available`);
+  }
+  const tensorflow = report.candidates.find((c) => c.name === 'tensorflow')!;
+  if (!tensorflow.available) assert.match(tensorflow.why, /not installed|failed|version/i);
   assert.ok(report.versions['tfjs-core']);
+
+  const cpu = JSON.parse(cxrWith({ CXR_BACKEND: 'cpu' }, 'doctor', '--json').stdout) as DoctorReport;
+  assert.equal(cpu.name, 'cpu');
+  assert.match(cpu.reason, /CXR_BACKEND=cpu/);
 });
 
 test('cxr predict with raw ImageNet with-top weights labels the sample photo', () => {
