@@ -1,9 +1,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { predict } from '../../common/src/protocol';
+import { IMAGE_EXTENSIONS, isOneOf, predict } from '../../common/src/protocol';
 import type { ImagePrediction } from '../../common/src/protocol';
 import type { Backend } from './backend';
-import { IMAGE_EXTENSIONS } from './datasetsTree';
 import { showError } from './errors';
 import { HEATMAP_VIEW_TYPE } from './heatmapEditor';
 import type { Runs } from './runs';
@@ -106,5 +105,5 @@ function activeEditorFile(): string | undefined {
 }
 
 function isImage(file: string): boolean {
-  return IMAGE_EXTENSIONS.has(path.extname(file).toLowerCase());
+  return isOneOf(IMAGE_EXTENSIONS, path.extname(file).toLowerCase());
 }

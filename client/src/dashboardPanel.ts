@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { EpochMetrics, RunStatus, TrainEvent } from '../../common/src/protocol';
+import type { RunDetails, TrainEvent } from '../../common/src/protocol';
 import {
   DashboardFromWebview,
   DashboardRunInfo,
@@ -8,12 +8,13 @@ import {
   DashboardToWebview,
   emptyDashboardState,
 } from '../../common/src/webviewProtocol';
-import { readJsonIfExists, readRunConfig } from './runs';
+import { errorMessage } from './errors';
 import { createCxrPanel, webviewOptions } from './webviewHtml';
 
 export interface DashboardActions {
   /** The live state of a run trained in this session, if any. */
   liveState(runDir: string): DashboardState | undefined;
+  details(runDir: string): Promise<RunDetails>;
   cancel(runDir: string): Promise<void>;
   evaluate(runDir: string): void;
   showLogs(): void;
@@ -95,8 +96,18 @@ export class DashboardPanel implements vscode.Disposable {
   private async postState(): Promise<void> {
     const runDir = this.runDir;
     if (!runDir) return;
-    const state = this.actions.liveState(runDir) ?? (await loadDashboardState(runDir));
+    const state = this.actions.liveState(runDir) ?? (await this.storedState(runDir));
     if (runDir === this.runDir) await this.post({ type: 'state', state });
+  }
+
+  private async storedState(runDir: string): Promise<DashboardState> {
+    try {
+      return dashboardStateOf(await this.actions.details(runDir));
+    } catch (e) {
+      const state = emptyDashboardState(null);
+      state.error = `${runDir} cannot be shown: ${errorMessage(e)}`;
+      return state;
+    }
   }
 
   private async post(message: DashboardToWebview): Promise<void> {
@@ -108,44 +119,27 @@ export class DashboardPanel implements vscode.Disposable {
   }
 }
 
-interface StatusFile {
-  status: RunStatus;
-  epochs?: number;
-  bestEpoch: number | null;
-  message?: string;
-}
-
-/** The dashboard of a run that is not training in this session, from its run folder. */
-export async function loadDashboardState(runDir: string): Promise<DashboardState> {
-  const info = await loadRunInfo(runDir);
-  const state = emptyDashboardState(info);
-  state.epochs = (await readJsonIfExists<EpochMetrics[]>(path.join(runDir, 'history.json'))) ?? [];
-  const status = await readJsonIfExists<StatusFile>(path.join(runDir, 'status.json'));
-  if (status) {
-    // A 'running' status from a process that is gone is an interrupted run; this window is not training it.
-    state.status = status.status === 'running' ? 'interrupted' : status.status;
-    state.bestEpoch = status.bestEpoch;
-    if (status.status === 'failed' && status.message) state.error = status.message;
-  }
-  if (!info) state.error = `${runDir} has no readable config.json; it may not be a CXR Studio run folder.`;
+/** The dashboard of a run that is not training in this session, from the run store's details. */
+export function dashboardStateOf(details: RunDetails): DashboardState {
+  const state = emptyDashboardState(runInfoOf(details));
+  state.epochs = details.history;
+  state.status = details.summary.status;
+  state.bestEpoch = details.summary.bestEpoch;
+  if (details.summary.status === 'failed' && details.message) state.error = details.message;
   return state;
 }
 
-export async function loadRunInfo(runDir: string): Promise<DashboardRunInfo | null> {
-  try {
-    const c = await readRunConfig(runDir);
-    return {
-      runDir: path.resolve(runDir),
-      name: path.basename(runDir),
-      backbone: c.backbone,
-      data: c.data,
-      epochs: c.epochs,
-      batchSize: c.batchSize,
-      learningRate: c.learningRate,
-      classes: c.classes,
-      createdAt: c.createdAt,
-    };
-  } catch {
-    return null;
-  }
+export function runInfoOf(details: RunDetails): DashboardRunInfo {
+  const c = details.config;
+  return {
+    runDir: details.summary.runDir,
+    name: details.summary.name,
+    backbone: c.backbone,
+    data: c.data,
+    epochs: c.epochs,
+    batchSize: c.batchSize,
+    learningRate: c.learningRate,
+    classes: c.classes,
+    createdAt: c.createdAt,
+  };
 }

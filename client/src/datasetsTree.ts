@@ -1,12 +1,11 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { scanDatasets } from '../../common/src/protocol';
+import { datasetImages, IMAGE_EXTENSIONS, scanDatasets } from '../../common/src/protocol';
 import type { DatasetSplitName, DatasetSummary } from '../../common/src/protocol';
 import type { Backend } from './backend';
 import { errorMessage } from './errors';
 import type { Settings } from './settings';
 
-export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.dcm']);
 const SPLITS: DatasetSplitName[] = ['train', 'test', 'unassigned'];
 
 type Node =
@@ -24,12 +23,22 @@ export class DatasetsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
   private readonly view: vscode.TreeView<Node>;
   private datasetsPromise: Promise<DatasetSummary[]> | undefined;
   private lastDatasets: DatasetSummary[] = [];
+  private watchers: vscode.Disposable[] = [];
+  private readonly disposables: vscode.Disposable[] = [];
+  private refreshTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly backend: Backend,
     private readonly settings: Settings,
   ) {
     this.view = vscode.window.createTreeView('cxr.datasets', { treeDataProvider: this, showCollapseAll: true });
+    this.watchDatasetRoots();
+    this.disposables.push(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('cxr.dataRoots')) this.watchDatasetRoots();
+      }),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => this.watchDatasetRoots()),
+    );
   }
 
   /** The datasets of the latest scan (scanning first if none ran yet). */
@@ -39,6 +48,20 @@ export class DatasetsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
 
   get cached(): DatasetSummary[] {
     return this.lastDatasets;
+  }
+
+  /** The dataset split folder (`<dataset>/train` or `/test`) that `file` lies in, among the datasets last scanned. */
+  splitFolderOf(file: string): string | undefined {
+    const target = path.resolve(file);
+    for (const d of this.lastDatasets) {
+      if (d.source !== 'folders') continue;
+      for (const split of ['train', 'test']) {
+        const dir = path.join(d.path, split);
+        const rel = path.relative(dir, target);
+        if (rel && !rel.startsWith('..') && !path.isAbsolute(rel)) return dir;
+      }
+    }
+    return undefined;
   }
 
   refresh(): void {
@@ -90,10 +113,7 @@ export class DatasetsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
       }
       case 'class': {
         const counts = SPLITS.map((s) => [s, node.dataset.counts[s]?.[node.className]] as const).filter(([, n]) => n !== undefined);
-        const item = new vscode.TreeItem(
-          node.className,
-          node.dataset.source === 'folders' ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
-        );
+        const item = new vscode.TreeItem(node.className, vscode.TreeItemCollapsibleState.Collapsed);
         item.id = `class:${node.dataset.path}:${node.className}`;
         item.description = counts.map(([s, n]) => `${s} ${n}`).join(' · ');
         item.iconPath = new vscode.ThemeIcon('tag');
@@ -114,27 +134,41 @@ export class DatasetsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
     }
   }
 
+  /** The class's images as the backend lists them (folder datasets and CSV manifests alike). */
   private async imagesOf(dataset: DatasetSummary, className: string): Promise<Node[]> {
-    const nodes: Node[] = [];
-    for (const split of ['train', 'test'] as const) {
-      if (dataset.counts[split]?.[className] === undefined) continue;
-      const dir = path.join(dataset.path, split, className);
-      let entries: [string, vscode.FileType][];
-      try {
-        entries = await vscode.workspace.fs.readDirectory(vscode.Uri.file(dir));
-      } catch {
-        continue;
-      }
-      const files = entries
-        .filter(([name, type]) => type !== vscode.FileType.Directory && IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase()))
-        .map(([name]) => name)
-        .sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
-      for (const name of files) nodes.push({ kind: 'image', file: path.join(dir, name), split });
+    try {
+      const images = await this.backend.request(datasetImages, { dataset: dataset.path, className });
+      return images.map((i) => ({ kind: 'image', file: i.file, split: i.split }));
+    } catch (e) {
+      this.backend.output.error(`Listing the ${className} images of ${dataset.path} failed: ${errorMessage(e)}`);
+      return [];
     }
-    return nodes;
+  }
+
+  /** Rescans (debounced) when images or CSV files appear or disappear under the dataset search roots. */
+  private watchDatasetRoots(): void {
+    for (const w of this.watchers) w.dispose();
+    const pattern = `**/*.{csv,${IMAGE_EXTENSIONS.map((e) => e.slice(1)).join(',')}}`;
+    this.watchers = this.settings.datasetSearchRoots().map((root) => {
+      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(root), pattern), false, true, false);
+      watcher.onDidCreate(() => this.refreshSoon());
+      watcher.onDidDelete(() => this.refreshSoon());
+      return watcher;
+    });
+  }
+
+  /** Debounced refresh: copying a folder of images fires one event per file. */
+  refreshSoon(delayMs = 800): void {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      this.refresh();
+    }, delayMs);
   }
 
   dispose(): void {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    for (const d of [...this.watchers, ...this.disposables]) d.dispose();
     this.view.dispose();
     this.changed.dispose();
   }

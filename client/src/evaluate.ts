@@ -1,11 +1,11 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { evaluate } from '../../common/src/protocol';
+import { evaluate, readEvaluation } from '../../common/src/protocol';
 import type { EvaluateResult, SplitName } from '../../common/src/protocol';
 import type { Backend } from './backend';
 import { showError } from './errors';
 import { EvaluationPanel } from './evaluationPanel';
-import { readJsonIfExists, readRunConfig, Runs } from './runs';
+import type { Runs } from './runs';
 import type { RunsTree } from './runsTree';
 
 type EvalSplit = SplitName | 'all';
@@ -33,14 +33,11 @@ export class EvaluationController implements vscode.Disposable {
   /** From a Runs view node (or a run path): the test split of the run's own dataset. From the palette: pick run and split. */
   async evaluateCommand(arg?: unknown): Promise<void> {
     const fromPalette = arg === undefined;
-    const runDir = await this.runs.resolve(arg, 'Evaluate which run?', (r) => r.bestEpoch !== null);
+    const runDir = await this.runs.resolve(arg, 'Evaluate which run?', (r) => r.hasModel);
     if (!runDir) return;
-    let data: string;
-    try {
-      data = (await readRunConfig(runDir)).data;
-    } catch (e) {
-      return showError(`Cannot evaluate ${path.basename(runDir)}`, e, this.backend.output);
-    }
+    const details = await this.runs.requireModel(runDir, 'evaluate');
+    if (!details) return;
+    const data = details.config.data;
     let split: EvalSplit = 'test';
     if (fromPalette) {
       const picked = await vscode.window.showQuickPick(
@@ -72,37 +69,36 @@ export class EvaluationController implements vscode.Disposable {
     );
   }
 
-  /** Shows a run's saved evaluation (evaluation/<split>/evaluation.json); offers to evaluate when there is none. */
+  /** Shows a run's saved evaluation (the run store's evaluation/<split>); offers to evaluate when there is none. */
   async openEvaluationCommand(arg?: unknown): Promise<void> {
     const runDir = await this.runs.resolve(arg, 'Open the evaluation of which run?');
     if (!runDir) return;
-    const root = path.join(runDir, 'evaluation');
-    let splits: string[] = [];
+    let details;
     try {
-      splits = (await vscode.workspace.fs.readDirectory(vscode.Uri.file(root))).filter(([, t]) => t === vscode.FileType.Directory).map(([n]) => n);
-    } catch {
-      // no evaluations yet
+      details = await this.runs.details(runDir);
+    } catch (e) {
+      return showError(`Cannot open the evaluation of ${path.basename(runDir)}`, e, this.backend.output);
     }
-    const found: EvaluateResult[] = [];
-    for (const s of ['test', ...splits.filter((s) => s !== 'test')]) {
-      const r = await readJsonIfExists<EvaluateResult>(path.join(root, s, 'evaluation.json'));
-      if (r && Array.isArray(r.confusion_matrix) && Array.isArray(r.predictions)) found.push(r);
-    }
+    const found = details.evaluations;
     if (found.length === 0) {
-      const choice = await vscode.window.showInformationMessage(`${path.basename(runDir)} has not been evaluated yet.`, 'Evaluate');
+      const choice = await vscode.window.showInformationMessage(`${details.summary.name} has not been evaluated yet.`, 'Evaluate');
       if (choice === 'Evaluate') await this.evaluateCommand(runDir);
       return;
     }
-    let result = found[0];
+    let split = found[0].split;
     if (found.length > 1) {
       const picked = await vscode.window.showQuickPick(
-        found.map((r) => ({ label: r.split, description: `accuracy ${(r.accuracy * 100).toFixed(1)}% · n=${r.n}`, result: r })),
-        { title: `Evaluations of ${path.basename(runDir)}` },
+        found.map((r) => ({ label: r.split, description: `accuracy ${(r.accuracy * 100).toFixed(1)}% · n=${r.n}` })),
+        { title: `Evaluations of ${details.summary.name}` },
       );
       if (!picked) return;
-      result = picked.result;
+      split = picked.label;
     }
-    this.panel.show(result);
+    try {
+      this.panel.show(await this.backend.request(readEvaluation, { runDir, split }));
+    } catch (e) {
+      await showError(`Cannot open the ${split} evaluation of ${details.summary.name}`, e, this.backend.output);
+    }
   }
 
   dispose(): void {

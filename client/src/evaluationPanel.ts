@@ -1,11 +1,10 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { BROWSER_IMAGE_MIME } from '../../common/src/protocol';
 import type { EvaluateResult } from '../../common/src/protocol';
 import { EvaluationFromWebview, EvaluationImage, EvaluationState, EvaluationToWebview } from '../../common/src/webviewProtocol';
 import { createCxrPanel, webviewOptions } from './webviewHtml';
 
-/** Formats the browser can show as thumbnails; DICOM gets a placeholder. */
-const BROWSER_IMAGES = new Set(['.png', '.jpg', '.jpeg']);
 /** Folders added to localResourceRoots for thumbnails; beyond this, the dataset root alone must cover them. */
 const MAX_IMAGE_ROOTS = 32;
 
@@ -75,7 +74,8 @@ export class EvaluationPanel implements vscode.Disposable {
       .filter((p) => !p.correct)
       .map((p) => ({
         file: p.file,
-        src: BROWSER_IMAGES.has(path.extname(p.file).toLowerCase()) ? webview.asWebviewUri(vscode.Uri.file(p.file)).toString() : null,
+        // formats the browser shows by itself; DICOM gets a placeholder
+        src: path.extname(p.file).toLowerCase() in BROWSER_IMAGE_MIME ? webview.asWebviewUri(vscode.Uri.file(p.file)).toString() : null,
         trueLabel: p.trueLabel,
         label: p.label,
         confidence: p.probabilities[p.label] ?? 0,

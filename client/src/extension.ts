@@ -24,12 +24,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
   const datasets = new DatasetsTree(b, settings);
   const runsTree = new RunsTree(b, settings);
-  const runs = new Runs(runsTree, settings);
+  const runs = new Runs(b, runsTree, settings);
   const statusBar = new StatusBar(b, settings);
   const training = new TrainingController(context.extensionUri, b, settings, datasets, runsTree, runs, statusBar);
   const evaluation = new EvaluationController(context.extensionUri, b, runs, runsTree);
   const classify = new ClassifyCommands(b, runs);
-  const heatmaps = new HeatmapEditorProvider(context.extensionUri, b, settings, runs);
+  const heatmaps = new HeatmapEditorProvider(context.extensionUri, b, settings, runs, (file) => datasets.splitFolderOf(file));
   const audit = new AuditCommand(b, datasets, context.globalStorageUri);
 
   const command = (id: string, handler: (...args: unknown[]) => unknown) =>

@@ -1,18 +1,17 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { explain } from '../../common/src/protocol';
+import { BROWSER_IMAGE_MIME, explain } from '../../common/src/protocol';
 import type { CamMethodName } from '../../common/src/protocol';
 import { HeatmapFromWebview, HeatmapModelInfo, HeatmapState, HeatmapToWebview } from '../../common/src/webviewProtocol';
 import type { Backend } from './backend';
 import { errorMessage } from './errors';
-import { readRunConfig, Runs } from './runs';
+import type { Runs } from './runs';
 import type { Settings } from './settings';
 import { renderWebviewHtml, webviewOptions } from './webviewHtml';
 
 export const HEATMAP_VIEW_TYPE = 'cxr.heatmap';
 /** Images larger than this are shown as the backend's model-resolution rendering instead of their own bytes. */
 const MAX_INLINE_IMAGE_BYTES = 25 * 1024 * 1024;
-const MIME: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg' };
 
 /**
  * The read-only heatmap viewer for images (priority "option": opened with "CXR: Show Heatmap" or Open With).
@@ -25,6 +24,7 @@ export class HeatmapEditorProvider implements vscode.CustomReadonlyEditorProvide
     private readonly backend: Backend,
     private readonly settings: Settings,
     private readonly runs: Runs,
+    private readonly datasetSplitOf: (file: string) => string | undefined,
   ) {}
 
   static register(context: vscode.ExtensionContext, provider: HeatmapEditorProvider): vscode.Disposable {
@@ -36,9 +36,11 @@ export class HeatmapEditorProvider implements vscode.CustomReadonlyEditorProvide
   }
 
   resolveCustomEditor(document: vscode.CustomDocument, panel: vscode.WebviewPanel): void {
+    // The image preview's tab is titled with the file name; this one must be told apart from it.
+    panel.title = `Heatmap: ${path.basename(document.uri.fsPath)}`;
     panel.webview.options = webviewOptions(this.extensionUri);
     panel.webview.html = renderWebviewHtml(panel.webview, this.extensionUri, 'heatmap', path.basename(document.uri.fsPath));
-    new HeatmapSession(document.uri, panel, this.backend, this.settings, this.runs);
+    new HeatmapSession(document.uri, panel, this.backend, this.settings, this.runs, this.datasetSplitOf);
   }
 }
 
@@ -53,6 +55,7 @@ class HeatmapSession {
     private readonly backend: Backend,
     private readonly settings: Settings,
     private readonly runs: Runs,
+    private readonly datasetSplitOf: (file: string) => string | undefined,
   ) {
     this.state = {
       file: uri.fsPath,
@@ -82,7 +85,7 @@ class HeatmapSession {
   }
 
   private async inlineImage(): Promise<string | null> {
-    const mime = MIME[path.extname(this.uri.fsPath).toLowerCase()];
+    const mime = BROWSER_IMAGE_MIME[path.extname(this.uri.fsPath).toLowerCase()];
     if (!mime) return null; // DICOM: shown from the backend's rendering
     try {
       const stat = await vscode.workspace.fs.stat(this.uri);
@@ -110,7 +113,7 @@ class HeatmapSession {
     const runDir = this.settings.activeModel;
     if (!runDir) return null;
     try {
-      const config = await readRunConfig(runDir);
+      const { config } = await this.runs.details(runDir);
       return { runDir, name: path.basename(runDir), classes: config.classes };
     } catch (e) {
       this.state.error = `The active model ${runDir} cannot be read (${errorMessage(e)}). Pick another run.`;
@@ -163,27 +166,45 @@ class HeatmapSession {
         await this.runs.setActive(undefined); // the configuration change re-explains
         break;
       case 'export':
-        await this.export(message.pngDataUrl);
+        await this.export(message.opacity);
         break;
     }
   }
 
-  private async export(pngDataUrl: string): Promise<void> {
-    const prefix = 'data:image/png;base64,';
-    if (!pngDataUrl.startsWith(prefix)) return;
-    const stem = path.parse(this.uri.fsPath).name;
-    const method = this.state.result?.method ?? this.state.method;
-    const target = this.state.result?.target ?? 'predicted';
-    const defaultUri = vscode.Uri.file(path.join(path.dirname(this.uri.fsPath), `${stem}-${method}-${target.replace(/[^\w-]+/g, '_')}.png`));
-    const uri = await vscode.window.showSaveDialog({ defaultUri, filters: { 'PNG image': ['png'] }, title: 'Export heatmap overlay' });
+  /**
+   * Export PNG: the backend renders the overlay (the same bytes `cxr cam` writes) and the extension saves it. The
+   * default place is the model's run folder (`exports/`), never next to the image: saving into a dataset split would
+   * add an image to it. A place inside a dataset split is refused.
+   */
+  private async export(opacity: number): Promise<void> {
+    const model = this.state.model;
     let saved: string | null = null;
-    if (uri) {
-      try {
-        await vscode.workspace.fs.writeFile(uri, Buffer.from(pngDataUrl.slice(prefix.length), 'base64'));
-        saved = uri.fsPath;
-        void vscode.window.showInformationMessage(`Saved heatmap overlay to ${saved}`);
-      } catch (e) {
-        void vscode.window.showErrorMessage(`Could not save ${uri.fsPath}: ${errorMessage(e)}`);
+    if (model) {
+      const stem = path.parse(this.uri.fsPath).name;
+      const method = this.state.result?.method ?? this.state.method;
+      const target = this.state.result?.target ?? this.state.target ?? 'predicted';
+      const defaultUri = vscode.Uri.file(path.join(model.runDir, 'exports', `${stem}-${method}-${target.replace(/[^\w-]+/g, '_')}.png`));
+      const uri = await vscode.window.showSaveDialog({ defaultUri, filters: { 'PNG image': ['png'] }, title: 'Export heatmap overlay' });
+      const split = uri && this.datasetSplitOf(uri.fsPath);
+      if (uri && split) {
+        void vscode.window.showErrorMessage(`Not saved: ${uri.fsPath} is inside the dataset split ${split}, where it would become a training or test image. Choose another folder.`);
+      } else if (uri) {
+        try {
+          const rendered = await this.backend.request(explain, {
+            run: model.runDir,
+            image: this.uri.fsPath,
+            method,
+            className: this.state.result?.target ?? this.state.target ?? undefined,
+            alpha: Math.min(1, Math.max(0, opacity)),
+            includePng: true,
+          });
+          await vscode.workspace.fs.createDirectory(vscode.Uri.file(path.dirname(uri.fsPath)));
+          await vscode.workspace.fs.writeFile(uri, Buffer.from(rendered.overlayPngBase64 ?? '', 'base64'));
+          saved = uri.fsPath;
+          void vscode.window.showInformationMessage(`Saved heatmap overlay to ${saved}`);
+        } catch (e) {
+          void vscode.window.showErrorMessage(`Could not save ${uri.fsPath}: ${errorMessage(e)}`);
+        }
       }
     }
     const reply: HeatmapToWebview = { type: 'exported', path: saved };

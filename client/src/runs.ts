@@ -1,16 +1,42 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { RunConfig, RunSummary } from '../../common/src/protocol';
+import { runDetails } from '../../common/src/protocol';
+import type { RunDetails, RunSummary } from '../../common/src/protocol';
+import type { Backend } from './backend';
 import { errorMessage } from './errors';
 import { isSamePath, runDescription, runOfNode, RunsTree } from './runsTree';
 import type { Settings } from './settings';
 
-/** Run folders: picking one, reading its files, and the active model. */
+/** Runs: picking one, asking the backend's run store about it, and the active model. The client reads no run file. */
 export class Runs {
   constructor(
+    private readonly backend: Backend,
     private readonly tree: RunsTree,
     private readonly settings: Settings,
   ) {}
+
+  /** Config, status, history and saved evaluations of a run, from the backend's run store. */
+  details(runDir: string): Promise<RunDetails> {
+    return this.backend.request(runDetails, { runDir });
+  }
+
+  /** The run's details when a finished epoch left a model; otherwise tells the user why `action` cannot be done. */
+  async requireModel(runDir: string, action: string): Promise<RunDetails | undefined> {
+    let details: RunDetails;
+    try {
+      details = await this.details(runDir);
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Cannot ${action} ${path.basename(runDir)}: ${errorMessage(e)}`);
+      return undefined;
+    }
+    if (!details.summary.hasModel) {
+      void vscode.window.showWarningMessage(
+        `Cannot ${action} ${details.summary.name}: no epoch finished, so it has no model. Resume or retrain it first.`,
+      );
+      return undefined;
+    }
+    return details;
+  }
 
   /** The run a command argument names (tree node, Uri or path), else one the user picks. */
   async resolve(arg: unknown, placeHolder: string, filter?: (r: RunSummary) => boolean): Promise<string | undefined> {
@@ -50,33 +76,16 @@ export class Runs {
   async requireActiveModel(): Promise<string | undefined> {
     const active = this.settings.activeModel;
     if (active) return active;
-    const runDir = await this.pick('No active model yet: pick the run to classify with', (r) => r.status !== 'running' && r.bestEpoch !== null);
+    const runDir = await this.pick('No active model yet: pick the run to classify with', (r) => r.status !== 'running' && r.hasModel);
     if (runDir) await this.settings.setActiveModel(runDir);
     return runDir;
   }
 
   async setActive(arg: unknown): Promise<string | undefined> {
-    const runDir = await this.resolve(arg, 'Set which run as the active model?', (r) => r.bestEpoch !== null);
-    if (!runDir) return undefined;
+    const runDir = await this.resolve(arg, 'Set which run as the active model?', (r) => r.hasModel);
+    if (!runDir || !(await this.requireModel(runDir, 'make the active model from'))) return undefined;
     await this.settings.setActiveModel(runDir);
     void vscode.window.showInformationMessage(`Active model: ${path.basename(runDir)}`);
     return runDir;
   }
-}
-
-export async function readJsonFile<T>(file: string): Promise<T> {
-  const bytes = await vscode.workspace.fs.readFile(vscode.Uri.file(file));
-  return JSON.parse(Buffer.from(bytes).toString('utf8')) as T;
-}
-
-export async function readJsonIfExists<T>(file: string): Promise<T | undefined> {
-  try {
-    return await readJsonFile<T>(file);
-  } catch {
-    return undefined;
-  }
-}
-
-export function readRunConfig(runDir: string): Promise<RunConfig> {
-  return readJsonFile<RunConfig>(path.join(runDir, 'config.json'));
 }

@@ -110,7 +110,8 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     const [icon, color] = STATUS_ICONS[r.status] ?? ['circle-outline', undefined];
     item.iconPath = active && r.status !== 'running' ? new vscode.ThemeIcon('star-full', new vscode.ThemeColor('charts.yellow')) : new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
     item.tooltip = runTooltip(r, active);
-    item.contextValue = `run.${r.status}${active ? '.active' : ''}`;
+    // run.<status>[.model][.active]: menus offer Evaluate and Set as Active Model only to runs with a model.
+    item.contextValue = `run.${r.status}${r.hasModel ? '.model' : ''}${active ? '.active' : ''}`;
     item.resourceUri = vscode.Uri.file(r.runDir);
     item.command = { command: 'cxr.openDashboard', title: 'Open Training Dashboard', arguments: [node] };
     return item;

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { BackboneId, BackendName, CamMethodName } from '../../common/src/protocol';
+import { BACKBONE_IDS, CAM_METHODS, ENGINE_BACKEND_SETTINGS, isOneOf } from '../../common/src/protocol';
+import type { BackboneId, CamMethodName, EngineBackendSetting } from '../../common/src/protocol';
 
 /** Typed access to the `cxr.*` settings; paths come back absolute. */
 export class Settings {
@@ -29,7 +30,8 @@ export class Settings {
   }
 
   get defaultBackbone(): BackboneId {
-    return this.config.get<string>('defaultBackbone') === 'vgg16' ? 'vgg16' : 'mobilenet_v2';
+    const v = this.config.get<string>('defaultBackbone');
+    return isOneOf(BACKBONE_IDS, v) ? v : BACKBONE_IDS[0];
   }
 
   get defaultEpochs(): number {
@@ -37,13 +39,14 @@ export class Settings {
     return Number.isInteger(n) && n > 0 ? n : 20;
   }
 
-  get engineBackend(): 'auto' | BackendName {
+  get engineBackend(): EngineBackendSetting {
     const v = this.config.get<string>('engineBackend');
-    return v === 'wasm' || v === 'cpu' || v === 'tensorflow' ? v : 'auto';
+    return isOneOf(ENGINE_BACKEND_SETTINGS, v) ? v : 'auto';
   }
 
   get camMethod(): CamMethodName {
-    return this.config.get<string>('camMethod') === 'gradcam' ? 'gradcam' : 'cam';
+    const v = this.config.get<string>('camMethod');
+    return isOneOf(CAM_METHODS, v) ? v : CAM_METHODS[0];
   }
 
   get heatmapOpacity(): number {

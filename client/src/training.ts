@@ -1,22 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { backendStatus, cancelTraining, train } from '../../common/src/protocol';
+import { BACKBONE_DESCRIPTIONS, BACKBONE_IDS, backendStatus, cancelTraining, train, workDoneProgress } from '../../common/src/protocol';
 import type { BackboneId, DatasetSummary, RunStatus, TrainEvent, TrainRequest, TrainResult } from '../../common/src/protocol';
-import { applyTrainEvent, DashboardState, emptyDashboardState } from '../../common/src/webviewProtocol';
+import { applyTrainEvent, DashboardRunInfo, DashboardState, emptyDashboardState } from '../../common/src/webviewProtocol';
 import type { Backend } from './backend';
-import { DashboardPanel, loadRunInfo } from './dashboardPanel';
+import { DashboardPanel, runInfoOf } from './dashboardPanel';
 import { datasetLabel, datasetOfNode, DatasetsTree } from './datasetsTree';
 import { errorCode, errorMessage } from './errors';
-import { readRunConfig, Runs } from './runs';
+import type { Runs } from './runs';
 import type { RunsTree } from './runsTree';
 import type { Settings } from './settings';
 import type { StatusBar } from './statusBar';
 
-const BACKBONES: { id: BackboneId; label: string; detail: string }[] = [
-  { id: 'mobilenet_v2', label: 'MobileNetV2', detail: 'ImageNet-pretrained, frozen base + new head; minutes on a CPU' },
-  { id: 'vgg16', label: 'VGG16', detail: 'Large (138M parameters); slow on a CPU (tens of minutes per run)' },
-];
+const BACKBONES = BACKBONE_IDS.map((id) => ({ id, ...BACKBONE_DESCRIPTIONS[id] }));
 
 const UNTRUSTED_MESSAGE =
   'CXR Studio: training is disabled in Restricted Mode, because it writes run folders and runs long computations on files from this workspace. Trust the workspace to train; evaluating, classifying and heatmaps still work.';
@@ -40,6 +37,7 @@ export class TrainingController implements vscode.Disposable {
   ) {
     this.dashboard = new DashboardPanel(extensionUri, {
       liveState: (runDir) => this.sessions.get(path.resolve(runDir)),
+      details: (runDir) => this.runs.details(runDir),
       cancel: (runDir) => this.cancel(runDir),
       evaluate: (runDir) => void vscode.commands.executeCommand('cxr.evaluate', runDir),
       showLogs: () => backend.output.show(true),
@@ -57,7 +55,7 @@ export class TrainingController implements vscode.Disposable {
     if (!state) {
       state = emptyDashboardState(null);
       this.sessions.set(key, state);
-      void loadRunInfo(key).then((info) => {
+      void this.runInfo(key).then((info) => {
         if (info && !state?.run) state!.run = info;
       });
     }
@@ -72,8 +70,16 @@ export class TrainingController implements vscode.Disposable {
     this.dashboard.trainEvent(key, event);
   }
 
+  private async runInfo(runDir: string): Promise<DashboardRunInfo | null> {
+    try {
+      return runInfoOf(await this.runs.details(runDir));
+    } catch {
+      return null; // config.json not written yet
+    }
+  }
+
   private async reloadRunInfo(runDir: string, state: DashboardState): Promise<void> {
-    const info = await loadRunInfo(runDir);
+    const info = await this.runInfo(runDir);
     if (!info) return;
     state.run = info;
     this.dashboard.refresh(runDir);
@@ -100,7 +106,7 @@ export class TrainingController implements vscode.Disposable {
     if (!runDir) return;
     let config;
     try {
-      config = await readRunConfig(runDir);
+      config = (await this.runs.details(runDir)).config;
     } catch (e) {
       void vscode.window.showErrorMessage(`Cannot resume ${path.basename(runDir)}: ${errorMessage(e)}`);
       return;
@@ -189,7 +195,7 @@ export class TrainingController implements vscode.Disposable {
   private async start(req: TrainRequest, classes: string[], epochsHint?: number): Promise<void> {
     const runDir = path.resolve(req.out);
     const name = path.basename(runDir);
-    const previous = req.resume ? (await loadRunInfo(runDir)) : null;
+    const previous = req.resume ? await this.runInfo(runDir) : null;
     const state = emptyDashboardState(
       previous ?? {
         runDir,
@@ -222,14 +228,13 @@ export class TrainingController implements vscode.Disposable {
       { location: vscode.ProgressLocation.Notification, title: `CXR: ${req.resume ? 'resuming' : 'training'} ${name}`, cancellable: true },
       async (progress, token) => {
         token.onCancellationRequested(() => void this.cancel(runDir));
+        // The one progress path: the backend's work-done progress on our token (percent and message per event).
         let reported = 0;
-        const events = this.backend.onTrainEvent(({ runDir: eventRun, event }) => {
-          if (path.resolve(eventRun) !== runDir) return;
-          const update = progressUpdate(event);
-          if (!update) return;
-          const increment = update.percent === undefined ? undefined : Math.max(0, update.percent - reported);
-          if (update.percent !== undefined) reported = Math.max(reported, update.percent);
-          progress.report({ message: update.message, increment });
+        const events = this.backend.onProgress(workDoneProgress, workDoneToken, (value) => {
+          if (value.kind === 'end') return;
+          const increment = value.percentage === undefined ? undefined : Math.max(0, value.percentage - reported);
+          if (value.percentage !== undefined) reported = Math.max(reported, value.percentage);
+          progress.report({ message: value.message, increment });
         });
         try {
           const result = await this.backend.request(train, { ...req, workDoneToken });
@@ -254,12 +259,12 @@ export class TrainingController implements vscode.Disposable {
     state.bestEpoch = result.bestEpoch;
     if (result.history.length > 0) state.epochs = result.history;
     for (const w of result.warnings) if (!state.warnings.includes(w)) state.warnings.push(w);
-    state.phase = { phase: 'finished', message: finishedMessage(result.status) };
+    state.phase = { phase: 'finished', message: finishedMessage(result.status, result.bestEpoch !== null) };
     void this.reloadRunInfo(path.resolve(result.runDir), state);
     const name = path.basename(result.runDir);
     const best = result.bestValAccuracy === null ? '' : ` Best validation accuracy ${(result.bestValAccuracy * 100).toFixed(1)}% (epoch ${result.bestEpoch}).`;
     this.backend.output.info(`Training ${name} ${result.status} after ${result.epochsRun} epochs in ${result.seconds.toFixed(0)} s on ${result.backend}.`);
-    void this.announce(result, `${name}: ${finishedMessage(result.status)} after ${result.epochsRun} epoch${result.epochsRun === 1 ? "" : "s"} (${result.seconds.toFixed(0)} s).${best}`);
+    void this.announce(result, `${name}: ${finishedMessage(result.status, result.bestEpoch !== null)} after ${result.epochsRun} epoch${result.epochsRun === 1 ? "" : "s"} (${result.seconds.toFixed(0)} s).${best}`);
   }
 
   private async announce(result: TrainResult, message: string): Promise<void> {
@@ -304,29 +309,12 @@ export class TrainingController implements vscode.Disposable {
   }
 }
 
-function progressUpdate(event: TrainEvent): { message: string; percent?: number } | undefined {
-  switch (event.kind) {
-    case 'phase':
-      return { message: event.total ? `${event.message} (${event.done ?? 0}/${event.total})` : event.message };
-    case 'batch': {
-      const done = (event.epoch - 1) * event.batches + event.batch;
-      return { message: `epoch ${event.epoch}/${event.epochs} · batch ${event.batch}/${event.batches} · loss ${event.loss.toFixed(3)}`, percent: (100 * done) / (event.epochs * event.batches) };
-    }
-    case 'epoch': {
-      const val = event.valAccuracy === null ? '' : ` · val acc ${(event.valAccuracy * 100).toFixed(1)}%`;
-      return { message: `epoch ${event.epoch}/${event.epochs} done${val}`, percent: (100 * event.epoch) / event.epochs };
-    }
-    default:
-      return undefined;
-  }
-}
-
-function finishedMessage(status: RunStatus): string {
+function finishedMessage(status: RunStatus, hasModel: boolean): string {
   switch (status) {
     case 'completed':
       return 'training completed';
     case 'cancelled':
-      return 'training cancelled (the best model so far is kept)';
+      return hasModel ? 'training cancelled (the best model so far is kept)' : 'training cancelled before any epoch finished (there is no model)';
     case 'failed':
       return 'training failed';
     default:

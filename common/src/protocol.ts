@@ -17,15 +17,18 @@ import type {
   ExplainResult,
   ImagePrediction,
   PredictRequest,
+  RunDetails,
   RunSummary,
   TrainEvent,
   TrainRequest,
   TrainResult,
 } from '../../server/src/engine/api';
 import type { CxrErrorCode } from '../../server/src/engine/errors';
+import type { EngineBackendSetting } from '../../server/src/engine/names';
 
 export type * from '../../server/src/engine/api';
 export type { CxrErrorCode } from '../../server/src/engine/errors';
+export * from '../../server/src/engine/names';
 
 /** Bumped whenever a request, notification or shape below changes incompatibly. */
 export const PROTOCOL_VERSION = 1;
@@ -79,7 +82,7 @@ export interface InitializationOptions {
   /** Whether the workspace is trusted. Absent means untrusted: training stays disabled until cxr/setTrust. */
   trusted?: boolean;
   /** The cxr.engineBackend setting. */
-  engineBackend?: 'auto' | BackendName;
+  engineBackend?: EngineBackendSetting;
 }
 
 export interface SetAllowedRootsParams {
@@ -198,6 +201,22 @@ export interface DeleteRunParams {
   runDir: string;
 }
 
+export interface RunDetailsParams {
+  runDir: string;
+}
+
+/** Config, status, per-epoch history and saved evaluations of one run, read by the engine's run store. */
+export const runDetails = new RequestType<RunDetailsParams, RunDetails, CxrErrorData>('cxr/runDetails');
+
+export interface ReadEvaluationParams {
+  runDir: string;
+  /** The split folder under `<run>/evaluation/` (test, val, train, all). */
+  split: string;
+}
+
+/** A run's saved evaluation with its predictions; NOT_FOUND when that split was never evaluated. */
+export const readEvaluation = new RequestType<ReadEvaluationParams, EvaluateResult, CxrErrorData>('cxr/readEvaluation');
+
 /** Deletes a run folder; refused (BUSY) for the run being trained. */
 export const deleteRun = new RequestType<DeleteRunParams, null, CxrErrorData>('cxr/deleteRun');
 
@@ -225,6 +244,22 @@ export interface DatasetSummary {
 }
 
 export const scanDatasets = new RequestType<ScanDatasetsParams, DatasetSummary[], CxrErrorData>('cxr/scanDatasets');
+
+export interface DatasetImagesParams {
+  /** A dataset folder or CSV manifest, as cxr/scanDatasets lists it. */
+  dataset: string;
+  className?: string;
+  split?: DatasetSplitName;
+}
+
+export interface DatasetImage {
+  file: string;
+  label: string;
+  split: DatasetSplitName;
+}
+
+/** The images of a dataset (folders or CSV), sorted by split then path; files outside the allowed roots are left out. */
+export const datasetImages = new RequestType<DatasetImagesParams, DatasetImage[], CxrErrorData>('cxr/datasetImages');
 
 // ---------------------------------------------------------------------------------------------------------------
 // Dataset audit

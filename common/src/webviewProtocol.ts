@@ -131,7 +131,7 @@ export type HeatmapFromWebview =
   | ReadyMessage
   | { type: 'explain'; method: CamMethodName; target: string | null }
   | { type: 'opacity'; opacity: number }
-  | { type: 'export'; pngDataUrl: string }
+  | { type: 'export'; opacity: number }
   | { type: 'pickModel' };
 
 /** Stable element ids used by the webviews (and by the end-to-end tests). */

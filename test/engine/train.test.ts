@@ -7,7 +7,7 @@ import type { TrainEvent } from '../../server/src/engine/api';
 import { Engine } from '../../server/src/engine/engine';
 import { METHOD_AUGMENTATION } from '../../server/src/engine/models/registry';
 import { readWeightsFile } from '../../server/src/engine/models/weights';
-import { readRunSummary } from '../../server/src/engine/runs';
+import { readRunSummary } from '../../server/src/engine/runStore';
 import { CI_TINY, MOBILENET_NOTOP_MANIFEST, requireShared, tmpDir } from '../helpers/shared';
 
 const engine = new Engine();

@@ -123,6 +123,26 @@ describe('backend process: training in a worker', () => {
     assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]); // 'PNG'
   });
 
+  it('answers runDetails and readEvaluation from the run store', async () => {
+    const details = await backend.conn.sendRequest(protocol.runDetails, { runDir: completedRun });
+    assert.equal(details.summary.status, 'completed');
+    assert.equal(details.summary.hasModel, true);
+    assert.equal(details.history.length, details.summary.epochsRun);
+    assert.deepEqual(details.config.classes, ['Covid', 'Normal', 'Viral Pneumonia']);
+    const test = details.evaluations.find((e) => e.split === 'test');
+    assert.ok(test, 'the test evaluation of the previous case is not listed');
+    assert.equal(test.n, 6);
+    const saved = await backend.conn.sendRequest(protocol.readEvaluation, { runDir: completedRun, split: 'test' });
+    assert.equal(saved.predictions.length, 6);
+    assert.equal(saved.accuracy, test.accuracy);
+    const missing = await expectCxrError(() => backend.conn.sendRequest(protocol.readEvaluation, { runDir: completedRun, split: 'train' }));
+    assert.equal(missing.code, 'NOT_FOUND');
+    const traversal = await expectCxrError(() => backend.conn.sendRequest(protocol.readEvaluation, { runDir: completedRun, split: '../..' }));
+    assert.equal(traversal.code, 'INVALID_ARGUMENT');
+    const notRun = await expectCxrError(() => backend.conn.sendRequest(protocol.runDetails, { runDir: runs }));
+    assert.equal(notRun.code, 'RUN_INVALID');
+  });
+
   it('refuses a second training with BUSY, and cancels with cxr/cancelTraining keeping the best model', async () => {
     const out = path.join(runs, 'cancelled');
     const pending = backend.conn.sendRequest(protocol.train, tinyTrain(out, { epochs: 30, batchSize: 2 }));

@@ -13,6 +13,7 @@ import {
 } from '../../common/src/webviewProtocol';
 import { CurveChart } from './curveChart';
 import { append, byId, clear, h } from './dom';
+import { phasePercent, trainingPercent } from '../../common/src/trainingProgress';
 import { fixed, percent } from './format';
 import { onThemeChange } from './theme';
 import { getVsCodeApi, onExtensionMessage } from './vscodeApi';
@@ -173,14 +174,15 @@ function renderPhase(s: DashboardState | null): void {
   if (s?.bestEpoch) parts.push(`best epoch ${s.bestEpoch}`);
   text.textContent = parts.join(' · ');
   bar.hidden = !s?.training;
-  if (s?.training && pos) {
+  const counted = phasePercent(s?.phase?.done, s?.phase?.total);
+  if (s?.training && pos && s.phase?.phase === 'training') {
     bar.indeterminate = false;
-    bar.max = pos.epochs * pos.batches;
-    bar.value = (pos.epoch - 1) * pos.batches + pos.batch;
-  } else if (s?.training && s.phase?.total) {
+    bar.max = 100;
+    bar.value = trainingPercent(pos);
+  } else if (s?.training && counted !== undefined) {
     bar.indeterminate = false;
-    bar.max = s.phase.total;
-    bar.value = s.phase.done ?? 0;
+    bar.max = 100;
+    bar.value = counted;
   } else {
     bar.indeterminate = true;
   }

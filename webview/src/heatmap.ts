@@ -199,23 +199,11 @@ function drawOverlay(): void {
   drawHeatmap(canvas, r.heatmap);
 }
 
+/** The backend renders the export (the same PNG `cxr cam` writes, at the model's resolution) at this opacity. */
 function exportPng(): void {
-  const img = byId<HTMLImageElement>(ids.image);
-  const r = state?.result;
-  if (!state || !r || !img.naturalWidth) return;
-  const out = document.createElement('canvas');
-  out.width = img.naturalWidth;
-  out.height = img.naturalHeight;
-  const ctx = out.getContext('2d');
-  if (!ctx) return;
-  ctx.drawImage(img, 0, 0);
-  const overlay = document.createElement('canvas');
-  overlay.width = out.width;
-  overlay.height = out.height;
-  drawHeatmap(overlay, r.heatmap);
-  ctx.globalAlpha = state.opacity;
-  ctx.drawImage(overlay, 0, 0);
-  vscode.postMessage({ type: 'export', pngDataUrl: out.toDataURL('image/png') });
+  if (!state?.result) return;
+  byId('export-status').textContent = 'Exporting…';
+  vscode.postMessage({ type: 'export', opacity: state.opacity });
 }
 
 buildLayout();

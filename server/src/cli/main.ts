@@ -5,7 +5,9 @@ import type { BackboneId, BatchNormMode, CamMethodName, TrainEvent } from '../en
 import { Engine } from '../engine/engine';
 import { CxrError, toCxrError } from '../engine/errors';
 import { METHOD_AUGMENTATION } from '../engine/models/registry';
-import { listRuns } from '../engine/runs';
+import { isImageFile } from '../engine/data/imageFiles';
+import { BACKBONE_IDS, CAM_METHODS, IMAGE_EXTENSIONS, isOneOf, SPLIT_NAMES } from '../engine/names';
+import { listRuns } from '../engine/runStore';
 import { formatAudit } from './formatAudit';
 import { formatTrainEvent, formatEvaluation } from './format';
 
@@ -13,21 +15,20 @@ const USAGE = `cxr - train, evaluate and explain chest X-ray classifiers (resear
 
 Usage:
   cxr doctor [--json]
-  cxr train <data> --out <run> [--backbone mobilenet_v2|vgg16] [--weights FILE] [--epochs N] [--batch N]
+  cxr train <data> --out <run> [--backbone ${BACKBONE_IDS.join('|')}] [--weights FILE] [--epochs N] [--batch N]
             [--lr X] [--momentum X] [--seed N] [--val-fraction X] [--freeze-at LAYER] [--batch-norm inference|batch]
             [--augment|--no-augment] [--resume] [--json]
-  cxr evaluate <run> <data> [--split test|val|train|all] [--out DIR] [--json]
+  cxr evaluate <run> <data> [--split ${[...SPLIT_NAMES].reverse().join('|')}|all] [--out DIR] [--json]
   cxr predict <run> <image|folder>... [--json]
   cxr predict --backbone B --weights FILE --labels FILE <image|folder>... [--top N] [--json]
-  cxr cam <run> <image> --out <png> [--method cam|gradcam] [--class NAME] [--alpha X] [--json]
-  cxr cam-grid <run> <data> --out <png> [--split test] [--method cam|gradcam] [--limit N] [--json]
+  cxr cam <run> <image> --out <png> [--method ${CAM_METHODS.join('|')}] [--class NAME] [--alpha X] [--json]
+  cxr cam-grid <run> <data> --out <png> [--split test] [--method ${CAM_METHODS.join('|')}] [--limit N] [--json]
   cxr runs <folder> [--json]
   cxr audit <data> [--json]       duplicates across splits, source-confound probe, patients, class balance
 
 <data> is a folder laid out as <data>/{train,test}/<class>/<images> or a CSV manifest (path,label[,split][,patient_id]).
 Progress goes to stderr; --json prints one JSON document on stdout. Exit status: 0 success, 1 failure, 2 usage, 130 cancelled.`;
 
-const IMAGE_EXT = /\.(png|jpe?g|webp|tiff?|gif|dcm)$/i;
 
 class UsageError extends Error {}
 
@@ -104,7 +105,7 @@ async function main(argv: string[]): Promise<number> {
         {
           data,
           out,
-          backbone: (values.backbone ?? 'mobilenet_v2') as BackboneId,
+          backbone: (values.backbone ?? BACKBONE_IDS[0]) as BackboneId,
           weights: values.weights,
           epochs: int(values.epochs, '--epochs'),
           batchSize: int(values.batch, '--batch'),
@@ -227,7 +228,7 @@ function int(value: string | undefined, flag: string): number | undefined {
 
 function method(value: string | undefined): CamMethodName | undefined {
   if (value === undefined) return undefined;
-  if (value !== 'cam' && value !== 'gradcam') throw new UsageError(`--method must be cam or gradcam, got '${value}'.`);
+  if (!isOneOf(CAM_METHODS, value)) throw new UsageError(`--method must be one of ${CAM_METHODS.join(', ')}, got '${value}'.`);
   return value;
 }
 
@@ -239,10 +240,10 @@ function expandImages(inputs: string[]): string[] {
     if (!fs.existsSync(input)) throw new CxrError('NOT_FOUND', `No such file or folder: ${input}`);
     if (fs.statSync(input).isDirectory()) {
       const found = (fs.readdirSync(input, { recursive: true }) as string[])
-        .filter((f) => IMAGE_EXT.test(f) && !path.basename(f).startsWith('.'))
+        .filter((f) => isImageFile(f) && !path.basename(f).startsWith('.'))
         .sort()
         .map((f) => path.join(input, f));
-      if (found.length === 0) throw new CxrError('NOT_FOUND', `No images (${IMAGE_EXT.source}) in folder ${input}`);
+      if (found.length === 0) throw new CxrError('NOT_FOUND', `No images (${IMAGE_EXTENSIONS.join(' ')}) in folder ${input}`);
       files.push(...found);
     } else {
       files.push(input);

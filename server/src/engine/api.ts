@@ -3,10 +3,9 @@
  * (later) worker threads all speak these shapes, so nothing here may hold a tensor, a class instance or a function.
  */
 
-export type BackboneId = 'mobilenet_v2' | 'vgg16';
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
-export type SplitName = 'train' | 'val' | 'test';
-export type CamMethodName = 'cam' | 'gradcam';
+import type { BackboneId, BackendName, CamMethodName, SplitName } from './names';
+
+export type { BackboneId, BackendName, CamMethodName, SplitName } from './names';
 
 export interface BackendCandidate {
   name: BackendName;
@@ -136,6 +135,28 @@ export interface RunSummary {
   bestValAccuracy: number | null;
   testAccuracy: number | null;
   createdAt: string;
+  /** Whether a finished epoch left a model: only then can the run be evaluated, explained or made the active model. */
+  hasModel: boolean;
+}
+
+/** One saved evaluation of a run (`<run>/evaluation/<split>/evaluation.json`), without its predictions. */
+export interface EvaluationSummary {
+  split: string;
+  data: string;
+  n: number;
+  accuracy: number;
+  accuracy_ci: Interval;
+  evaluatedAt: string;
+}
+
+/** Everything a run folder says about itself, as the run store reads it. */
+export interface RunDetails {
+  summary: RunSummary;
+  config: RunConfig;
+  history: EpochMetrics[];
+  /** Why it failed or was interrupted, when status.json says. */
+  message: string | null;
+  evaluations: EvaluationSummary[];
 }
 
 export interface Interval {

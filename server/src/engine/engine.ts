@@ -30,7 +30,7 @@ import { createCam, type CamMethod, type CamOutput } from './explain/cam';
 import { renderCamGrid, renderOverlayPng, upsampleBilinear } from './explain/render';
 import { argMax, classifyFiles, loadRunModel, modelMtime, probabilitiesRecord, type LoadedRun } from './inference/runModel';
 import { loadLabels, loadPretrainedClassifier } from './inference/pretrainedClassifier';
-import { RunFolder } from './train/runFolder';
+import { evaluationDir, readRunConfig, recordAudit, recordTestAccuracy } from './runStore';
 import { train } from './train/trainer';
 import { stackImages } from './train/tensors';
 import { writeFileAtomic, writeJsonAtomic } from './util/atomic';
@@ -69,13 +69,13 @@ export class Engine {
   async train(req: TrainRequest, onEvent: (e: TrainEvent) => void = () => {}, signal?: AbortSignal): Promise<TrainResult> {
     await this.init();
     if (this.cached && path.resolve(req.out) === this.cached.runDir) this.dropCache();
-    const data = req.resume ? new RunFolder(path.resolve(req.out)).readConfig().data : req.data;
+    const data = req.resume ? readRunConfig(req.out).data : req.data;
     const audit = await this.audit({ data, seed: req.seed }, (done, total) =>
       onEvent({ kind: 'phase', phase: 'preparing', message: `auditing the dataset ${done}/${total}`, done, total }), signal);
     const auditWarnings = auditTrainingWarnings(audit);
     for (const message of auditWarnings) onEvent({ kind: 'warning', message });
     const result = await train(req, { onEvent, signal });
-    writeJsonAtomic(new RunFolder(result.runDir).auditFile, audit);
+    recordAudit(result.runDir, audit);
     return { ...result, warnings: [...auditWarnings, ...result.warnings] };
   }
 
@@ -110,7 +110,7 @@ export class Engine {
         correct: k === yTrue[i],
       };
     });
-    const outDir = path.resolve(req.outDir ?? path.join(new RunFolder(loaded.runDir).evaluationRoot, split));
+    const outDir = path.resolve(req.outDir ?? evaluationDir(loaded.runDir, split));
     const result: EvaluateResult = {
       ...metrics,
       run: loaded.runDir,
@@ -289,8 +289,3 @@ function datasetCaveats(split: string): string[] {
   return caveats;
 }
 
-function recordTestAccuracy(runDir: string, accuracy: number): void {
-  const run = new RunFolder(runDir);
-  const status = run.readStatus();
-  if (status) run.writeStatus({ ...status, testAccuracy: accuracy, updatedAt: new Date().toISOString() });
-}

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { DatasetSplitName, DatasetSummary } from '../../../common/src/protocol';
-import { classCounts, loadDataset } from '../engine/data/dataset';
+import type { DatasetImage, DatasetSplitName, DatasetSummary } from '../../../common/src/protocol';
+import { classCounts, loadDataset, type DatasetIndex, type DatasetItem } from '../engine/data/dataset';
 import type { PathGuard } from './pathGuard';
 
 /** How deep below each root to look, and how many folders to visit at most: a scan must stay cheap. */
@@ -38,18 +38,51 @@ export async function scanDatasets(roots: readonly string[], guard: PathGuard, l
   };
   for (const root of roots) visit(root, 0);
 
-  const found: DatasetSummary[] = [];
+  const loaded: DatasetIndex[] = [];
   for (const candidate of candidates) {
     try {
-      found.push(summarise(await loadDataset(candidate)));
+      loaded.push(await loadDataset(candidate));
     } catch (e) {
       log(`Not a dataset: ${candidate} (${e instanceof Error ? e.message : String(e)})`);
     }
   }
+  const folders = loaded.filter((d) => d.source === 'folders');
+  const found: DatasetSummary[] = [];
+  for (const index of loaded) {
+    const described = index.source === 'csv' ? folders.find((f) => describesFolderDataset(index, f)) : undefined;
+    if (described) log(`${index.root} lists the images of ${described.root} with the same labels and splits: not a second dataset`);
+    else found.push(summarise(index));
+  }
   return found.filter((d) => d.total > 0).sort((a, b) => a.path.localeCompare(b.path));
 }
 
-function summarise(index: Awaited<ReturnType<typeof loadDataset>>): DatasetSummary {
+/**
+ * A CSV that lists exactly the images of a folder dataset, with the labels and splits its folders already give and no
+ * patient IDs (a checksum manifest, a labels file), adds nothing: it describes that dataset rather than being another.
+ */
+export function describesFolderDataset(csv: DatasetIndex, folder: DatasetIndex): boolean {
+  if (csv.items.length !== folder.items.length || csv.items.some((i) => i.patientId !== null)) return false;
+  const key = (i: DatasetItem): string => `${i.path}\0${i.label}\0${i.split ?? ''}`;
+  const folderKeys = new Set(folder.items.map(key));
+  return csv.items.every((i) => folderKeys.has(key(i)));
+}
+
+/** The images of one dataset (folders or CSV), optionally of one class and split, sorted by path. */
+export async function listDatasetImages(
+  dataset: string,
+  filter: { className?: string; split?: DatasetSplitName },
+  guard: PathGuard,
+): Promise<DatasetImage[]> {
+  const index = await loadDataset(dataset);
+  return index.items
+    .filter((i) => filter.className === undefined || i.label === filter.className)
+    .filter((i) => filter.split === undefined || (i.split ?? 'unassigned') === filter.split)
+    // A CSV may name files anywhere; list only those the backend would read.
+    .filter((i) => guard.contains(i.path))
+    .map((i) => ({ file: i.path, label: i.label, split: i.split ?? 'unassigned' }));
+}
+
+function summarise(index: DatasetIndex): DatasetSummary {
   const counts: DatasetSummary['counts'] = {};
   let total = 0;
   for (const [cls, perSplit] of Object.entries(classCounts(index))) {

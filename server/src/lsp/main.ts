@@ -20,8 +20,9 @@ import * as protocol from '../../../common/src/protocol';
 import type { BackendName } from '../engine/api';
 import { Engine } from '../engine/engine';
 import { CxrError } from '../engine/errors';
-import { deleteRun, listRuns } from '../engine/runs';
-import { scanDatasets } from './datasetScan';
+import { ENGINE_BACKEND_SETTINGS, isOneOf } from '../engine/names';
+import { deleteRun, listRuns, readEvaluation, readRunDetails } from '../engine/runStore';
+import { listDatasetImages, scanDatasets } from './datasetScan';
 import { packageVersion } from './packageVersion';
 import { renderAuditMarkdown } from '../engine/audit/auditReport';
 import { PathGuard } from './pathGuard';
@@ -194,6 +195,18 @@ handle(protocol.deleteRun, async (params) => {
 
 handle(protocol.scanDatasets, (params) => scanDatasets(requests.parseScanRoots(params, guard), guard, log));
 
+handle(protocol.datasetImages, (params) => {
+  const { dataset, ...filter } = requests.parseDatasetImages(params, guard);
+  return listDatasetImages(dataset, filter, guard);
+});
+
+handle(protocol.runDetails, (params) => readRunDetails(requests.parseRunDetails(params, guard)));
+
+handle(protocol.readEvaluation, (params) => {
+  const { runDir, split } = requests.parseReadEvaluation(params, guard);
+  return readEvaluation(runDir, split);
+});
+
 if (process.env.CXR_LSP_TEST_HOOKS === '1') {
   // Lets the protocol tests crash the training worker the way an out-of-memory abort would.
   connection.onRequest('cxr/_test/killTrainingWorker', async () => ({ killed: await training.kill() }));
@@ -209,12 +222,9 @@ function progressTokenOf(params: unknown): ProgressToken | undefined {
 function readInitializationOptions(raw: unknown): protocol.InitializationOptions {
   if (typeof raw !== 'object' || raw === null) return {};
   const o = raw as Record<string, unknown>;
-  const backends = ['auto', 'wasm', 'cpu', 'tensorflow'];
   return {
     allowedRoots: Array.isArray(o.allowedRoots) ? o.allowedRoots.filter((r): r is string => typeof r === 'string') : undefined,
     trusted: o.trusted === true,
-    engineBackend: typeof o.engineBackend === 'string' && backends.includes(o.engineBackend)
-      ? (o.engineBackend as protocol.InitializationOptions['engineBackend'])
-      : undefined,
+    engineBackend: isOneOf(ENGINE_BACKEND_SETTINGS, o.engineBackend) ? o.engineBackend : undefined,
   };
 }

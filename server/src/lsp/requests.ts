@@ -1,10 +1,9 @@
 import * as path from 'node:path';
-import type { CancelTrainingParams } from '../../../common/src/protocol';
+import type { CancelTrainingParams, DatasetSplitName } from '../../../common/src/protocol';
 import type {
   AuditRequest,
   AugmentParams,
   BackboneId,
-  CamMethodName,
   EvaluateRequest,
   ExplainRequest,
   PredictRequest,
@@ -13,7 +12,8 @@ import type {
 } from '../engine/api';
 import { CxrError } from '../engine/errors';
 import { BATCH_NORM_MODES } from '../engine/train/batchNormMode';
-import { RunFolder } from '../engine/train/runFolder';
+import { readRunConfig } from '../engine/runStore';
+import { BACKBONE_IDS, CAM_METHODS, SPLIT_NAMES } from '../engine/names';
 import { Params } from './params';
 import type { PathGuard } from './pathGuard';
 
@@ -22,16 +22,16 @@ import type { PathGuard } from './pathGuard';
  * (OUTSIDE_ALLOWED_ROOTS) before anything reaches the engine. Only known fields are passed on.
  */
 
-const BACKBONES: readonly BackboneId[] = ['mobilenet_v2', 'vgg16'];
-const SPLITS: readonly (SplitName | 'all')[] = ['train', 'val', 'test', 'all'];
-const CAM_METHODS: readonly CamMethodName[] = ['cam', 'gradcam'];
+const BACKBONES: readonly BackboneId[] = BACKBONE_IDS;
+const SPLITS: readonly (SplitName | 'all')[] = [...SPLIT_NAMES, 'all'];
+const DATASET_SPLITS: readonly DatasetSplitName[] = ['train', 'test', 'unassigned'];
 
 export function parseTrain(params: unknown, guard: PathGuard): TrainRequest {
   const p = Params.of('cxr/train', params);
   const out = guard.check(p.string('out'), 'run folder');
   const resume = p.optBoolean('resume');
   // Resuming needs only the run folder: data and backbone come from its config.json unless given.
-  const saved = resume && !(p.has('data') && p.has('backbone')) ? new RunFolder(out).readConfig() : null;
+  const saved = resume && !(p.has('data') && p.has('backbone')) ? readRunConfig(out) : null;
   const req: TrainRequest = {
     data: guard.check(saved && !p.has('data') ? saved.data : p.string('data'), 'dataset'),
     out,
@@ -118,6 +118,24 @@ export function parseRunsRoot(params: unknown, guard: PathGuard): string {
 
 export function parseRunDir(params: unknown, guard: PathGuard): string {
   return guard.check(Params.of('cxr/deleteRun', params).string('runDir'), 'run folder');
+}
+
+export function parseRunDetails(params: unknown, guard: PathGuard): string {
+  return guard.check(Params.of('cxr/runDetails', params).string('runDir'), 'run folder');
+}
+
+export function parseReadEvaluation(params: unknown, guard: PathGuard): { runDir: string; split: string } {
+  const p = Params.of('cxr/readEvaluation', params);
+  return { runDir: guard.check(p.string('runDir'), 'run folder'), split: p.string('split') };
+}
+
+export function parseDatasetImages(params: unknown, guard: PathGuard): { dataset: string; className?: string; split?: DatasetSplitName } {
+  const p = Params.of('cxr/datasetImages', params);
+  return dropUndefined({
+    dataset: guard.check(p.string('dataset'), 'dataset'),
+    className: p.optString('className'),
+    split: p.optOneOf('split', DATASET_SPLITS),
+  });
 }
 
 export function parseScanRoots(params: unknown, guard: PathGuard): string[] {

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { ActiveTraining } from '../../../common/src/protocol';
 import type { BackendName, TrainEvent, TrainRequest, TrainResult } from '../engine/api';
 import { CxrError } from '../engine/errors';
-import { RunFolder } from '../engine/train/runFolder';
+import { markInterrupted } from '../engine/runStore';
 import type { TrainWorkerData, WorkerToHost } from './trainWorkerMessages';
 
 export interface TrainingHostOptions {
@@ -72,7 +72,11 @@ export class TrainingHost {
       const died = (why: string): void =>
         settle(() => {
           const stopped = running.killedBecause ? `stopped (${running.killedBecause})` : `stopped unexpectedly (${why})`;
-          markInterrupted(runDir, stopped, this.opts.log);
+          try {
+            markInterrupted(runDir, `Training worker ${stopped}.`);
+          } catch (e) {
+            this.opts.log(`Could not mark ${runDir} interrupted: ${e instanceof Error ? e.message : String(e)}`);
+          }
           reject(
             new CxrError(
               'INTERNAL',
@@ -144,14 +148,3 @@ function trackProgress(progress: ActiveTraining, e: TrainEvent): void {
   }
 }
 
-function markInterrupted(runDir: string, why: string, log: (msg: string) => void): void {
-  try {
-    const run = new RunFolder(runDir);
-    const status = run.readStatus();
-    if (status && status.status === 'running') {
-      run.writeStatus({ ...status, status: 'interrupted', updatedAt: new Date().toISOString(), message: `Training worker ${why}.` });
-    }
-  } catch (e) {
-    log(`Could not mark ${runDir} interrupted: ${e instanceof Error ? e.message : String(e)}`);
-  }
-}

@@ -5,6 +5,7 @@ import {
   type ProgressToken,
   type WorkDoneProgressReporter,
 } from 'vscode-languageserver/node';
+import { progressOf } from '../../../common/src/trainingProgress';
 import type { TrainEvent } from '../engine/api';
 
 /** Work-done progress tokens of trainings in flight, each with the cancel it triggers. */
@@ -58,26 +59,10 @@ export class TrainingProgress {
   }
 
   event(e: TrainEvent): void {
-    if (!this.reporter) return;
-    switch (e.kind) {
-      case 'batch': {
-        const percent = (((e.epoch - 1) * e.batches + e.batch) / (e.epochs * e.batches)) * 100;
-        this.report(percent, `Epoch ${e.epoch}/${e.epochs}, batch ${e.batch}/${e.batches}, loss ${e.loss.toFixed(4)}`);
-        break;
-      }
-      case 'epoch': {
-        const val = e.valAccuracy === null ? '' : `, val accuracy ${(e.valAccuracy * 100).toFixed(1)}%`;
-        this.report((e.epoch / e.epochs) * 100, `Epoch ${e.epoch}/${e.epochs} done${val}`, true);
-        break;
-      }
-      case 'phase': {
-        const count = e.done !== undefined && e.total !== undefined ? ` (${e.done}/${e.total})` : '';
-        this.report(Math.max(this.lastPercent, 0), `${e.message}${count}`, true);
-        break;
-      }
-      case 'warning':
-        break;
-    }
+    const update = progressOf(e);
+    if (!this.reporter || !update) return;
+    // Phases and epochs always report (their messages matter); batches are throttled.
+    this.report(update.percent ?? Math.max(this.lastPercent, 0), update.message, e.kind !== 'batch');
   }
 
   done(): void {

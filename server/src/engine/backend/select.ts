@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths, version_wasm } from '@tensorflow/tfjs-backend-wasm';
 import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import type { BackendCandidate, BackendName, BackendReport } from '../api';
+import { BACKEND_NAMES } from '../names';
 import { CxrError } from '../errors';
 import { loadTfjsNode, probeTfjsNode } from './tensorflowNode';
 import { locateWasmFiles, WasmFilesLocation } from './wasmFiles';
@@ -15,7 +16,7 @@ export interface InitBackendOptions {
   wasmDir?: string;
 }
 
-const PRIORITY: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+const PRIORITY: readonly BackendName[] = BACKEND_NAMES;
 const BACKEND_ENV = 'CXR_BACKEND';
 
 type Attempt = { ok: true; why: string; versions: Record<string, string>; customKernels: string[] } | { ok: false; why: string };

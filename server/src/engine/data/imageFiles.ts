@@ -1,7 +1,8 @@
 import * as path from 'node:path';
+import { IMAGE_EXTENSIONS as IMAGE_EXTENSION_LIST } from '../names';
 
-/** Extensions listed as dataset images: what sharp decodes here, plus DICOM (decoded by dicom.ts). */
-export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set(['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.gif', '.dcm']);
+/** Extensions listed as dataset images (the list lives in names.ts). */
+export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set(IMAGE_EXTENSION_LIST);
 
 export function isImageFile(file: string): boolean {
   return IMAGE_EXTENSIONS.has(path.extname(file).toLowerCase());

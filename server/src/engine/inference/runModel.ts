@@ -8,7 +8,7 @@ import { CxrError } from '../errors';
 import { buildClassifier } from '../models/classifier';
 import { getBackbone, type BackboneSpec } from '../models/registry';
 import { applyNamedWeights, readWeightsFile } from '../models/weights';
-import { RunFolder } from '../train/runFolder';
+import { readRunConfig, trainedModelManifest } from '../runStore';
 import { predictInChunks, stackImages } from '../train/tensors';
 import { mapLimit, yieldToEventLoop } from '../util/concurrency';
 
@@ -23,26 +23,26 @@ export interface LoadedRun {
 }
 
 export async function loadRunModel(runDir: string): Promise<LoadedRun> {
-  const run = new RunFolder(path.resolve(runDir));
-  const config = run.readConfig();
-  if (!run.hasModel()) {
-    throw new CxrError('RUN_INVALID', `${run.dir} has no trained model yet (no epoch has finished). Train or resume it first.`);
-  }
+  const dir = path.resolve(runDir);
+  const config = readRunConfig(dir);
+  const manifest = trainedModelManifest(dir);
   const spec = getBackbone(config.backbone);
   const model = buildClassifier(spec, config.classes.length, config.imageSize);
-  const manifest = path.join(run.modelDir, 'weights_manifest.json');
   const named = await readWeightsFile(manifest);
   try {
     applyNamedWeights(model, named);
   } finally {
     named.forEach((t) => t.dispose());
   }
-  return { runDir: run.dir, config, spec, model, loadedMtimeMs: fs.statSync(manifest).mtimeMs };
+  return { runDir: dir, config, spec, model, loadedMtimeMs: fs.statSync(manifest).mtimeMs };
 }
 
 export function modelMtime(runDir: string): number {
-  const manifest = path.join(new RunFolder(runDir).modelDir, 'weights_manifest.json');
-  return fs.existsSync(manifest) ? fs.statSync(manifest).mtimeMs : -1;
+  try {
+    return fs.statSync(trainedModelManifest(runDir)).mtimeMs;
+  } catch {
+    return -1;
+  }
 }
 
 /** Decodes and classifies files in chunks; returns one probability vector per file, in order. */

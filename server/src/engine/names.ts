@@ -1,0 +1,51 @@
+/**
+ * Every list of names the project uses, in one place: the engine, the backend's parameter checks, the CLI help, the
+ * VS Code client and package.json (test/engine/names.test.ts checks its enums and menu clauses against these lists).
+ * Pure data, no imports: webviews and the client bundle it too.
+ */
+
+/** Backbone ids, in the order UIs offer them (the first is the default). models/registry.ts has a spec for each. */
+export const BACKBONE_IDS = ['mobilenet_v2', 'vgg16'] as const;
+export type BackboneId = (typeof BACKBONE_IDS)[number];
+
+/** What a person picking a backbone needs to know (package.json enumDescriptions and the Train quick pick). */
+export const BACKBONE_DESCRIPTIONS: Readonly<Record<BackboneId, { label: string; detail: string }>> = {
+  mobilenet_v2: { label: 'MobileNetV2', detail: 'MobileNetV2 (ImageNet weights, fast on a CPU)' },
+  vgg16: { label: 'VGG16', detail: 'VGG16 (large and slow on a CPU)' },
+};
+
+/** TensorFlow.js backends, fastest first (the order `auto` tries them in). */
+export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/** The cxr.engineBackend setting: a backend name, or `auto`. */
+export const ENGINE_BACKEND_SETTINGS = ['auto', ...BACKEND_NAMES] as const;
+export type EngineBackendSetting = (typeof ENGINE_BACKEND_SETTINGS)[number];
+
+export const CAM_METHODS = ['cam', 'gradcam'] as const;
+export type CamMethodName = (typeof CAM_METHODS)[number];
+
+export const SPLIT_NAMES = ['train', 'val', 'test'] as const;
+export type SplitName = (typeof SPLIT_NAMES)[number];
+
+/** Extensions of the image files the engine decodes: what sharp reads here, plus DICOM (decoded by dicom.ts). */
+export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.gif', '.dcm'] as const;
+
+/** The subset a browser shows by itself (webviews get these bytes as they are; the rest as the backend renders them). */
+export const BROWSER_IMAGE_MIME: Readonly<Record<string, string>> = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.gif': 'image/gif',
+};
+
+/** The `when`-clause regular expression matching IMAGE_EXTENSIONS, as package.json menus spell it. */
+export function imageExtensionWhenPattern(): string {
+  return `/\\.(${IMAGE_EXTENSIONS.map((e) => e.slice(1)).join('|')})$/i`;
+}
+
+/** Whether `name` is one of `list` (narrowing an unknown string). */
+export function isOneOf<T extends string>(list: readonly T[], name: unknown): name is T {
+  return typeof name === 'string' && (list as readonly string[]).includes(name);
+}
