@@ -26,9 +26,11 @@ const minify = args.has('--minify');
 // - h5wasm: its node build embeds 4 MB of wasm; shipped once in node_modules instead of inside each of the three
 //   engine bundles (it is ESM-only and loaded with a dynamic import, which CommonJS bundles keep as is).
 // - tfjs-node: optional, installed by users themselves and looked up at run time.
+// - webgpu: Dawn's native binaries (ESM, loaded with a dynamic import only when the webgpu backend is asked for);
+//   ships as node_modules/webgpu in the .vsix.
 // - tsx/cjs: only resolved when the server runs from TypeScript sources, never in a bundle.
 // - onnxruntime-node: native and optional; where it cannot be loaded the engine runs everything on tfjs.
-const NODE_EXTERNALS = ['vscode', 'sharp', 'h5wasm', 'onnxruntime-node', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'tsx/cjs'];
+const NODE_EXTERNALS = ['vscode', 'sharp', 'h5wasm', 'onnxruntime-node', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu', 'tsx/cjs'];
 
 const NODE_ENTRIES = [
   { out: 'client', src: 'client/src/extension.ts' },

@@ -11,6 +11,7 @@ import type {
   AuditResult,
   BackendName,
   BackendReport,
+  OnnxRuntimeReport,
   EvaluateRequest,
   EvaluateResult,
   ExplainRequest,
@@ -118,6 +119,8 @@ export interface ActiveTraining {
 export interface BackendStatus {
   /** The engine backend of the backend process's main thread (training workers choose the same way). */
   backend: BackendReport;
+  /** ONNX Runtime and its execution providers (inference), with why each is or is not used. */
+  onnxRuntime?: OnnxRuntimeReport;
   busy: boolean;
   activeTraining: ActiveTraining | null;
   /** The extension/server package version. */

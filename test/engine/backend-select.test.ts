@@ -52,7 +52,10 @@ describe('backend selection', () => {
     assert.match(report.reason, /WebAssembly \(XNNPACK/);
 
     const byName = Object.fromEntries(report.candidates.map((c) => [c.name, c]));
-    assert.deepEqual(report.candidates.map((c) => c.name), ['tensorflow', 'wasm', 'cpu']);
+    assert.deepEqual(report.candidates.map((c) => c.name), ['tensorflow', 'webgpu', 'wasm', 'cpu']);
+    assert.equal(report.device.kind, 'cpu');
+    assert.deepEqual(report.warnings, []);
+    assert.match(byName.webgpu.why, /opt-in only/);
     assert.equal(byName.tensorflow.available, false);
     assert.match(byName.tensorflow.why, /not installed/);
     assert.match(byName.tensorflow.why, /@tensorflow\/tfjs-node/);
@@ -109,10 +112,10 @@ describe('backend selection', () => {
     assert.match(tensorflow.message, /tensorflow: not installed/);
     assert.match(tensorflow.message, /Unset CXR_BACKEND/);
 
-    const unknown = initInChild({ CXR_BACKEND: 'webgpu' });
+    const unknown = initInChild({ CXR_BACKEND: 'metal' });
     assert.ok(!unknown.ok);
     assert.equal(unknown.code, 'INVALID_ARGUMENT');
-    assert.match(unknown.message, /CXR_BACKEND=webgpu is not a backend: use one of tensorflow, wasm, cpu/);
+    assert.match(unknown.message, /CXR_BACKEND=metal is not a backend: use one of tensorflow, webgpu, wasm, cpu/);
   });
 
   test('wasmDir points at the .wasm files; a wrong one is an error, not a silent fallback', () => {

@@ -16,6 +16,10 @@ export interface BackendOptions {
   trusted?: boolean | 'omit';
   /** Advertise window.workDoneProgress so the server may create its own progress tokens. */
   workDoneProgress?: boolean;
+  /** Run this bundled server (e.g. dist/server.js) with plain node instead of the TypeScript sources under tsx. */
+  serverModule?: string;
+  /** Extra environment for the process (the extension passes settings such as cxr.tfjsNodePath this way). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -60,9 +64,10 @@ export class BackendProcess {
 
   static async start(opts: BackendOptions = {}): Promise<BackendProcess> {
     const root = repoRoot();
-    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'server', 'src', 'lsp', 'main.ts'), '--stdio'], {
+    const args = opts.serverModule != null ? [opts.serverModule, '--stdio'] : ['--import', 'tsx', path.join(root, 'server', 'src', 'lsp', 'main.ts'), '--stdio'];
+    const proc = spawn(process.execPath, args, {
       cwd: root,
-      env: { ...process.env, CXR_LSP_TEST_HOOKS: '1' },
+      env: { ...process.env, CXR_LSP_TEST_HOOKS: '1', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const conn = createMessageConnection(new StreamMessageReader(proc.stdout!), new StreamMessageWriter(proc.stdin!));

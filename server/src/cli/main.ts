@@ -1,12 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { BackboneId, BatchNormMode, CamMethodName, TrainEvent } from '../engine/api';
+import type { BackboneId, BackendName, BatchNormMode, CamMethodName, TrainEvent } from '../engine/api';
+import { doctorReport } from '../engine/backend/doctor';
+import { ORT_PROVIDER_ENV, parseOrtProviderPreference } from '../engine/backend/ortProviders';
+import { TFJS_NODE_ENV } from '../engine/backend/tensorflowNode';
 import { Engine } from '../engine/engine';
 import { CxrError, toCxrError } from '../engine/errors';
 import { METHOD_AUGMENTATION } from '../engine/models/registry';
 import { isImageFile } from '../engine/data/imageFiles';
-import { BACKBONE_IDS, CAM_METHODS, IMAGE_EXTENSIONS, isOneOf, SPLIT_NAMES } from '../engine/names';
+import { BACKBONE_IDS, BACKEND_NAMES, CAM_METHODS, IMAGE_EXTENSIONS, isOneOf, SPLIT_NAMES } from '../engine/names';
 import { listRuns } from '../engine/runStore';
 import { formatAudit } from './formatAudit';
 import { formatTrainEvent, formatEvaluation } from './format';
@@ -15,6 +18,7 @@ const USAGE = `cxr - train, evaluate and explain chest X-ray classifiers (resear
 
 Usage:
   cxr doctor [--json]
+  (every command) [--backend ${BACKEND_NAMES.join('|')}] [--tfjs-node DIR] [--ort-provider auto|cpu|cuda|dml|coreml]
   cxr train <data> --out <run> [--backbone ${BACKBONE_IDS.join('|')}] [--weights FILE] [--epochs N] [--batch N]
             [--lr X] [--momentum X] [--seed N] [--val-fraction X] [--freeze-at LAYER] [--batch-norm inference|batch]
             [--augment|--no-augment] [--resume] [--json]
@@ -26,6 +30,9 @@ Usage:
   cxr runs <folder> [--json]
   cxr audit <data> [--json]       duplicates across splits, source-confound probe, patients, class balance
 
+--backend picks the TensorFlow.js backend (default: tensorflow if found, else wasm; webgpu only when asked for; a GPU
+backend that fails falls back to the CPU with a warning). --tfjs-node (or ${TFJS_NODE_ENV}) names the folder holding your
+@tensorflow/tfjs-node-gpu or tfjs-node 4.22. --ort-provider (or ${ORT_PROVIDER_ENV}) picks ONNX Runtime's execution provider.
 <data> is a folder laid out as <data>/{train,test}/<class>/<images> or a CSV manifest (path,label[,split][,patient_id]).
 Progress goes to stderr; --json prints one JSON document on stdout. Exit status: 0 success, 1 failure, 2 usage, 130 cancelled.`;
 
@@ -71,14 +78,21 @@ async function main(argv: string[]): Promise<number> {
       alpha: { type: 'string' },
       top: { type: 'string' },
       limit: { type: 'string' },
+      backend: { type: 'string' },
+      'tfjs-node': { type: 'string' },
+      'ort-provider': { type: 'string' },
     },
   });
+  if (values['tfjs-node'] !== undefined) process.env[TFJS_NODE_ENV] = values['tfjs-node'];
+  if (values['ort-provider'] !== undefined) {
+    process.env[ORT_PROVIDER_ENV] = usage(() => parseOrtProviderPreference(values['ort-provider'], '--ort-provider'));
+  }
   const io: Io = {
     json: values.json === true,
     out: (value, human) => process.stdout.write((values.json ? JSON.stringify(value, null, 2) : human) + '\n'),
     progress: (line) => process.stderr.write(line + '\n'),
   };
-  const engine = new Engine({ log: (m) => io.progress(m) });
+  const engine = new Engine({ backend: backendName(values.backend), log: (m) => io.progress(m) });
   const controller = new AbortController();
   process.once('SIGINT', () => {
     io.progress('Cancelling after the current batch (press Ctrl-C again to abort at once)...');
@@ -88,12 +102,18 @@ async function main(argv: string[]): Promise<number> {
 
   switch (command) {
     case 'doctor': {
-      const report = await engine.init();
+      const report = await doctorReport(await engine.init());
+      const ort = report.onnxRuntime;
       const lines = [
         `backend: ${report.name} (${report.reason})`,
+        `device: ${report.device.kind.toUpperCase()} - ${report.device.name}`,
+        ...report.warnings.map((w) => `warning: ${w}`),
         ...report.candidates.map((c) => `  ${c.name}: ${c.available ? 'available' : 'unavailable'} - ${c.why}`),
         `custom kernels: ${report.customKernels.join(', ') || 'none'}`,
         ...Object.entries(report.versions).map(([k, v]) => `${k}: ${v}`),
+        `onnx runtime: ${ort.available ? ort.why : `unavailable - ${ort.why}`}`,
+        ...ort.providers.map((p) => `  ${p.name}: ${p.available ? 'available' : 'unavailable'} - ${p.why}`),
+        ...ort.warnings.map((w) => `warning: ${w}`),
       ];
       io.out(report, lines.join('\n'));
       return 0;
@@ -125,7 +145,7 @@ async function main(argv: string[]): Promise<number> {
         controller.signal,
       );
       io.out(result, `${result.status}: ${result.epochsRun} epochs, best epoch ${result.bestEpoch ?? '-'} ` +
-        `(val accuracy ${result.bestValAccuracy?.toFixed(3) ?? '-'}), ${result.seconds.toFixed(1)} s on ${result.backend}. Run: ${result.runDir}`);
+        `(val accuracy ${result.bestValAccuracy?.toFixed(3) ?? '-'}), ${result.seconds.toFixed(1)} s on ${result.backend} (${result.device?.kind.toUpperCase() ?? '?'}: ${result.device?.name ?? 'unknown'}). Run: ${result.runDir}`);
       return result.status === 'cancelled' ? 130 : 0;
     }
     case 'evaluate': {
@@ -224,6 +244,20 @@ function int(value: string | undefined, flag: string): number | undefined {
   const n = num(value, flag);
   if (n !== undefined && !Number.isInteger(n)) throw new UsageError(`${flag} needs a whole number, got '${value}'.`);
   return n;
+}
+
+function backendName(value: string | undefined): BackendName | undefined {
+  if (value === undefined) return undefined;
+  if (!(BACKEND_NAMES as readonly string[]).includes(value)) throw new UsageError(`--backend must be one of ${BACKEND_NAMES.join(', ')}, got '${value}'.`);
+  return value as BackendName;
+}
+
+function usage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
 }
 
 function method(value: string | undefined): CamMethodName | undefined {

@@ -7,6 +7,15 @@ import type { BackboneId, BackendName, CamMethodName, SplitName } from './names'
 
 export type { BackboneId, BackendName, CamMethodName, SplitName } from './names';
 
+/** What the chosen backend computes on. */
+export interface ComputeDevice {
+  kind: 'cpu' | 'gpu';
+  /** Processor or GPU name, as the backend or the system reports it. */
+  name: string;
+  /** A GPU interface emulated on the CPU (lavapipe, SwiftShader): correct but slow. */
+  software?: boolean;
+}
+
 export interface BackendCandidate {
   name: BackendName;
   available: boolean;
@@ -21,6 +30,34 @@ export interface BackendReport {
   versions: Record<string, string>;
   /** Custom kernels this project registered on the chosen backend (e.g. wasm gradient kernels). */
   customKernels: string[];
+  device: ComputeDevice;
+  /** Why the backend asked for is not the one in use (failed to initialise, refused version, device failure). */
+  warnings: string[];
+}
+
+/** An ONNX Runtime execution provider, and why it is or is not available and used. */
+export interface ExecutionProviderStatus {
+  name: string;
+  available: boolean;
+  why: string;
+}
+
+/** ONNX Runtime (inference only) and its execution providers. */
+export interface OnnxRuntimeReport {
+  available: boolean;
+  version: string | null;
+  why: string;
+  /** auto, cpu, cuda, dml or coreml (cxr.onnxExecutionProvider / --ort-provider). */
+  preference: string;
+  /** Providers a session is created with, in order (the last is always cpu). */
+  order: string[];
+  providers: ExecutionProviderStatus[];
+  warnings: string[];
+}
+
+/** `cxr doctor --json`: the chosen backend, every backend and execution provider with why it is or is not available. */
+export interface DoctorReport extends BackendReport {
+  onnxRuntime: OnnxRuntimeReport;
 }
 
 export interface AugmentParams {
@@ -89,6 +126,8 @@ export interface TrainResult {
   bestValAccuracy: number | null;
   history: EpochMetrics[];
   backend: BackendName;
+  /** The device this run trained on (it never changes during a run). */
+  device?: ComputeDevice;
   seconds: number;
   warnings: string[];
 }
@@ -121,6 +160,8 @@ export interface RunConfig {
   batchNorm?: BatchNormMode;
   imageSize: number;
   split: { train: number; val: number; test: number; groupedByPatient: boolean };
+  /** Backend and device the run started on (absent in runs made before it was recorded). */
+  device?: { backend: BackendName } & ComputeDevice;
 }
 
 export interface RunSummary {

@@ -61,7 +61,9 @@ export class Engine {
   constructor(private readonly opts: EngineOptions = {}) {}
 
   async init(): Promise<BackendReport> {
-    const report: BackendReport = this.backend ?? (await initBackend({ prefer: this.opts.backend }));
+    if (this.backend != null) return this.backend;
+    const report: BackendReport = await initBackend({ prefer: this.opts.backend });
+    for (const warning of report.warnings) this.opts.log?.(`warning: ${warning}`);
     this.backend = report;
     return report;
   }

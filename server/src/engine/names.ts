@@ -14,9 +14,12 @@ export const BACKBONE_DESCRIPTIONS: Readonly<Record<BackboneId, { label: string;
   vgg16: { label: 'VGG16', detail: 'VGG16 (large and slow on a CPU)' },
 };
 
-/** TensorFlow.js backends, fastest first (the order `auto` tries them in). */
-export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
+/** TensorFlow.js backends. `auto` tries AUTO_BACKENDS; webgpu is used only when asked for. */
+export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/** The order `auto` tries backends in, fastest first. WebGPU stays out until it is proven on real GPUs. */
+export const AUTO_BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 
 /** The cxr.engineBackend setting: a backend name, or `auto`. */
 export const ENGINE_BACKEND_SETTINGS = ['auto', ...BACKEND_NAMES] as const;

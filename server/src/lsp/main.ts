@@ -18,6 +18,7 @@ import {
 } from 'vscode-languageserver/node';
 import * as protocol from '../../../common/src/protocol';
 import type { BackendName } from '../engine/api';
+import { onnxRuntimeReport } from '../engine/backend/ortReport';
 import { Engine } from '../engine/engine';
 import { CxrError } from '../engine/errors';
 import { ENGINE_BACKEND_SETTINGS, isOneOf } from '../engine/names';
@@ -96,6 +97,7 @@ connection.onRequest(protocol.backendStatus, async () => {
   try {
     return {
       backend: await engine.init(),
+      onnxRuntime: onnxRuntimeReport(),
       busy: training.active !== null,
       activeTraining: training.active,
       version,

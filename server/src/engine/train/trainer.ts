@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { EpochMetrics, RunConfig, TrainEvent, TrainRequest, TrainResult } from '../api';
+import { recordRunDevice, trainingDeviceFailure } from '../backend/deviceFailure';
 import { initBackend } from '../backend/select';
 import { augmentImage } from '../data/augment';
 import { loadDataset, type DatasetItem } from '../data/dataset';
@@ -76,6 +77,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
   const spec = getBackbone(config.backbone);
   if (resuming) assertSameClasses(config.classes, dataset.classes);
   else prepareNewRunFolder(run);
+  recordRunDevice(config, backend, resuming, warn);
 
   const trainPool = dataset.items.filter((i) => i.split !== 'test');
   const split = splitTrainVal(trainPool, { valFraction: config.valFraction, seed: config.seed });
@@ -151,6 +153,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     bestValAccuracy: state.bestValAccuracy,
     history,
     backend: backend.name,
+    device: backend.device,
     seconds: (Date.now() - started) / 1000,
     warnings,
   });
@@ -254,8 +257,9 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     return result('completed');
   } catch (e) {
     if (e instanceof CxrError && e.code === 'CANCELLED') return finishCancelled();
-    writeStatus('failed', e instanceof Error ? e.message : String(e));
-    throw e;
+    const err = trainingDeviceFailure(e, backend, run.dir) ?? e;
+    writeStatus('failed', err instanceof Error ? err.message : String(err));
+    throw err;
   } finally {
     frozen.dispose();
     model.dispose();

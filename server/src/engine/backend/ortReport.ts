@@ -1,0 +1,58 @@
+import * as path from 'node:path';
+import type { OnnxRuntimeReport } from '../api';
+import { optionalRequire } from './optionalRequire';
+import { ortProviderPreferenceFromEnv, planOrtProviders, type OrtProviderPreference, type OrtSupportedBackend } from './ortProviders';
+
+interface OrtBinding {
+  listSupportedBackends?: () => OrtSupportedBackend[];
+  env?: { versions?: { node?: string; common?: string } };
+}
+
+/** The folder of onnxruntime_binding.node for this platform, where optional provider libraries must be installed. */
+export function ortBindingDir(): string | null {
+  try {
+    const pkg = optionalRequire.resolve('onnxruntime-node/package.json');
+    return path.join(path.dirname(pkg), 'bin', 'napi-v6', process.platform, process.arch);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * ONNX Runtime's execution providers on this machine (for `cxr doctor` and the backend status): which the installed
+ * onnxruntime-node offers, which a session would use, and why. Loads onnxruntime-node (its native binding) when present.
+ */
+export function onnxRuntimeReport(preference?: OrtProviderPreference): OnnxRuntimeReport {
+  let pref: OrtProviderPreference;
+  try {
+    pref = preference ?? ortProviderPreferenceFromEnv();
+  } catch (e) {
+    return unavailable('auto', e instanceof Error ? e.message : String(e));
+  }
+  let ort: OrtBinding;
+  try {
+    ort = optionalRequire('onnxruntime-node') as OrtBinding;
+  } catch (e) {
+    const missing = (e as { code?: string }).code === 'MODULE_NOT_FOUND' && String((e as Error).message).includes("'onnxruntime-node'");
+    return unavailable(pref, missing ? 'onnxruntime-node is not installed next to CXR Studio' : `onnxruntime-node did not load: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const bindingDir = ortBindingDir();
+  if (typeof ort.listSupportedBackends !== 'function' || bindingDir == null) {
+    return unavailable(pref, 'the installed onnxruntime-node cannot list its execution providers (needs 1.17 or newer)');
+  }
+  const plan = planOrtProviders({ supported: ort.listSupportedBackends(), bindingDir, preference: pref });
+  const version = ort.env?.versions?.node ?? ort.env?.versions?.common ?? null;
+  return {
+    available: true,
+    version,
+    why: `onnxruntime-node ${version ?? '(version unknown)'}: sessions use ${plan.order.join(' then ')}`,
+    preference: pref,
+    order: plan.order,
+    providers: plan.statuses,
+    warnings: plan.warning != null ? [plan.warning] : [],
+  };
+}
+
+function unavailable(preference: string, why: string): OnnxRuntimeReport {
+  return { available: false, version: null, why, preference, order: [], providers: [], warnings: [] };
+}
