@@ -75,7 +75,7 @@ describe('packaged .vsix', { timeout: 180_000 }, () => {
   });
 
   it('leaves out sources, tests, source maps and every node module the bundles do not load', () => {
-    const allowedModules = /^node_modules\/(sharp|@img\/[^/]+|detect-libc|semver|h5wasm)\//;
+    const allowedModules = /^node_modules\/(sharp|@img\/[^/]+|detect-libc|semver|h5wasm|webgpu)\//;
     const offending = files.filter(
       (f) =>
         (/\.(ts|map)$/.test(f) && !f.endsWith('.d.ts')) ||
