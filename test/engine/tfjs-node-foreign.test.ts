@@ -178,7 +178,7 @@ describe("the user's tfjs-node from another node_modules tree", () => {
     const project = scratch('tfn-oom-train');
     writeStandInTfjsNode(path.join(project, 'node_modules'));
     const run = path.join(project, 'run');
-    const env: NodeJS.ProcessEnv = { ...process.env, CXR_TFJS_NODE: project, CXR_STAND_IN_OOM_KERNEL: 'DepthwiseConv2dNative' };
+    const env: NodeJS.ProcessEnv = { ...process.env, CXR_TFJS_NODE: project, CXR_STAND_IN_OOM_KERNEL: '_FusedMatMul' };
     delete env.CXR_BACKEND;
     const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, 'train', CI_TINY, '--out', run, '--epochs', '1', '--weights', MOBILENET_NOTOP_MANIFEST], {
       cwd: REPO, env, encoding: 'utf8', timeout: 180_000,
