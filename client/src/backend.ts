@@ -64,6 +64,10 @@ export class Backend implements vscode.Disposable {
     const env: NodeJS.ProcessEnv = { ...process.env };
     const models = this.settings.modelsDirectory;
     if (models) env.CXR_MODELS_DIR = models;
+    // Read by the engine in the backend and in every training worker (engine/backend/tensorflowNode.ts, ortProviders.ts).
+    const tfjsNode = this.settings.tfjsNodePath;
+    if (tfjsNode) env.CXR_TFJS_NODE = tfjsNode;
+    env.CXR_ORT_PROVIDER = this.settings.onnxExecutionProvider;
     const serverOptions: ServerOptions = {
       run: { module: serverModule, transport: TransportKind.ipc, options: { env } },
       debug: { module: serverModule, transport: TransportKind.ipc, options: { env, execArgv: ['--nolazy', '--inspect=6019'] } },

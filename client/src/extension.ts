@@ -12,6 +12,8 @@ import { Runs } from './runs';
 import { isSamePath, RunsTree } from './runsTree';
 import { Settings } from './settings';
 import { StatusBar } from './statusBar';
+import { describeDevice } from './device';
+import { useTensorflowInstallation } from './tensorflowInstallation';
 import { TrainingController } from './training';
 
 let backend: Backend | undefined;
@@ -91,8 +93,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     command('cxr.showLogs', () => output.show(true)),
     command('cxr.backendStatus', () => showBackendStatus(b, statusBar, output)),
+    command('cxr.useTensorflowInstallation', () => useTensorflowInstallation(b, settings, statusBar, output)),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('cxr.engineBackend') || e.affectsConfiguration('cxr.modelsDirectory')) void restartForSettings(b, training);
+      const engineSettings = ['cxr.engineBackend', 'cxr.modelsDirectory', 'cxr.tfjsNodePath', 'cxr.onnxExecutionProvider'];
+      if (engineSettings.some((k) => e.affectsConfiguration(k))) void restartForSettings(b, training);
       if (e.affectsConfiguration('cxr.dataRoots')) datasets.refresh();
     }),
     vscode.workspace.onDidChangeWorkspaceFolders(() => {
@@ -167,13 +171,18 @@ async function showBackendStatus(b: Backend, statusBar: StatusBar, output: vscod
     ...status.backend.candidates.map((c) => `  ${c.name}: ${c.available ? 'available' : 'unavailable'} (${c.why})`),
     `Versions: ${Object.entries(status.backend.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `Custom kernels: ${status.backend.customKernels.join(', ') || 'none'}`,
+    `Device: ${describeDevice(status.backend.device)}`,
+    ...status.backend.warnings.map((w) => `Warning: ${w}`),
+    ...(status.onnxRuntime
+      ? [`ONNX Runtime: ${status.onnxRuntime.why}`, ...status.onnxRuntime.providers.map((p) => `  ${p.name}: ${p.available ? 'available' : 'unavailable'} (${p.why})`), ...status.onnxRuntime.warnings.map((w) => `Warning: ${w}`)]
+      : []),
     `State: ${training}`,
     `Workspace trusted: ${status.trusted ? 'yes' : 'no (training disabled)'}`,
     `Allowed roots: ${status.allowedRoots.join(', ')}`,
   ];
   for (const line of details) output.info(line);
   const choice = await vscode.window.showInformationMessage(
-    `CXR backend: ${status.backend.name} · ${training} · ${status.trusted ? 'trusted' : 'restricted mode'}`,
+    `CXR backend: ${status.backend.name} on ${describeDevice(status.backend.device)} · ${training} · ${status.trusted ? 'trusted' : 'restricted mode'}`,
     'Show Details',
   );
   if (choice === 'Show Details') output.show(true);

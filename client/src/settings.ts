@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { BACKBONE_IDS, CAM_METHODS, ENGINE_BACKEND_SETTINGS, isOneOf } from '../../common/src/protocol';
-import type { BackboneId, CamMethodName, EngineBackendSetting } from '../../common/src/protocol';
+import { BACKBONE_IDS, CAM_METHODS, ENGINE_BACKEND_SETTINGS, isOneOf, ORT_PROVIDER_PREFERENCES } from '../../common/src/protocol';
+import type { BackboneId, CamMethodName, EngineBackendSetting, OrtProviderPreference } from '../../common/src/protocol';
 
 /** Typed access to the `cxr.*` settings; paths come back absolute. */
 export class Settings {
@@ -42,6 +42,21 @@ export class Settings {
   get engineBackend(): EngineBackendSetting {
     const v = this.config.get<string>('engineBackend');
     return isOneOf(ENGINE_BACKEND_SETTINGS, v) ? v : 'auto';
+  }
+
+  /** `cxr.tfjsNodePath` (restricted: VS Code ignores a workspace's value in Restricted Mode), or undefined. */
+  get tfjsNodePath(): string | undefined {
+    const v = (this.config.get<string>('tfjsNodePath') ?? '').trim();
+    return v ? this.resolve(v) : undefined;
+  }
+
+  async setTfjsNodePath(dir: string): Promise<void> {
+    await this.config.update('tfjsNodePath', dir, vscode.ConfigurationTarget.Global);
+  }
+
+  get onnxExecutionProvider(): OrtProviderPreference {
+    const v = this.config.get<string>('onnxExecutionProvider');
+    return isOneOf(ORT_PROVIDER_PREFERENCES, v) ? v : 'auto';
   }
 
   get camMethod(): CamMethodName {

@@ -4,6 +4,7 @@ import { backendStatus } from '../../common/src/protocol';
 import type { BackendStatus, TrainEvent } from '../../common/src/protocol';
 import type { Backend, BackendState } from './backend';
 import { errorMessage } from './errors';
+import { describeDevice, deviceKind } from './device';
 import type { Settings } from './settings';
 
 /**
@@ -79,7 +80,8 @@ export class StatusBar implements vscode.Disposable {
   }
 
   private render(): void {
-    const engine = this.status?.backend.name ?? (this.state === 'running' ? '…' : this.state);
+    const kind = deviceKind(this.status?.backend.device);
+    const engine = this.status ? `${this.status.backend.name}${kind ? ` (${kind})` : ''}` : this.state === 'running' ? '…' : this.state;
     const active = this.settings.activeModel;
     const model = active ? path.basename(active) : 'no active model';
     if (this.state !== 'running') {
@@ -94,7 +96,12 @@ export class StatusBar implements vscode.Disposable {
     tooltip.appendMarkdown('**CXR Studio** (research use only, not a diagnostic device)\n\n');
     const lines = [`Backend process: ${this.state}`];
     if (this.status) {
-      lines.push(`Engine: ${this.status.backend.name} (${this.status.backend.reason})`, `Busy: ${this.status.busy ? 'yes' : 'no'}`);
+      lines.push(
+        `Engine: ${this.status.backend.name} (${this.status.backend.reason})`,
+        `Trains on: ${describeDevice(this.status.backend.device)}`,
+        ...this.status.backend.warnings.map((w) => `Warning: ${w}`),
+        `Busy: ${this.status.busy ? 'yes' : 'no'}`,
+      );
     }
     if (this.training) lines.push(`Training ${path.basename(this.training.runDir)}: ${this.training.text}`);
     lines.push(`Active model: ${active ?? 'none'}`);

@@ -10,6 +10,7 @@ import {
   BROWSER_IMAGE_MIME,
   CAM_METHODS,
   ENGINE_BACKEND_SETTINGS,
+  ORT_PROVIDER_PREFERENCES,
   IMAGE_EXTENSIONS,
   imageExtensionWhenPattern,
 } from '../../server/src/engine/names';
@@ -34,6 +35,8 @@ describe('one list for each set of names (names.ts) and package.json', () => {
     assert.deepEqual(settings['cxr.defaultBackbone'].enumDescriptions, BACKBONE_IDS.map((id) => BACKBONE_DESCRIPTIONS[id].detail));
     assert.deepEqual(settings['cxr.engineBackend'].enum, [...ENGINE_BACKEND_SETTINGS]);
     assert.equal(settings['cxr.engineBackend'].enumDescriptions?.length, ENGINE_BACKEND_SETTINGS.length);
+    assert.deepEqual(settings['cxr.onnxExecutionProvider'].enum, [...ORT_PROVIDER_PREFERENCES]);
+    assert.equal(settings['cxr.onnxExecutionProvider'].enumDescriptions?.length, ORT_PROVIDER_PREFERENCES.length);
     assert.deepEqual(settings['cxr.camMethod'].enum, [...CAM_METHODS]);
   });
 

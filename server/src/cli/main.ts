@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BackboneId, BackendName, BatchNormMode, CamMethodName, TrainEvent } from '../engine/api';
 import { doctorReport } from '../engine/backend/doctor';
-import { ORT_PROVIDER_ENV, parseOrtProviderPreference } from '../engine/backend/ortProviders';
+import { ORT_PROVIDER_ENV, ORT_PROVIDER_PREFERENCES, parseOrtProviderPreference } from '../engine/backend/ortProviders';
 import { TFJS_NODE_ENV } from '../engine/backend/tensorflowNode';
 import { Engine } from '../engine/engine';
 import { CxrError, toCxrError } from '../engine/errors';
@@ -18,7 +18,7 @@ const USAGE = `cxr - train, evaluate and explain chest X-ray classifiers (resear
 
 Usage:
   cxr doctor [--json]
-  (every command) [--backend ${BACKEND_NAMES.join('|')}] [--tfjs-node DIR] [--ort-provider auto|cpu|cuda|dml|coreml]
+  (every command) [--backend ${BACKEND_NAMES.join('|')}] [--tfjs-node DIR] [--ort-provider ${ORT_PROVIDER_PREFERENCES.join('|')}]
   cxr train <data> --out <run> [--backbone ${BACKBONE_IDS.join('|')}] [--weights FILE] [--epochs N] [--batch N]
             [--lr X] [--momentum X] [--seed N] [--val-fraction X] [--freeze-at LAYER] [--batch-norm inference|batch]
             [--augment|--no-augment] [--resume] [--json]

@@ -21,6 +21,10 @@ export type BackendName = (typeof BACKEND_NAMES)[number];
 /** The order `auto` tries backends in, fastest first. WebGPU stays out until it is proven on real GPUs. */
 export const AUTO_BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 
+/** ONNX Runtime execution providers a user can ask for (cxr.onnxExecutionProvider, --ort-provider); `auto` picks. */
+export const ORT_PROVIDER_PREFERENCES = ['auto', 'cpu', 'cuda', 'dml', 'coreml'] as const;
+export type OrtProviderPreference = (typeof ORT_PROVIDER_PREFERENCES)[number];
+
 /** The cxr.engineBackend setting: a backend name, or `auto`. */
 export const ENGINE_BACKEND_SETTINGS = ['auto', ...BACKEND_NAMES] as const;
 export type EngineBackendSetting = (typeof ENGINE_BACKEND_SETTINGS)[number];

@@ -1,13 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ORT_PROVIDER_PREFERENCES, type OrtProviderPreference } from '../names';
+
+export { ORT_PROVIDER_PREFERENCES, type OrtProviderPreference };
 
 /**
  * ONNX Runtime execution providers for inference: the platform's GPU provider when the installed onnxruntime-node
  * has it (CUDA on Linux, DirectML on Windows, CoreML on macOS), else the CPU. Overridable with the
  * cxr.onnxExecutionProvider setting / `--ort-provider` (both reach here as CXR_ORT_PROVIDER).
  */
-export const ORT_PROVIDER_PREFERENCES = ['auto', 'cpu', 'cuda', 'dml', 'coreml'] as const;
-export type OrtProviderPreference = (typeof ORT_PROVIDER_PREFERENCES)[number];
 export const ORT_PROVIDER_ENV = 'CXR_ORT_PROVIDER';
 
 /** The GPU provider `auto` tries on each platform. */
@@ -107,7 +108,7 @@ export function planOrtProviders(input: PlanInput): OrtProviderPlan {
     else if (name === 'cpu') use = 'fallback';
     else if (!a.ok) use = 'not used';
     else if (name === gpu) use = `not used (${ORT_PROVIDER_ENV}=${preference})`;
-    else use = `not used automatically (only ${gpu != null ? PROVIDER_LABEL[gpu] : 'the CPU'} is on ${platform})`;
+    else use = `not used (auto tries ${gpu != null ? PROVIDER_LABEL[gpu] : 'only the CPU'} on ${platform})`;
     return { name, available: a.ok, why: `${PROVIDER_LABEL[name] ?? name}: ${a.why}; ${use}` };
   });
   if (gpu != null && !available.has(gpu)) {
