@@ -77,7 +77,9 @@ describe('training from a CSV manifest with patient IDs, on DICOM files', () => 
     });
     assert.equal(result.status, 'completed');
     assert.equal(result.epochsRun, 3);
-    assert.deepEqual(result.warnings, [], 'every DICOM file was read');
+    // The pre-training audit may warn about this tiny set (duplicates, acquisition cues); no other warning is expected:
+    // a skipped (unreadable) DICOM would be one.
+    assert.deepEqual(result.warnings.filter((w) => !w.startsWith('Dataset audit')), [], 'every DICOM file was read');
     assert.ok(result.history.every((h) => Number.isFinite(h.loss) && h.valLoss !== null), JSON.stringify(result.history));
     const config = JSON.parse(fs.readFileSync(path.join(result.runDir, 'config.json'), 'utf8'));
     assert.deepEqual(config.classes, CLASSES);
