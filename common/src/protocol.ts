@@ -61,6 +61,10 @@ export const JSON_RPC_ERROR_CODES: Readonly<Record<CxrErrorCode, number>> = {
   RUN_INVALID: -32009,
   BUSY: -32010,
   BACKEND_UNAVAILABLE: -32011,
+  NOT_A_FILE: -32012,
+  OUTPUT_INVALID: -32013,
+  STORAGE_FAILED: -32014,
+  NON_FINITE: -32015,
 };
 
 const ERROR_CODES = new Set<string>(Object.keys(JSON_RPC_ERROR_CODES));
@@ -220,8 +224,17 @@ export interface ReadEvaluationParams {
 /** A run's saved evaluation with its predictions; NOT_FOUND when that split was never evaluated. */
 export const readEvaluation = new RequestType<ReadEvaluationParams, EvaluateResult, CxrErrorData>('cxr/readEvaluation');
 
-/** Deletes a run folder; refused (BUSY) for the run being trained. */
-export const deleteRun = new RequestType<DeleteRunParams, null, CxrErrorData>('cxr/deleteRun');
+export interface DeleteRunResult {
+  runDir: string;
+  /** The run's entries that were removed (folders end in '/'). */
+  removed: string[];
+}
+
+/**
+ * Deletes a run folder; refused (BUSY) for the run being trained, and (RUN_INVALID, nothing deleted) for a folder
+ * that is not verifiably a run: an allowed root, a folder without a run's config.json, or one holding other files.
+ */
+export const deleteRun = new RequestType<DeleteRunParams, DeleteRunResult, CxrErrorData>('cxr/deleteRun');
 
 // ---------------------------------------------------------------------------------------------------------------
 // Datasets

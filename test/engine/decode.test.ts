@@ -144,10 +144,10 @@ describe('decodeImage pixel handling', () => {
 });
 
 describe('decodeImage errors', () => {
-  it('NOT_FOUND for a missing file, INVALID_ARGUMENT for a folder or a bad size', async () => {
+  it('NOT_FOUND for a missing file, NOT_A_FILE for a folder, INVALID_ARGUMENT for a bad size', async () => {
     const dir = scratchDir('dec');
     await rejects(decodeImage(path.join(dir, 'missing.png'), 224), 'NOT_FOUND', /not found/);
-    await rejects(decodeImage(dir, 224), 'INVALID_ARGUMENT', /is a folder/);
+    await rejects(decodeImage(dir, 224), 'NOT_A_FILE', /is a folder/);
     await rejects(decodeImage(TINY_PNG, 0), 'INVALID_ARGUMENT', /size/);
   });
 

@@ -140,20 +140,27 @@ describe('backend process: handshake, validation and path guard', () => {
     assert.ok(fs.existsSync(path.join(work, 'runs')), 'a folder that is not a run must not be deleted');
   });
 
-  it('answers an unexpected exception as INTERNAL and keeps serving', async () => {
+  it('answers a damaged config.json as RUN_INVALID naming it, without a stack', async () => {
     const broken = path.join(work, 'runs', 'broken');
     fs.mkdirSync(path.join(broken, 'model'), { recursive: true });
     fs.writeFileSync(path.join(broken, 'config.json'), '{ this is not json');
     const err = await expectCxrError(() =>
       backend.conn.sendRequest(protocol.predict, { run: broken, files: [path.join(CI_TINY, 'test', 'Covid', '0102.jpeg')] }),
     );
+    assert.equal(err.code, 'RUN_INVALID', err.message);
+    assert.match(err.message, /config\.json is not valid JSON/);
+    assert.doesNotMatch(err.message, /\n\s+at /);
+    fs.rmSync(broken, { recursive: true });
+  });
+
+  it('answers an unexpected exception as INTERNAL and keeps serving', async () => {
+    const err = await expectCxrError(() => backend.conn.sendRequest('cxr/_test/throw', {}));
     assert.equal(err.code, 'INTERNAL', err.message);
     assert.equal(err.rpcCode, -32603);
     assert.match(err.message, /Internal error in the CXR Studio backend/);
     assert.ok(backend.logs.some((l) => l.startsWith('Unexpected error:')), 'the stack was not logged');
     assert.ok(backend.alive);
     assert.equal((await backend.conn.sendRequest(protocol.backendStatus)).busy, false);
-    fs.rmSync(broken, { recursive: true });
   });
 
   it('refuses training in an untrusted workspace with a clear message, and trains again once trusted', async () => {

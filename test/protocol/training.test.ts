@@ -195,7 +195,9 @@ describe('backend process: training in a worker', () => {
 
   it('deletes a finished run', async () => {
     const out = path.join(runs, 'cancelled');
-    assert.equal(await backend.conn.sendRequest(protocol.deleteRun, { runDir: out }), null);
+    const deleted = await backend.conn.sendRequest(protocol.deleteRun, { runDir: out });
+    assert.equal(deleted.runDir, out);
+    assert.ok(deleted.removed.includes('config.json') && deleted.removed.includes('model/'), deleted.removed.join(', '));
     assert.equal(fs.existsSync(out), false);
     assert.ok(backend.alive);
   });

@@ -31,6 +31,7 @@ import { renderCamGrid, renderOverlayPng, upsampleBilinear } from './explain/ren
 import { argMax, classifyFiles, loadRunModel, modelMtime, probabilitiesRecord, type LoadedRun } from './inference/runModel';
 import { loadLabels, loadPretrainedClassifier } from './inference/pretrainedClassifier';
 import { evaluationDir, readRunConfig, recordAudit, recordTestAccuracy } from './runStore';
+import { UNRESTRICTED, type PathPolicy } from './security/pathPolicy';
 import { train } from './train/trainer';
 import { stackImages } from './train/tensors';
 import { writeFileAtomic, writeJsonAtomic } from './util/atomic';
@@ -38,6 +39,11 @@ import { writeFileAtomic, writeJsonAtomic } from './util/atomic';
 export interface EngineOptions {
   backend?: BackendName;
   log?: (msg: string) => void;
+  /**
+   * Which files the engine may read and write, the indirect ones included (CSV rows, symlinks inside datasets and
+   * runs, a run's recorded dataset, manifest shards). The language server passes its allowed roots; default: any.
+   */
+  paths?: PathPolicy;
 }
 
 export interface CamGridRequest {
@@ -60,6 +66,10 @@ export class Engine {
 
   constructor(private readonly opts: EngineOptions = {}) {}
 
+  private get paths(): PathPolicy {
+    return this.opts.paths ?? UNRESTRICTED;
+  }
+
   async init(): Promise<BackendReport> {
     if (this.backend != null) return this.backend;
     const report: BackendReport = await initBackend({ prefer: this.opts.backend });
@@ -71,19 +81,19 @@ export class Engine {
   async train(req: TrainRequest, onEvent: (e: TrainEvent) => void = () => {}, signal?: AbortSignal): Promise<TrainResult> {
     await this.init();
     if (this.cached && path.resolve(req.out) === this.cached.runDir) this.dropCache();
-    const data = req.resume ? readRunConfig(req.out).data : req.data;
+    const data = req.resume ? this.paths.check(readRunConfig(req.out, this.paths).data, 'dataset', "recorded in the run's config.json") : req.data;
     const audit = await this.audit({ data, seed: req.seed }, (done, total) =>
       onEvent({ kind: 'phase', phase: 'preparing', message: `auditing the dataset ${done}/${total}`, done, total }), signal);
     const auditWarnings = auditTrainingWarnings(audit);
     for (const message of auditWarnings) onEvent({ kind: 'warning', message });
-    const result = await train(req, { onEvent, signal });
-    recordAudit(result.runDir, audit);
+    const result = await train(req, { onEvent, signal, paths: this.paths });
+    recordAudit(result.runDir, audit, this.paths);
     return { ...result, warnings: [...auditWarnings, ...result.warnings] };
   }
 
   /** Audits a dataset (duplicates, source confound, patients, balance, loader warnings); no model needed. */
   async audit(req: AuditRequest, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<AuditResult> {
-    return auditDataset(req, { onProgress, signal });
+    return auditDataset(req, { onProgress, signal, paths: this.paths });
   }
 
   async evaluate(
@@ -94,7 +104,7 @@ export class Engine {
     await this.init();
     const loaded = await this.loadRun(req.run);
     const split = req.split ?? 'test';
-    const items = await selectItems(loaded, req.data, split);
+    const items = await selectItems(loaded, req.data, split, this.paths);
     const files = items.map((i) => i.path);
     const probs = await classifyFiles(loaded.model, loaded.spec, loaded.config.imageSize, files, onProgress, signal);
     const classes = loaded.config.classes;
@@ -112,7 +122,9 @@ export class Engine {
         correct: k === yTrue[i],
       };
     });
-    const outDir = path.resolve(req.outDir ?? evaluationDir(loaded.runDir, split));
+    const outDir = req.outDir !== undefined
+      ? this.paths.check(path.resolve(req.outDir), 'output folder')
+      : evaluationDir(loaded.runDir, split, this.paths);
     const result: EvaluateResult = {
       ...metrics,
       run: loaded.runDir,
@@ -123,13 +135,22 @@ export class Engine {
     };
     writeJsonAtomic(result.files.json, result);
     writeFileAtomic(result.files.markdown, renderEvaluationMarkdown(result));
-    if (split === 'test') recordTestAccuracy(loaded.runDir, metrics.accuracy);
+    if (split === 'test') {
+      try {
+        recordTestAccuracy(loaded.runDir, metrics.accuracy, this.paths);
+      } catch (e) {
+        // A read-only run can be evaluated into a writable --out; only the note in its status.json is lost.
+        if (!(e instanceof CxrError && e.code === 'STORAGE_FAILED')) throw e;
+        this.opts.log?.(`Test accuracy not recorded in ${loaded.runDir}: ${e.message}`);
+      }
+    }
     return result;
   }
 
   async predict(req: PredictRequest): Promise<ImagePrediction[]> {
     await this.init();
     if (req.files.length === 0) throw new CxrError('INVALID_ARGUMENT', 'No image files to classify.');
+    for (const f of req.files) this.paths.check(path.resolve(f), 'image');
     if (req.run) {
       const loaded = await this.loadRun(req.run);
       const probs = await classifyFiles(loaded.model, loaded.spec, loaded.config.imageSize, req.files);
@@ -138,8 +159,8 @@ export class Engine {
     if (!req.backbone || !req.weights || !req.labels) {
       throw new CxrError('INVALID_ARGUMENT', 'Give a run folder, or --backbone, --weights (with-top weights) and --labels (one label per line).');
     }
-    const labels = loadLabels(req.labels);
-    const { model, spec, inputSize } = await loadPretrainedClassifier(req.backbone, req.weights, labels.length);
+    const labels = loadLabels(this.paths.check(path.resolve(req.labels), 'labels file'));
+    const { model, spec, inputSize } = await loadPretrainedClassifier(req.backbone, req.weights, labels.length, this.paths);
     try {
       const probs = await classifyFiles(model, spec, inputSize, req.files);
       return req.files.map((file, i) => toPrediction(file, labels, probs[i], req.topK ?? 5));
@@ -151,6 +172,8 @@ export class Engine {
   async explain(req: ExplainRequest): Promise<ExplainResult> {
     await this.init();
     const loaded = await this.loadRun(req.run);
+    this.paths.check(path.resolve(req.image), 'image');
+    const outFile = req.out === undefined ? undefined : this.paths.check(path.resolve(req.out), 'output file');
     const { config, spec, model } = loaded;
     const target = req.className === undefined ? undefined : classIndexOf(config.classes, req.className);
     const method = req.method ?? 'cam';
@@ -158,7 +181,7 @@ export class Engine {
     try {
       const { image, out, upsampled } = await explainFile(cam, loaded, req.image, target);
       const png = await renderOverlayPng(image, config.imageSize, upsampled, req.alpha ?? 0.35);
-      if (req.out) writeFileAtomic(path.resolve(req.out), png);
+      if (outFile) writeFileAtomic(outFile, png);
       return {
         file: req.image,
         method,
@@ -166,7 +189,7 @@ export class Engine {
         target: config.classes[out.target],
         probabilities: probabilitiesRecord(config.classes, out.probabilities),
         heatmap: { width: out.width, height: out.height, data: Array.from(out.map) },
-        overlayPath: req.out ? path.resolve(req.out) : undefined,
+        overlayPath: outFile,
         overlayPngBase64: req.includePng ? png.toString('base64') : undefined,
       };
     } finally {
@@ -179,7 +202,8 @@ export class Engine {
     await this.init();
     const loaded = await this.loadRun(req.run);
     const { config, spec, model } = loaded;
-    const items = (await selectItems(loaded, req.data, req.split ?? 'test')).slice(0, req.limit ?? 66);
+    const out = this.paths.check(path.resolve(req.out), 'output file');
+    const items = (await selectItems(loaded, req.data, req.split ?? 'test', this.paths)).slice(0, req.limit ?? 66);
     const cam = createCam(req.method ?? 'cam', model, spec.featureLayer);
     const size = config.imageSize;
     const tiles = [];
@@ -198,8 +222,8 @@ export class Engine {
       cam.dispose();
     }
     const png = await renderCamGrid(tiles, { columns: req.columns ?? 6, title: `${spec.displayName} ${req.method ?? 'cam'}` });
-    writeFileAtomic(path.resolve(req.out), png);
-    return { out: path.resolve(req.out), tiles: tiles.length, correct: tiles.filter((t) => t.predicted === t.real).length };
+    writeFileAtomic(out, png);
+    return { out, tiles: tiles.length, correct: tiles.filter((t) => t.predicted === t.real).length };
   }
 
   dispose(): void {
@@ -207,11 +231,11 @@ export class Engine {
   }
 
   private async loadRun(runDir: string): Promise<LoadedRun> {
-    const dir = path.resolve(runDir);
+    const dir = this.paths.check(path.resolve(runDir), 'run folder');
     if (!fs.existsSync(dir)) throw new CxrError('NOT_FOUND', `Run folder not found: ${dir}`);
     if (this.cached && this.cached.runDir === dir && this.cached.loadedMtimeMs === modelMtime(dir)) return this.cached;
     this.dropCache();
-    this.cached = await loadRunModel(dir);
+    this.cached = await loadRunModel(dir, this.paths);
     this.opts.log?.(`Loaded model of ${dir}`);
     return this.cached;
   }
@@ -237,8 +261,8 @@ async function explainFile(
   return { image, out, upsampled: upsampleBilinear(out.map, out.width, out.height, size, size) };
 }
 
-async function selectItems(loaded: LoadedRun, data: string, split: string): Promise<DatasetItem[]> {
-  const dataset = await loadDataset(data);
+async function selectItems(loaded: LoadedRun, data: string, split: string, paths: PathPolicy): Promise<DatasetItem[]> {
+  const dataset = await loadDataset(data, paths);
   const pool = dataset.items.filter((i) => i.split !== 'test');
   let items: DatasetItem[];
   switch (split) {

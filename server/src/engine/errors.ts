@@ -17,6 +17,14 @@ export type CxrErrorCode =
   | 'BUSY'
   | 'CANCELLED'
   | 'BACKEND_UNAVAILABLE'
+  /** A FIFO, a device, a socket or a folder where a regular file was expected. */
+  | 'NOT_A_FILE'
+  /** An output path of the wrong kind: --out naming a file where a folder is written, or the reverse. */
+  | 'OUTPUT_INVALID'
+  /** Writing failed for a reason of the disk: full, read-only, no permission. The folder is named. */
+  | 'STORAGE_FAILED'
+  /** NaN or infinite numbers: in weights, in predictions, or a diverged training. */
+  | 'NON_FINITE'
   | 'INTERNAL';
 
 export class CxrError extends Error {

@@ -7,19 +7,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AuditResult, EvaluateResult, EvaluationSummary, RunConfig, RunDetails, RunStatus, RunSummary } from './api';
 import { CxrError } from './errors';
-import { RunFolder, type RunStatusFile } from './train/runFolder';
+import { UNRESTRICTED, type PathPolicy } from './security/pathPolicy';
+import { RunFolder, verifyRunContents, type RunStatusFile } from './train/runFolder';
 import { readJson, writeJsonAtomic } from './util/atomic';
 
 /** Summaries of every run folder directly inside `runsRoot`, newest first. Unreadable folders are skipped. */
-export async function listRuns(runsRoot: string): Promise<RunSummary[]> {
-  const root = path.resolve(runsRoot);
+export async function listRuns(runsRoot: string, paths: PathPolicy = UNRESTRICTED): Promise<RunSummary[]> {
+  const root = paths.check(path.resolve(runsRoot), 'runs folder');
   if (!fs.existsSync(root)) return [];
   const summaries: RunSummary[] = [];
   for (const entry of fs.readdirSync(root, { withFileTypes: true })) {
     if (!entry.isDirectory()) continue;
-    const run = new RunFolder(path.join(root, entry.name));
-    if (!run.exists()) continue;
     try {
+      // A run whose files lead outside the allowed roots is refused here like any outside folder: not listed.
+      const run = new RunFolder(path.join(root, entry.name), paths);
+      if (!run.exists()) continue;
       summaries.push(summarise(run, run.readConfig(), run.readStatus()));
     } catch {
       // A half-written or foreign folder is not a run; listing must not fail because of it.
@@ -28,14 +30,14 @@ export async function listRuns(runsRoot: string): Promise<RunSummary[]> {
   return summaries.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 }
 
-export async function readRunSummary(runDir: string): Promise<RunSummary> {
-  const run = openRun(runDir);
+export async function readRunSummary(runDir: string, paths: PathPolicy = UNRESTRICTED): Promise<RunSummary> {
+  const run = openRun(runDir, paths);
   return summarise(run, run.readConfig(), run.readStatus());
 }
 
 /** Config, status, history and saved evaluations of one run. */
-export function readRunDetails(runDir: string): RunDetails {
-  const run = openRun(runDir);
+export function readRunDetails(runDir: string, paths: PathPolicy = UNRESTRICTED): RunDetails {
+  const run = openRun(runDir, paths);
   const config = run.readConfig();
   const status = run.readStatus();
   return {
@@ -47,22 +49,22 @@ export function readRunDetails(runDir: string): RunDetails {
   };
 }
 
-export function readRunConfig(runDir: string): RunConfig {
-  return openRun(runDir).readConfig();
+export function readRunConfig(runDir: string, paths: PathPolicy = UNRESTRICTED): RunConfig {
+  return openRun(runDir, paths).readConfig();
 }
 
 /** Where evaluations of `split` are written by default. */
-export function evaluationDir(runDir: string, split: string): string {
-  return path.join(new RunFolder(path.resolve(runDir)).evaluationRoot, split);
+export function evaluationDir(runDir: string, split: string, paths: PathPolicy = UNRESTRICTED): string {
+  return new RunFolder(runDir, paths).entry(path.join('evaluation', split));
 }
 
 /** The saved evaluation of one split, predictions included. */
-export function readEvaluation(runDir: string, split: string): EvaluateResult {
-  const run = openRun(runDir);
+export function readEvaluation(runDir: string, split: string, paths: PathPolicy = UNRESTRICTED): EvaluateResult {
+  const run = openRun(runDir, paths);
   if (!/^[\w.-]+$/.test(split) || split.startsWith('.')) {
     throw new CxrError('INVALID_ARGUMENT', `'${split}' is not an evaluation split name.`, { split });
   }
-  const file = path.join(run.evaluationRoot, split, 'evaluation.json');
+  const file = run.entry(path.join('evaluation', split, 'evaluation.json'));
   if (!fs.existsSync(file)) {
     throw new CxrError('NOT_FOUND', `${path.basename(run.dir)} has no saved evaluation of the ${split} split. Evaluate it first.`, { runDir: run.dir, split });
   }
@@ -73,15 +75,15 @@ export function readEvaluation(runDir: string, split: string): EvaluateResult {
   return result;
 }
 
-export function recordTestAccuracy(runDir: string, accuracy: number): void {
-  const run = new RunFolder(path.resolve(runDir));
+export function recordTestAccuracy(runDir: string, accuracy: number, paths: PathPolicy = UNRESTRICTED): void {
+  const run = new RunFolder(runDir, paths);
   const status = run.readStatus();
   if (status) run.writeStatus({ ...status, testAccuracy: accuracy, updatedAt: new Date().toISOString() });
 }
 
 /** Saves the dataset audit that ran before the run's training (audit.json). */
-export function recordAudit(runDir: string, audit: AuditResult): void {
-  writeJsonAtomic(new RunFolder(path.resolve(runDir)).auditFile, audit);
+export function recordAudit(runDir: string, audit: AuditResult, paths: PathPolicy = UNRESTRICTED): void {
+  writeJsonAtomic(new RunFolder(runDir, paths).auditFile, audit);
 }
 
 /** Marks a run whose trainer died as interrupted (it can be resumed from its last checkpoint). */
@@ -93,21 +95,58 @@ export function markInterrupted(runDir: string, message: string): void {
   }
 }
 
-/** The best model's weights manifest; RUN_INVALID when no epoch has finished. */
-export function trainedModelManifest(runDir: string): string {
-  const run = openRun(runDir);
-  if (!run.hasModel()) {
+/**
+ * The best model's weights manifest; RUN_INVALID when no epoch has finished. After a crash in the middle of the
+ * model's swap, the manifest of the complete sibling (read-only: the run is repaired when it is resumed).
+ */
+export function trainedModelManifest(runDir: string, paths: PathPolicy = UNRESTRICTED): string {
+  const run = openRun(runDir, paths);
+  const dir = run.modelDirForReading();
+  if (dir === null) {
     throw new CxrError('RUN_INVALID', `${run.dir} has no trained model yet (no epoch has finished). Train or resume it first.`, { runDir: run.dir });
   }
-  return path.join(run.modelDir, 'weights_manifest.json');
+  return run.entry(path.join(path.basename(dir), 'weights_manifest.json'));
 }
 
-/** Deletes a run folder; refuses anything that is not a run folder. */
-export async function deleteRun(runDir: string): Promise<void> {
-  const run = new RunFolder(path.resolve(runDir));
-  if (!run.exists()) throw new CxrError('RUN_INVALID', `${run.dir} is not a run folder; nothing was deleted.`);
-  fs.rmSync(run.dir, { recursive: true, force: true });
+export interface DeletedRun {
+  runDir: string;
+  /** What was removed, relative to the run folder, folders with a trailing '/'. */
+  removed: string[];
 }
+
+/**
+ * Deletes a run folder, and only one that is verifiably a run: a config.json that reads as a run's, and nothing but
+ * the files a run holds (verifyRunContents). Never an allowed root, never a folder with a file it did not write: such
+ * a folder is refused and nothing is deleted. Removes the run's own entries one by one, then the empty folder.
+ */
+export async function deleteRun(runDir: string, paths: PathPolicy = UNRESTRICTED): Promise<DeletedRun> {
+  const dir = paths.check(path.resolve(runDir), 'run folder');
+  const refuse = (why: string): CxrError => new CxrError('RUN_INVALID', `${dir} ${why}; nothing was deleted.`, { runDir: dir });
+  const stat = fs.lstatSync(dir, { throwIfNoEntry: false });
+  if (!stat) throw new CxrError('NOT_FOUND', `Run folder not found: ${dir}.`, { runDir: dir });
+  if (stat.isSymbolicLink() || !stat.isDirectory()) throw refuse('is not a folder (a link or a file)');
+  if (paths.isRoot(dir) || path.dirname(dir) === dir) throw refuse('is one of the folders CXR Studio may access, not a run inside one');
+  const run = new RunFolder(dir, paths);
+  if (!run.exists()) throw refuse('is not a run folder (no config.json)');
+  const config = run.readConfig();
+  if (config.version !== 1 || !Array.isArray(config.classes) || typeof config.backbone !== 'string') {
+    throw refuse("has a config.json that is not a CXR Studio run's");
+  }
+  const { entries, unexpected } = verifyRunContents(dir);
+  if (unexpected.length > 0) {
+    throw refuse(`holds files a run does not (${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ` and ${unexpected.length - 5} more` : ''}); move them out first`);
+  }
+  const removed: string[] = [];
+  for (const entry of entries) {
+    const full = path.join(dir, entry);
+    const isDir = fs.lstatSync(full).isDirectory();
+    fs.rmSync(full, { recursive: true, force: true });
+    removed.push(isDir ? `${entry}/` : entry);
+  }
+  fs.rmdirSync(dir);
+  return { runDir: dir, removed };
+}
+
 
 /**
  * The status a reader should believe: 'running' written by a process that is gone is an interrupted run.
@@ -119,8 +158,8 @@ export function effectiveStatus(status: RunStatusFile | null): RunStatus {
   return status.status;
 }
 
-function openRun(runDir: string): RunFolder {
-  const run = new RunFolder(path.resolve(runDir));
+function openRun(runDir: string, paths: PathPolicy = UNRESTRICTED): RunFolder {
+  const run = new RunFolder(paths.check(path.resolve(runDir), 'run folder'), paths);
   if (!run.exists()) {
     throw new CxrError('RUN_INVALID', `${run.dir} is not a CXR Studio run folder (no config.json). Train one with 'cxr train'.`, { runDir: run.dir });
   }

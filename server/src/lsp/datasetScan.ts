@@ -41,7 +41,7 @@ export async function scanDatasets(roots: readonly string[], guard: PathGuard, l
   const loaded: DatasetIndex[] = [];
   for (const candidate of candidates) {
     try {
-      loaded.push(await loadDataset(candidate));
+      loaded.push(await loadDataset(candidate, guard));
     } catch (e) {
       log(`Not a dataset: ${candidate} (${e instanceof Error ? e.message : String(e)})`);
     }
@@ -73,7 +73,7 @@ export async function listDatasetImages(
   filter: { className?: string; split?: DatasetSplitName },
   guard: PathGuard,
 ): Promise<DatasetImage[]> {
-  const index = await loadDataset(dataset);
+  const index = await loadDataset(dataset, guard);
   return index.items
     .filter((i) => filter.className === undefined || i.label === filter.className)
     .filter((i) => filter.split === undefined || (i.split ?? 'unassigned') === filter.split)

@@ -13,7 +13,7 @@ import {
   type InitializeResult,
   type ProgressToken,
   type RequestHandler,
-  type RequestType,
+  RequestType,
   type ResponseError,
 } from 'vscode-languageserver/node';
 import * as protocol from '../../../common/src/protocol';
@@ -44,7 +44,7 @@ const version = packageVersion();
 const guard = new PathGuard();
 let trusted = false;
 let canCreateProgress = false;
-let engine = new Engine({ log });
+let engine = new Engine({ log, paths: guard });
 let training = new TrainingHost({ log });
 
 connection.onInitialize((params): InitializeResult => {
@@ -56,7 +56,7 @@ connection.onInitialize((params): InitializeResult => {
   }
   trusted = opts.trusted === true;
   const backend: BackendName | undefined = opts.engineBackend === 'auto' ? undefined : opts.engineBackend;
-  engine = new Engine({ backend, log });
+  engine = new Engine({ backend, log, paths: guard });
   training = new TrainingHost({ backend, log });
   canCreateProgress = params.capabilities.window?.workDoneProgress === true;
   // Replaces the library's handler, which only knows server-created progress; ours knows every training's token.
@@ -142,7 +142,7 @@ handle(protocol.train, async (params, token) => {
     const result = await training.start(req, (event) => {
       connection.sendNotification(protocol.trainEvent, { runDir: req.out, event });
       progress.event(event);
-    });
+    }, guard.realRoots());
     log(`Training ${result.status}: ${req.out} (${result.epochsRun} epochs)`);
     return result;
   } finally {
@@ -183,16 +183,16 @@ handle(protocol.predict, (params) => engine.predict(requests.parsePredict(params
 
 handle(protocol.explain, (params) => engine.explain(requests.parseExplain(params, guard)));
 
-handle(protocol.listRuns, (params) => listRuns(requests.parseRunsRoot(params, guard)));
+handle(protocol.listRuns, (params) => listRuns(requests.parseRunsRoot(params, guard), guard));
 
 handle(protocol.deleteRun, async (params) => {
   const runDir = requests.parseRunDir(params, guard);
   if (training.isTraining(runDir)) {
     throw new CxrError('BUSY', 'This run is training right now. Cancel the training before deleting the run.', { runDir });
   }
-  await deleteRun(runDir);
-  log(`Deleted run ${runDir}`);
-  return null;
+  const deleted = await deleteRun(runDir, guard);
+  log(`Deleted run ${runDir}: ${deleted.removed.join(', ')}`);
+  return deleted;
 });
 
 handle(protocol.scanDatasets, (params) => scanDatasets(requests.parseScanRoots(params, guard), guard, log));
@@ -202,16 +202,20 @@ handle(protocol.datasetImages, (params) => {
   return listDatasetImages(dataset, filter, guard);
 });
 
-handle(protocol.runDetails, (params) => readRunDetails(requests.parseRunDetails(params, guard)));
+handle(protocol.runDetails, (params) => readRunDetails(requests.parseRunDetails(params, guard), guard));
 
 handle(protocol.readEvaluation, (params) => {
   const { runDir, split } = requests.parseReadEvaluation(params, guard);
-  return readEvaluation(runDir, split);
+  return readEvaluation(runDir, split, guard);
 });
 
 if (process.env.CXR_LSP_TEST_HOOKS === '1') {
   // Lets the protocol tests crash the training worker the way an out-of-memory abort would.
   connection.onRequest('cxr/_test/killTrainingWorker', async () => ({ killed: await training.kill() }));
+  // A bug in a handler, as opposed to a user mistake: must come back INTERNAL with the stack in the log only.
+  handle(new RequestType<unknown, never, protocol.CxrErrorData>('cxr/_test/throw'), () => {
+    throw new TypeError('simulated bug');
+  });
 }
 
 connection.listen();

@@ -31,7 +31,7 @@ export function parseTrain(params: unknown, guard: PathGuard): TrainRequest {
   const out = guard.check(p.string('out'), 'run folder');
   const resume = p.optBoolean('resume');
   // Resuming needs only the run folder: data and backbone come from its config.json unless given.
-  const saved = resume && !(p.has('data') && p.has('backbone')) ? readRunConfig(out) : null;
+  const saved = resume && !(p.has('data') && p.has('backbone')) ? readRunConfig(out, guard) : null;
   const req: TrainRequest = {
     data: guard.check(saved && !p.has('data') ? saved.data : p.string('data'), 'dataset'),
     out,

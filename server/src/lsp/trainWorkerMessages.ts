@@ -5,6 +5,8 @@ import type { CxrErrorCode } from '../engine/errors';
 export interface TrainWorkerData {
   request: TrainRequest;
   backend?: BackendName;
+  /** The backend's allowed roots when the training started: the worker's engine holds every file to them. */
+  allowedRoots: string[];
 }
 
 export type HostToWorker = { type: 'cancel' };

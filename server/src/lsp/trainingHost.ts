@@ -49,10 +49,10 @@ export class TrainingHost {
     }
   }
 
-  start(request: TrainRequest, onEvent: (e: TrainEvent) => void): Promise<TrainResult> {
+  start(request: TrainRequest, onEvent: (e: TrainEvent) => void, allowedRoots: string[]): Promise<TrainResult> {
     this.assertIdle();
     const runDir = path.resolve(request.out);
-    const data: TrainWorkerData = { request, backend: this.opts.backend };
+    const data: TrainWorkerData = { request, backend: this.opts.backend, allowedRoots };
     const worker = startWorker(data);
     for (const stream of [worker.stdout, worker.stderr]) {
       readline.createInterface({ input: stream }).on('line', (line) => this.opts.log(`[training] ${line}`));

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import type { AuditDuplicatePair, AuditFinding, AuditRequest, AuditResult, AuditSeverity } from '../api';
 import { classCounts, loadDataset, type DatasetIndex } from '../data/dataset';
 import { CxrError, toCxrError } from '../errors';
+import type { PathPolicy } from '../security/pathPolicy';
 import { mapLimit, yieldToEventLoop } from '../util/concurrency';
 import { findDuplicatePairs, NEAR_DUPLICATE_MAX_DISTANCE, NEAR_DUPLICATE_MIN_CORRELATION, type DuplicatePair, type ProbedItem } from './duplicates';
 import { probeImage } from './imageProbe';
@@ -10,6 +11,8 @@ import { sourceConfoundProbe, type ConfoundProbeResult } from './sourceConfound'
 export interface AuditOptions {
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
+  /** Files the audit may read (CSV rows and symlinks inside the dataset included). */
+  paths?: PathPolicy;
 }
 
 const SEVERITY_RANK: Record<AuditSeverity, number> = { critical: 0, warning: 1, info: 2 };
@@ -17,7 +20,7 @@ const SEVERITY_RANK: Record<AuditSeverity, number> = { critical: 0, warning: 1, 
 /** Audits a dataset: duplicates within and across splits, the source-confound probe, patients, balance, loader warnings. */
 export async function auditDataset(req: AuditRequest, opts: AuditOptions = {}): Promise<AuditResult> {
   const started = Date.now();
-  const dataset = await loadDataset(req.data);
+  const dataset = await loadDataset(req.data, opts.paths);
   const probed: ProbedItem[] = [];
   const unreadable: { file: string; reason: string }[] = [];
   const chunk = 16;

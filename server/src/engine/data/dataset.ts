@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CxrError } from '../errors';
+import { UNRESTRICTED, type PathPolicy } from '../security/pathPolicy';
+import { MAX_TEXT_BYTES, readRegularFile } from '../util/safeRead';
 import { parseCsv, type CsvRecord } from './csv';
 import { isHidden, isImageFile, IMAGE_EXTENSIONS } from './imageFiles';
 import { compareCodePoints, sortedByCodePoint } from './sortOrder';
@@ -32,9 +34,13 @@ export interface DatasetIndex {
 const SPLITS: readonly DatasetSplit[] = ['train', 'test'];
 const IMAGE_LIST = [...IMAGE_EXTENSIONS].join(' ');
 
-/** Loads `<root>/{train,test}/<class>/<images>` or a CSV manifest (`path|file,label[,split][,patient_id]`). */
-export async function loadDataset(rootOrCsv: string): Promise<DatasetIndex> {
-  const target = path.resolve(rootOrCsv);
+/**
+ * Loads `<root>/{train,test}/<class>/<images>` or a CSV manifest (`path|file,label[,split][,patient_id]`). Every
+ * folder and file it reaches (CSV rows, symlinked folders and images) is checked against `policy` before it is
+ * even looked at, so a refusal says nothing about whether an outside file exists.
+ */
+export async function loadDataset(rootOrCsv: string, policy: PathPolicy = UNRESTRICTED): Promise<DatasetIndex> {
+  const target = policy.check(path.resolve(rootOrCsv), 'dataset');
   const stat = await statOrNull(target);
   if (!stat) {
     throw new CxrError('NOT_FOUND', `Dataset not found: ${target}. Give a folder holding train/ and test/, or a CSV manifest.`, {
@@ -47,10 +53,10 @@ export async function loadDataset(rootOrCsv: string): Promise<DatasetIndex> {
         path: target,
       });
     }
-    return loadCsvDataset(target);
+    return loadCsvDataset(target, policy);
   }
   if (!stat.isDirectory()) throw new CxrError('DATASET_INVALID', `${target} is neither a folder nor a CSV file.`, { path: target });
-  return loadFolderDataset(target);
+  return loadFolderDataset(target, policy);
 }
 
 export function classCounts(index: DatasetIndex): Record<string, { train: number; test: number; unassigned: number }> {
@@ -60,7 +66,7 @@ export function classCounts(index: DatasetIndex): Record<string, { train: number
   return counts;
 }
 
-async function loadFolderDataset(root: string): Promise<DatasetIndex> {
+async function loadFolderDataset(root: string, policy: PathPolicy): Promise<DatasetIndex> {
   const warnings: string[] = [];
   const present: DatasetSplit[] = [];
   for (const split of SPLITS) {
@@ -87,7 +93,7 @@ async function loadFolderDataset(root: string): Promise<DatasetIndex> {
   }
 
   const perSplit = new Map<DatasetSplit, Map<string, string[]>>();
-  for (const split of present) perSplit.set(split, await readSplitFolder(root, split, warnings));
+  for (const split of present) perSplit.set(split, await readSplitFolder(root, split, warnings, policy));
 
   const classSets = present.map((s) => [...perSplit.get(s)!.keys()]);
   if (present.length === 2) {
@@ -116,15 +122,15 @@ async function loadFolderDataset(root: string): Promise<DatasetIndex> {
 }
 
 /** Reads `<root>/<split>/<class>/...` (subfolders of a class folder included, as Keras does). */
-async function readSplitFolder(root: string, split: DatasetSplit, warnings: string[]): Promise<Map<string, string[]>> {
-  const splitDir = path.join(root, split);
+async function readSplitFolder(root: string, split: DatasetSplit, warnings: string[], policy: PathPolicy): Promise<Map<string, string[]>> {
+  const splitDir = policy.check(path.join(root, split), 'dataset folder', `${split}/ of the dataset`);
   const byClass = new Map<string, string[]>();
   const strayFiles: string[] = [];
   for (const entry of sortedByCodePoint(await fs.promises.readdir(splitDir))) {
     if (isHidden(entry)) continue;
-    const full = path.join(splitDir, entry);
+    const full = policy.check(path.join(splitDir, entry), 'dataset folder', `${split}/${entry} of the dataset`);
     const s = await statOrNull(full);
-    if (s?.isDirectory()) byClass.set(entry, await listImages(full, warnings));
+    if (s?.isDirectory()) byClass.set(entry, await listImages(full, warnings, policy, root));
     else if (s?.isFile()) strayFiles.push(entry);
   }
   if (strayFiles.length > 0) {
@@ -147,13 +153,13 @@ async function readSplitFolder(root: string, split: DatasetSplit, warnings: stri
   return byClass;
 }
 
-async function listImages(dir: string, warnings: string[]): Promise<string[]> {
+async function listImages(dir: string, warnings: string[], policy: PathPolicy, root: string): Promise<string[]> {
   const images: string[] = [];
   const skipped: string[] = [];
   const walk = async (d: string): Promise<void> => {
     for (const entry of sortedByCodePoint(await fs.promises.readdir(d))) {
       if (isHidden(entry)) continue;
-      const full = path.join(d, entry);
+      const full = policy.check(path.join(d, entry), 'image', `${path.relative(root, path.join(d, entry))} of the dataset`);
       const s = await statOrNull(full);
       if (s?.isDirectory()) await walk(full);
       else if (s?.isFile()) (isImageFile(entry) ? images : skipped).push(full);
@@ -171,10 +177,10 @@ const LABEL_COLUMNS = ['label', 'class', 'class_name'];
 const SPLIT_COLUMNS = ['split', 'subset'];
 const PATIENT_COLUMNS = ['patient_id', 'patientid', 'patient'];
 
-async function loadCsvDataset(csvFile: string): Promise<DatasetIndex> {
+async function loadCsvDataset(csvFile: string, policy: PathPolicy): Promise<DatasetIndex> {
   const source = path.basename(csvFile);
   const base = path.dirname(csvFile);
-  const records = parseCsv(await fs.promises.readFile(csvFile, 'utf8'), source);
+  const records = parseCsv((await readRegularFile(csvFile, 'CSV manifest', MAX_TEXT_BYTES)).toString('utf8'), source);
   if (records.length === 0) throw new CxrError('DATASET_INVALID', `${csvFile} is empty. It needs a header (path,label[,split][,patient_id]) and one row per image.`);
   const header = records[0].fields.map((h) => h.trim().toLowerCase().replace(/[\s-]+/g, '_'));
   const col = (names: string[]) => header.findIndex((h) => names.includes(h));
@@ -207,7 +213,7 @@ async function loadCsvDataset(csvFile: string): Promise<DatasetIndex> {
     if (label === '') throw rowError(source, record, `has an empty label (${rel})`);
     const split = splitCol >= 0 ? parseSplit(record.fields[splitCol], source, record) : null;
     const patient = patientCol >= 0 ? record.fields[patientCol].trim() : '';
-    const file = path.resolve(base, rel);
+    const file = policy.check(path.resolve(base, rel), 'image', `named on line ${line} of ${source}`);
     if (!isImageFile(file)) {
       skipped.push(`line ${line}: ${rel}`);
       continue;

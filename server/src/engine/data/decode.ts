@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { CxrError } from '../errors';
 import { decodeDicom } from './dicom';
 import { checkPixels, DEFAULT_MAX_INPUT_PIXELS } from './limits';
+import { MAX_IMAGE_BYTES, openRegular, readRegularFile } from '../util/safeRead';
 import { sniffFormat, SNIFF_BYTES, type RasterFormat } from './sniff';
 
 /**
@@ -49,7 +50,7 @@ export async function decodeImage(file: string, size: number, opts: DecodeOption
   const sniffed = sniffFormat(head);
   const name = path.basename(abs);
   if (sniffed.kind === 'raster') return decodeRaster(abs, sniffed.format, size, name, opts);
-  if (sniffed.kind === 'dicom' || (sniffed.unknownBinary && isDcmName(abs))) return decodeDicomBytes(await fs.promises.readFile(abs), size, name, opts);
+  if (sniffed.kind === 'dicom' || (sniffed.unknownBinary && isDcmName(abs))) return decodeDicomBytes(await readRegularFile(abs, 'image', MAX_IMAGE_BYTES), size, name, opts);
   throw unsupported(name, sniffed.description);
 }
 
@@ -163,25 +164,14 @@ function alignedCopy(data: Buffer): Uint8Array {
   return copy;
 }
 
+/** The first bytes of a regular file (a FIFO, device or folder is refused with NOT_A_FILE, without blocking). */
 async function readHead(file: string): Promise<Buffer> {
-  let handle: fs.promises.FileHandle;
+  const { handle, size } = await openRegular(file, 'image');
   try {
-    handle = await fs.promises.open(file, 'r');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new CxrError('NOT_FOUND', `Image not found: ${file}.`, { file });
-    if (code === 'EACCES' || code === 'EPERM') throw new CxrError('INVALID_ARGUMENT', `Cannot read ${file}: permission denied.`, { file });
-    throw e;
-  }
-  try {
-    const stat = await handle.stat();
-    if (stat.isDirectory()) throw new CxrError('INVALID_ARGUMENT', `${file} is a folder, not an image file.`, { file });
-    const buf = Buffer.alloc(Math.min(SNIFF_BYTES, stat.size));
+    if (size > MAX_IMAGE_BYTES) throw new CxrError('IMAGE_TOO_LARGE', `${path.basename(file)} is ${(size / 1e6).toFixed(0)} MB, over the ${MAX_IMAGE_BYTES / 1e6} MB an image file may have.`, { file: path.basename(file) });
+    const buf = Buffer.alloc(Math.min(SNIFF_BYTES, size));
     const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
     return buf.subarray(0, bytesRead);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EISDIR') throw new CxrError('INVALID_ARGUMENT', `${file} is a folder, not an image file.`, { file });
-    throw e;
   } finally {
     await handle.close();
   }

@@ -4,11 +4,13 @@ import type { BackboneId } from '../api';
 import { CxrError } from '../errors';
 import { getBackbone, type BackboneSpec } from '../models/registry';
 import { applyNamedWeights, readWeightsFile } from '../models/weights';
+import { UNRESTRICTED, type PathPolicy } from '../security/pathPolicy';
+import { readTextFileSync } from '../util/safeRead';
 
 /** One label per line (e.g. the 1000 ImageNet labels); line i is output index i. */
 export function loadLabels(file: string): string[] {
   if (!fs.existsSync(file)) throw new CxrError('NOT_FOUND', `Labels file not found: ${file}`);
-  const labels = fs.readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  const labels = readTextFileSync(file, 'labels file').split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
   if (labels.length < 2) throw new CxrError('INVALID_ARGUMENT', `Labels file ${file} must list at least two labels, one per line.`);
   return labels;
 }
@@ -18,6 +20,7 @@ export async function loadPretrainedClassifier(
   backbone: BackboneId,
   weightsFile: string,
   numLabels: number,
+  policy: PathPolicy = UNRESTRICTED,
 ): Promise<{ model: tfl.LayersModel; spec: BackboneSpec; inputSize: number }> {
   const spec = getBackbone(backbone);
   const model = spec.build({ includeTop: true, inputSize: spec.defaultInputSize });
@@ -26,7 +29,7 @@ export async function loadPretrainedClassifier(
     model.dispose();
     throw new CxrError('INVALID_ARGUMENT', `The ${spec.displayName} top has ${units} outputs but the labels file lists ${numLabels}.`);
   }
-  const named = await readWeightsFile(weightsFile);
+  const named = await readWeightsFile(weightsFile, policy);
   try {
     applyNamedWeights(model, named);
   } catch (e) {

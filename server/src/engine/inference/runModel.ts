@@ -9,6 +9,7 @@ import { buildClassifier } from '../models/classifier';
 import { getBackbone, type BackboneSpec } from '../models/registry';
 import { applyNamedWeights, readWeightsFile } from '../models/weights';
 import { readRunConfig, trainedModelManifest } from '../runStore';
+import { UNRESTRICTED, type PathPolicy } from '../security/pathPolicy';
 import { predictInChunks, stackImages } from '../train/tensors';
 import { mapLimit, yieldToEventLoop } from '../util/concurrency';
 
@@ -22,17 +23,22 @@ export interface LoadedRun {
   loadedMtimeMs: number;
 }
 
-export async function loadRunModel(runDir: string): Promise<LoadedRun> {
+export async function loadRunModel(runDir: string, policy: PathPolicy = UNRESTRICTED): Promise<LoadedRun> {
   const dir = path.resolve(runDir);
-  const config = readRunConfig(dir);
-  const manifest = trainedModelManifest(dir);
+  const config = readRunConfig(dir, policy);
+  const manifest = trainedModelManifest(dir, policy);
   const spec = getBackbone(config.backbone);
   const model = buildClassifier(spec, config.classes.length, config.imageSize);
-  const named = await readWeightsFile(manifest);
   try {
-    applyNamedWeights(model, named);
-  } finally {
-    named.forEach((t) => t.dispose());
+    const named = await readWeightsFile(manifest, policy);
+    try {
+      applyNamedWeights(model, named);
+    } finally {
+      named.forEach((t) => t.dispose());
+    }
+  } catch (e) {
+    model.dispose();
+    throw e;
   }
   return { runDir: dir, config, spec, model, loadedMtimeMs: fs.statSync(manifest).mtimeMs };
 }

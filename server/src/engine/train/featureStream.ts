@@ -6,7 +6,7 @@ import { mapLimit, yieldToEventLoop } from '../util/concurrency';
 import { elementCount, type FrozenPart } from './frozenPart';
 
 /** Codes of a single bad file: the run goes on without it, and says so. */
-export const SKIPPABLE_DECODE_ERRORS: ReadonlySet<string> = new Set(['CORRUPT_IMAGE', 'UNSUPPORTED_FORMAT', 'IMAGE_TOO_LARGE']);
+export const SKIPPABLE_DECODE_ERRORS: ReadonlySet<string> = new Set(['CORRUPT_IMAGE', 'UNSUPPORTED_FORMAT', 'IMAGE_TOO_LARGE', 'NOT_A_FILE']);
 
 export interface StreamOptions {
   imageSize: number;

@@ -4,28 +4,73 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { EpochMetrics, RunConfig, RunStatus } from '../api';
 import { CxrError } from '../errors';
-import { readJson, replaceDirAtomic, writeFileAtomic, writeJsonAtomic } from '../util/atomic';
+import { UNRESTRICTED, type PathPolicy } from '../security/pathPolicy';
+import {
+  readJson,
+  recoverableDir,
+  recoverDir,
+  removeFileLeftovers,
+  replaceDirAtomic,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from '../util/atomic';
 
-/** The files of one run folder. Everything a run needs to be evaluated, explained or resumed lives here. */
+/**
+ * The files of one run folder. Everything a run needs to be evaluated, explained or resumed lives here. With a
+ * restricting path policy, every file and folder of the run is checked when it is named, so a symlink inside the run
+ * (config.json, model/, evaluation/ ...) cannot lead a read or a write outside the allowed roots.
+ */
 export class RunFolder {
-  constructor(readonly dir: string) {}
+  readonly dir: string;
 
-  get configFile(): string { return path.join(this.dir, 'config.json'); }
-  get classesFile(): string { return path.join(this.dir, 'classes.json'); }
-  get statusFile(): string { return path.join(this.dir, 'status.json'); }
-  get historyFile(): string { return path.join(this.dir, 'history.json'); }
-  get modelDir(): string { return path.join(this.dir, 'model'); }
-  get checkpointDir(): string { return path.join(this.dir, 'checkpoint'); }
-  get evaluationRoot(): string { return path.join(this.dir, 'evaluation'); }
+  constructor(dir: string, private readonly policy: PathPolicy = UNRESTRICTED) {
+    this.dir = path.resolve(dir);
+  }
+
+  get configFile(): string { return this.entry('config.json'); }
+  get classesFile(): string { return this.entry('classes.json'); }
+  get statusFile(): string { return this.entry('status.json'); }
+  get historyFile(): string { return this.entry('history.json'); }
+  get modelDir(): string { return this.entry('model'); }
+  get checkpointDir(): string { return this.entry('checkpoint'); }
+  get evaluationRoot(): string { return this.entry('evaluation'); }
   /** The dataset audit taken before training (AuditResult). */
-  get auditFile(): string { return path.join(this.dir, 'audit.json'); }
+  get auditFile(): string { return this.entry('audit.json'); }
+
+  /** A path inside the run, checked against the path policy (`evaluation/test`, `model/weights_manifest.json`). */
+  entry(relative: string): string {
+    return this.policy.check(path.join(this.dir, relative), 'run file', `'${relative}' of run ${path.basename(this.dir)}`);
+  }
 
   exists(): boolean {
     return fs.existsSync(this.configFile);
   }
 
   hasModel(): boolean {
-    return fs.existsSync(path.join(this.modelDir, 'weights_manifest.json'));
+    return this.modelDirForReading() !== null;
+  }
+
+  /**
+   * Where the best model can be read from without writing anything: model/, or after a crash in the middle of its
+   * swap the complete sibling that recover() would restore (so a read-only run can still be evaluated).
+   */
+  modelDirForReading(): string | null {
+    const dir = recoverableDir(this.modelDir, (d) => isCompleteWeightsDir(d, false), 'older');
+    return dir !== null && isCompleteWeightsDir(dir, false) ? dir : null;
+  }
+
+  /**
+   * Puts every interrupted atomic write right (a crash can stop training between any two steps): model/ and
+   * checkpoint/ are restored from their complete `.tmp-*` / `.old-*` siblings when missing, every leftover is
+   * removed. model/ prefers the older copy (it matches the checkpoint's best epoch, the newer one is re-made when
+   * that epoch is re-trained); checkpoint/ the newer one (history.json is written before it). Returns what it did.
+   */
+  recover(): string[] {
+    return [
+      ...recoverDir(this.modelDir, (d) => isCompleteWeightsDir(d, false), 'older'),
+      ...recoverDir(this.checkpointDir, (d) => isCompleteWeightsDir(d, true), 'newer'),
+      ...RUN_FILES.flatMap((f) => removeFileLeftovers(this.entry(f))),
+    ];
   }
 
   readConfig(): RunConfig {
@@ -57,6 +102,48 @@ export class RunFolder {
   }
 }
 
+/** The entries a run folder holds, and the files inside its weight folders: everything else is not the run's. */
+const RUN_FILES = ['config.json', 'classes.json', 'status.json', 'history.json', 'audit.json'];
+const WEIGHT_FOLDERS = ['model', 'checkpoint'];
+const WEIGHT_FILES = ['weights_manifest.json', 'weights.bin', 'state.json'];
+/** Leftovers of atomic writes (writeFileAtomic, replaceDirAtomic) interrupted by a crash. */
+const LEFTOVER = /\.(tmp|old)-\d+-\d+$/;
+
+/**
+ * Sorts a run folder's entries into the run's own (config, status, history, model/, checkpoint/, evaluation/ with
+ * one folder of reports per split, leftovers of interrupted atomic writes) and anything else, with paths relative
+ * to the run. Symlinks are never the run's.
+ */
+export function verifyRunContents(dir: string): { entries: string[]; unexpected: string[] } {
+  const entries: string[] = [];
+  const unexpected: string[] = [];
+  const kind = (p: string): 'file' | 'dir' | 'other' => {
+    const s = fs.lstatSync(p);
+    return s.isFile() ? 'file' : s.isDirectory() ? 'dir' : 'other';
+  };
+  const onlyFiles = (rel: string, allowed: (name: string) => boolean): void => {
+    for (const name of fs.readdirSync(path.join(dir, rel))) {
+      if (kind(path.join(dir, rel, name)) !== 'file' || !allowed(name)) unexpected.push(path.join(rel, name));
+    }
+  };
+  for (const name of fs.readdirSync(dir).sort()) {
+    const k = kind(path.join(dir, name));
+    const base = name.replace(LEFTOVER, '');
+    if (k === 'file' && (RUN_FILES.includes(base) || (LEFTOVER.test(name) && RUN_FILES.includes(base)))) entries.push(name);
+    else if (k === 'dir' && WEIGHT_FOLDERS.includes(base)) {
+      onlyFiles(name, (f) => WEIGHT_FILES.includes(f.replace(LEFTOVER, '')));
+      entries.push(name);
+    } else if (k === 'dir' && name === 'evaluation') {
+      for (const split of fs.readdirSync(path.join(dir, name))) {
+        if (kind(path.join(dir, name, split)) !== 'dir') unexpected.push(path.join(name, split));
+        else onlyFiles(path.join(name, split), () => true);
+      }
+      entries.push(name);
+    } else unexpected.push(name);
+  }
+  return { entries, unexpected };
+}
+
 export interface RunStatusFile {
   status: RunStatus;
   epochsRun: number;
@@ -86,6 +173,19 @@ export interface NamedTensor {
 
 const MANIFEST = 'weights_manifest.json';
 const SHARD = 'weights.bin';
+
+/** Whether a model/ or checkpoint/ folder (or a swap sibling) was written in full: manifest, shard of its size, state. */
+export function isCompleteWeightsDir(dir: string, needsState: boolean): boolean {
+  try {
+    const manifest = readJson<{ paths: string[]; weights: { shape: number[]; dtype: string }[] }[]>(path.join(dir, MANIFEST));
+    const expected = manifest[0].weights.reduce((n, w) => n + 4 * w.shape.reduce((a, b) => a * b, 1), 0);
+    if (fs.statSync(path.join(dir, SHARD)).size !== expected) return false;
+    if (needsState) readJson(path.join(dir, 'state.json'));
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Writes named tensors as a TF.js weights manifest + one shard into `dir`, replacing it atomically. */
 export async function saveNamedTensors(dir: string, tensors: tf.NamedTensorMap, extra?: Record<string, unknown>): Promise<void> {

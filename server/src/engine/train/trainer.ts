@@ -18,6 +18,8 @@ import { checkBatchNormMode, DEFAULT_BATCH_NORM_MODE, pinBatchNormToInference } 
 import { resolvePretrainedWeights } from '../models/pretrained';
 import { mapLimit, yieldToEventLoop } from '../util/concurrency';
 import { Rng } from '../util/rng';
+import { ensureFolder } from '../util/atomic';
+import { UNRESTRICTED, type PathPolicy } from '../security/pathPolicy';
 import {
   isOptimizerSlot,
   readCheckpointState,
@@ -40,6 +42,8 @@ export interface TrainContext {
    * maps, as any other head does (the equivalence test compares the two).
    */
   headInputs?: 'auto' | 'featureMaps';
+  /** Files training may read and write (the dataset recorded in a resumed run's config included). */
+  paths?: PathPolicy;
 }
 
 const DEFAULT_VAL_FRACTION = 0.1;
@@ -68,15 +72,24 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
   };
 
   const backend = await initBackend();
-  const run = new RunFolder(path.resolve(req.out));
+  const paths = ctx.paths ?? UNRESTRICTED;
+  const run = new RunFolder(paths.check(path.resolve(req.out), 'run folder'), paths);
   const resuming = req.resume === true;
   emit({ kind: 'phase', phase: 'preparing', message: `Preparing ${resuming ? 'to resume ' : ''}${run.dir} on ${backend.name}` });
 
-  const dataset = await loadDataset(resuming ? run.readConfig().data : req.data);
-  const config = resuming ? run.readConfig() : newRunConfig(req, dataset.classes);
+  if (resuming) {
+    const repaired = run.recover();
+    if (repaired.length > 0) emit({ kind: 'phase', phase: 'preparing', message: `Repaired an interrupted write: ${repaired.join('; ')}` });
+  }
+  const previousStatus = resuming ? run.readStatus() : null;
+  const saved = resuming ? run.readConfig() : null;
+  // A resumed run trains on the data it recorded: that path comes from a file, not from the request, so it is checked.
+  const dataPath = saved ? paths.check(path.resolve(saved.data), 'dataset', "recorded in the run's config.json") : req.data;
+  const dataset = await loadDataset(dataPath, paths);
+  const config = saved ?? newRunConfig(req, dataset.classes);
   const spec = getBackbone(config.backbone);
   if (resuming) assertSameClasses(config.classes, dataset.classes);
-  else prepareNewRunFolder(run);
+  const createdRunDir = resuming ? false : prepareNewRunFolder(run);
   recordRunDevice(config, backend, resuming, warn);
 
   const trainPool = dataset.items.filter((i) => i.split !== 'test');
@@ -97,14 +110,15 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
   let optimizerSlots: NamedTensor[] = [];
   try {
     if (checkpointState) {
-      optimizerSlots = await loadCheckpointWeights(model, run.checkpointDir);
+      optimizerSlots = await loadCheckpointWeights(model, run.checkpointDir, paths);
     } else {
-      await loadPretrainedWeights(model, spec, config, warn);
+      // Weights the engine found by itself in the models folder are trusted; a file the request named is checked.
+      await loadPretrainedWeights(model, spec, config, warn, req.weights !== undefined ? paths : UNRESTRICTED);
       initialiseHead(model, config.seed);
     }
   } catch (e) {
     model.dispose();
-    if (!resuming) fs.rmSync(run.dir, { recursive: true, force: true });
+    if (createdRunDir) fs.rmSync(run.dir, { recursive: true, force: true });
     throw e;
   }
 
@@ -117,6 +131,8 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     rngState: new Rng(config.seed ^ 0x5eed).getState(),
   };
   const history: EpochMetrics[] = resuming ? run.readHistory().filter((h) => h.epoch <= state.epochsDone) : [];
+  // The test accuracy an evaluation recorded stays true until the best model changes.
+  let testAccuracy = previousStatus?.testAccuracy ?? null;
   const writeStatus = (status: TrainResult['status'], message?: string): void =>
     run.writeStatus({
       status,
@@ -125,7 +141,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
       bestEpoch: state.bestEpoch,
       bestValLoss: state.bestValLoss,
       bestValAccuracy: state.bestValAccuracy,
-      testAccuracy: null,
+      testAccuracy,
       updatedAt: new Date().toISOString(),
       pid: process.pid,
       message,
@@ -241,6 +257,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
         state.bestValLoss = score;
         state.bestValAccuracy = metrics.valAccuracy;
         await saveModel(run.modelDir, model);
+        testAccuracy = null;
       }
       history.push(metrics);
       state.epochsDone = epoch;
@@ -258,7 +275,11 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
   } catch (e) {
     if (e instanceof CxrError && e.code === 'CANCELLED') return finishCancelled();
     const err = trainingDeviceFailure(e, backend, run.dir) ?? e;
-    writeStatus('failed', err instanceof Error ? err.message : String(err));
+    try {
+      writeStatus('failed', err instanceof Error ? err.message : String(err));
+    } catch {
+      // The disk that failed the training may refuse status.json too; the error below still says why.
+    }
     throw err;
   } finally {
     frozen.dispose();
@@ -315,14 +336,20 @@ function newRunConfig(req: TrainRequest, classes: string[]): RunConfig {
   };
 }
 
-function prepareNewRunFolder(run: RunFolder): void {
-  if (fs.existsSync(run.dir) && fs.readdirSync(run.dir).length > 0) {
+/** Makes sure `run.dir` is an empty folder to train into; true when it was created here (so a failure removes it). */
+function prepareNewRunFolder(run: RunFolder): boolean {
+  const stat = fs.statSync(run.dir, { throwIfNoEntry: false });
+  if (stat && !stat.isDirectory()) {
+    throw new CxrError('OUTPUT_INVALID', `${run.dir} is a file; --out must name a folder for the run (new, or empty).`, { runDir: run.dir });
+  }
+  if (stat && fs.readdirSync(run.dir).length > 0) {
     throw new CxrError(
       'RUN_INVALID',
       `The run folder ${run.dir} already exists and is not empty. Choose a new --out, or resume it with --resume.`,
     );
   }
-  fs.mkdirSync(run.dir, { recursive: true });
+  ensureFolder(run.dir);
+  return !stat;
 }
 
 function assertSameClasses(expected: string[], found: string[]): void {
@@ -336,6 +363,7 @@ async function loadPretrainedWeights(
   spec: BackboneSpec,
   config: RunConfig,
   warn: (m: string) => void,
+  paths: PathPolicy,
 ): Promise<void> {
   const file = config.weights;
   if (!file) {
@@ -345,7 +373,7 @@ async function loadPretrainedWeights(
     );
     return;
   }
-  const named = await readWeightsFile(file);
+  const named = await readWeightsFile(file, paths);
   try {
     applyNamedWeights(model, named, { ignore: isHeadWeight, allowMissing: false });
   } finally {
@@ -354,8 +382,8 @@ async function loadPretrainedWeights(
   config.pretrained = true;
 }
 
-async function loadCheckpointWeights(model: tfl.LayersModel, dir: string): Promise<NamedTensor[]> {
-  const named = await readWeightsFile(path.join(dir, 'weights_manifest.json'));
+async function loadCheckpointWeights(model: tfl.LayersModel, dir: string, paths: PathPolicy): Promise<NamedTensor[]> {
+  const named = await readWeightsFile(path.join(dir, 'weights_manifest.json'), paths);
   const slots: NamedTensor[] = [];
   for (const [name, t] of [...named.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     if (isOptimizerSlot(name)) {

@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CxrError } from '../../errors';
+import { readRegularHeadSync } from '../../util/safeRead';
+import { UNRESTRICTED, type PathPolicy } from '../../security/pathPolicy';
 import { HDF5_HEAD_BYTES, hdf5SignatureOffset, readKerasHdf5 } from './kerasHdf5';
 import { readKerasArchive } from './kerasArchive';
 import { setWeightsSource, type NamedWeights } from './namedWeights';
@@ -22,23 +24,14 @@ function describe(head: Buffer, file: string): string {
   return 'neither JSON nor HDF5';
 }
 
-function readHead(file: string, bytes: number): Buffer {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const head = Buffer.alloc(bytes);
-    const n = fs.readSync(fd, head, 0, bytes, 0);
-    return head.subarray(0, n);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
-function resolveWeightsPath(file: string): string {
+function resolveWeightsPath(file: string, policy: PathPolicy): string {
+  policy.check(file, 'weights file');
   if (!fs.existsSync(file)) throw new CxrError('NOT_FOUND', `Weights file not found: ${file}. ${HOW_TO}`, { file });
   if (!fs.statSync(file).isDirectory()) return file;
   for (const name of ['weights_manifest.json', 'model.json']) {
     const candidate = path.join(file, name);
-    if (fs.existsSync(candidate)) return candidate;
+    if (fs.existsSync(candidate)) return policy.check(candidate, 'weights file', `${name} in the weights folder`);
   }
   throw new CxrError('NOT_FOUND', `Folder ${file} holds no weights_manifest.json or model.json. ${HOW_TO}`, { file });
 }
@@ -51,16 +44,16 @@ const isZip = (h: Buffer) => h.length >= 4 && h[0] === 0x50 && h[1] === 0x4b && 
  * .h5, Keras 3 .weights.h5) and Keras 3 .keras archives, told apart by content, not extension. The result remembers
  * its file, so messages about it name the file.
  */
-export async function readWeightsFile(file: string): Promise<NamedWeights> {
-  const resolved = resolveWeightsPath(file);
-  return setWeightsSource(await readResolved(resolved), resolved);
+export async function readWeightsFile(file: string, policy: PathPolicy = UNRESTRICTED): Promise<NamedWeights> {
+  const resolved = resolveWeightsPath(file, policy);
+  return setWeightsSource(await readResolved(resolved, policy), resolved);
 }
 
-async function readResolved(resolved: string): Promise<NamedWeights> {
-  const head = readHead(resolved, HDF5_HEAD_BYTES);
+async function readResolved(resolved: string, policy: PathPolicy): Promise<NamedWeights> {
+  const head = readRegularHeadSync(resolved, 'weights file', HDF5_HEAD_BYTES);
   if (hdf5SignatureOffset(head) !== null) return readKerasHdf5(resolved, head);
   if (isZip(head)) return readKerasArchive(resolved);
   const firstChar = head.toString('utf8').trimStart()[0];
-  if (firstChar === '[' || firstChar === '{') return readTfjsManifest(resolved);
+  if (firstChar === '[' || firstChar === '{') return readTfjsManifest(resolved, policy);
   throw new CxrError('WEIGHTS_INVALID', `${resolved} is not a weights file: it is ${describe(head, resolved)}. ${HOW_TO}`, { file: resolved });
 }

@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { CxrError } from '../../errors';
+import { MAX_WEIGHTS_BYTES, readRegularFileSync, readTextFileSync } from '../../util/safeRead';
+import { UNRESTRICTED, type PathPolicy } from '../../security/pathPolicy';
 import { normaliseWeightKey, type NamedWeights } from './namedWeights';
 
 type ManifestEntry = tf.io.WeightsManifestEntry;
@@ -39,13 +41,14 @@ export function parseManifest(text: string, manifestFile: string): ManifestGroup
   return groups as ManifestGroup[];
 }
 
-function readGroupShards(group: ManifestGroup, dir: string, manifestFile: string): ArrayBuffer {
+function readGroupShards(group: ManifestGroup, dir: string, manifestFile: string, policy: PathPolicy): ArrayBuffer {
   const buffers = group.paths.map((shard) => {
-    const file = path.resolve(dir, shard);
+    if (typeof shard !== 'string' || shard === '') throw new CxrError('WEIGHTS_INVALID', `${manifestFile} names a weight shard that is not a file name.`, { file: manifestFile });
+    const file = policy.check(path.resolve(dir, shard), 'weight shard', `named by ${path.basename(manifestFile)}`);
     if (!fs.existsSync(file)) {
       throw new CxrError('NOT_FOUND', `Weight shard ${file} named by ${manifestFile} is missing: keep the .bin files next to the manifest.`, { file });
     }
-    return fs.readFileSync(file);
+    return readRegularFileSync(file, 'weight shard', MAX_WEIGHTS_BYTES);
   });
   const total = buffers.reduce((n, b) => n + b.length, 0);
   const expected = group.weights.reduce((n, w) => n + entryBytes(w, manifestFile), 0);
@@ -67,13 +70,13 @@ function readGroupShards(group: ManifestGroup, dir: string, manifestFile: string
   return joined.buffer;
 }
 
-export function readTfjsManifest(manifestFile: string): NamedWeights {
-  const groups = parseManifest(fs.readFileSync(manifestFile, 'utf8'), manifestFile);
+export function readTfjsManifest(manifestFile: string, policy: PathPolicy = UNRESTRICTED): NamedWeights {
+  const groups = parseManifest(readTextFileSync(manifestFile, 'weights manifest'), manifestFile);
   const dir = path.dirname(manifestFile);
   const out: NamedWeights = new Map();
   try {
     for (const group of groups) {
-      const decoded = tf.io.decodeWeights(readGroupShards(group, dir, manifestFile), group.weights);
+      const decoded = tf.io.decodeWeights(readGroupShards(group, dir, manifestFile, policy), group.weights);
       for (const [name, tensor] of Object.entries(decoded)) out.set(normaliseWeightKey(name), tensor);
     }
   } catch (e) {
