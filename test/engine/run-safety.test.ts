@@ -36,7 +36,7 @@ describe('deleteRun', () => {
     const result = await deleteRun(run);
     assert.equal(result.runDir, run);
     assert.deepEqual(result.removed.sort(), [
-      'checkpoint.tmp-1-2/', 'checkpoint/', 'classes.json', 'config.json', 'evaluation/', 'history.json', 'model/', 'status.json', 'status.json.tmp-1-2',
+      'audit.json', 'checkpoint.tmp-1-2/', 'checkpoint/', 'classes.json', 'config.json', 'evaluation/', 'history.json', 'model/', 'status.json', 'status.json.tmp-1-2',
     ]);
     assert.equal(fs.existsSync(run), false);
   });
@@ -136,8 +136,9 @@ describe('testAccuracy recorded by an evaluation', () => {
     const config = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8'));
     fs.writeFileSync(path.join(run, 'config.json'), JSON.stringify({ ...config, epochs: 10 }));
     const abort = new AbortController();
-    abort.abort();
-    const cancelled = await engine.train({ data: CI_TINY, out: run, backbone: 'mobilenet_v2', resume: true }, () => {}, abort.signal);
+    const cancelled = await engine.train({ data: CI_TINY, out: run, backbone: 'mobilenet_v2', resume: true }, (e) => {
+      if (e.kind === 'batch') abort.abort();
+    }, abort.signal);
     assert.equal(cancelled.status, 'cancelled');
     assert.equal((await readRunSummary(run)).testAccuracy, evaluation.accuracy, 'cancelling wiped testAccuracy');
   });
