@@ -20,6 +20,8 @@ for arg in "$@"; do
 done
 
 if [ "$build" = 1 ]; then node scripts/build.mjs --strict; fi
+# The default backbone's ImageNet weights, licence and provenance ship inside the package (dist/models).
+node scripts/bundle-weights.mjs
 
 NAME="$(node -p "require('./package.json').name")"
 VERSION="$(node -p "require('./package.json').version")"

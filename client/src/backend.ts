@@ -68,6 +68,8 @@ export class Backend implements vscode.Disposable {
     const tfjsNode = this.settings.tfjsNodePath;
     if (tfjsNode) env.CXR_TFJS_NODE = tfjsNode;
     env.CXR_ORT_PROVIDER = this.settings.onnxExecutionProvider;
+    // "CXR: Get Backbone Weights" saves located or downloaded weights here; the engine searches it (locations.ts).
+    env.CXR_USER_MODELS_DIR = userModelsFolder(this.context).fsPath;
     const serverOptions: ServerOptions = {
       run: { module: serverModule, transport: TransportKind.ipc, options: { env } },
       debug: { module: serverModule, transport: TransportKind.ipc, options: { env, execArgv: ['--nolazy', '--inspect=6019'] } },
@@ -207,4 +209,9 @@ export class Backend implements vscode.Disposable {
   async stop(): Promise<void> {
     if (this.client.needsStop()) await this.client.stop();
   }
+}
+
+/** The folder for weights the user located or downloaded: the extension's global storage, shared by all workspaces. */
+export function userModelsFolder(context: vscode.ExtensionContext): vscode.Uri {
+  return vscode.Uri.joinPath(context.globalStorageUri, 'models');
 }

@@ -15,6 +15,7 @@ import { StatusBar } from './statusBar';
 import { describeDevice } from './device';
 import { useTensorflowInstallation } from './tensorflowInstallation';
 import { TrainingController } from './training';
+import { WeightsCommand } from './weights';
 
 let backend: Backend | undefined;
 
@@ -31,6 +32,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const training = new TrainingController(context.extensionUri, b, settings, datasets, runsTree, runs, statusBar);
   const evaluation = new EvaluationController(context.extensionUri, b, runs, runsTree);
   const classify = new ClassifyCommands(b, runs);
+  const weights = new WeightsCommand(context, b, statusBar);
   const heatmaps = new HeatmapEditorProvider(context.extensionUri, b, settings, runs, (file) => datasets.splitFolderOf(file));
   const audit = new AuditCommand(b, datasets, context.globalStorageUri);
 
@@ -92,6 +94,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       void vscode.window.showInformationMessage(`Deleted run ${name}.`);
     }),
     command('cxr.showLogs', () => output.show(true)),
+    command('cxr.getBackboneWeights', (arg) => weights.run(arg)),
     command('cxr.backendStatus', () => showBackendStatus(b, statusBar, output)),
     command('cxr.useTensorflowInstallation', () => useTensorflowInstallation(b, settings, statusBar, output)),
     vscode.workspace.onDidChangeConfiguration((e) => {
@@ -179,11 +182,16 @@ async function showBackendStatus(b: Backend, statusBar: StatusBar, output: vscod
     `State: ${training}`,
     `Workspace trusted: ${status.trusted ? 'yes' : 'no (training disabled)'}`,
     `Allowed roots: ${status.allowedRoots.join(', ')}`,
+    ...status.weights.map((w) => `ImageNet weights for ${w.backbone}: ${w.file ?? 'MISSING (training would start from random weights; run "CXR: Get Backbone Weights")'}`),
   ];
   for (const line of details) output.info(line);
+  const missing = status.weights.filter((w) => w.file === null).map((w) => w.backbone);
   const choice = await vscode.window.showInformationMessage(
-    `CXR backend: ${status.backend.name} on ${describeDevice(status.backend.device)} · ${training} · ${status.trusted ? 'trusted' : 'restricted mode'}`,
+    `CXR backend: ${status.backend.name} on ${describeDevice(status.backend.device)} · ${training} · ${status.trusted ? 'trusted' : 'restricted mode'}` +
+      (missing.length ? ` · no ImageNet weights for ${missing.join(', ')}` : ''),
     'Show Details',
+    ...(missing.length ? ['Get Backbone Weights'] : []),
   );
   if (choice === 'Show Details') output.show(true);
+  if (choice === 'Get Backbone Weights') void vscode.commands.executeCommand('cxr.getBackboneWeights', missing[0]);
 }

@@ -34,7 +34,7 @@ export class StatusBar implements vscode.Disposable {
       }),
       backend.onTrainEvent(({ runDir, event }) => this.onTrainEvent(runDir, event)),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration('cxr.activeModel')) this.render();
+        if (e.affectsConfiguration('cxr.activeModel') || e.affectsConfiguration('cxr.defaultBackbone')) this.render();
       }),
     );
     this.render();
@@ -80,6 +80,7 @@ export class StatusBar implements vscode.Disposable {
   }
 
   private render(): void {
+    const missing = this.missingDefaultWeights();
     const kind = deviceKind(this.status?.backend.device);
     const engine = this.status ? `${this.status.backend.name}${kind ? ` (${kind})` : ''}` : this.state === 'running' ? '…' : this.state;
     const active = this.settings.activeModel;
@@ -88,10 +89,13 @@ export class StatusBar implements vscode.Disposable {
       this.item.text = this.state === 'starting' ? '$(loading~spin) CXR: starting…' : '$(debug-disconnect) CXR: stopped';
     } else if (this.training) {
       this.item.text = `$(sync~spin) CXR: ${engine} · ${this.training.text}`;
+    } else if (missing) {
+      this.item.text = `$(warning) CXR: ${engine} · no ${missing} weights`;
     } else {
       this.item.text = `$(pulse) CXR: ${engine} · ${model}`;
     }
-    this.item.backgroundColor = this.state === 'stopped' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    this.item.command = missing && this.state === 'running' && !this.training ? 'cxr.getBackboneWeights' : 'cxr.backendStatus';
+    this.item.backgroundColor = this.state === 'stopped' || missing ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     const tooltip = new vscode.MarkdownString(undefined, true);
     tooltip.appendMarkdown('**CXR Studio** (research use only, not a diagnostic device)\n\n');
     const lines = [`Backend process: ${this.state}`];
@@ -103,6 +107,7 @@ export class StatusBar implements vscode.Disposable {
         `Busy: ${this.status.busy ? 'yes' : 'no'}`,
       );
     }
+    if (missing) lines.push(`No ImageNet weights for ${missing}: training would start from random weights. Click to get them.`);
     if (this.training) lines.push(`Training ${path.basename(this.training.runDir)}: ${this.training.text}`);
     lines.push(`Active model: ${active ?? 'none'}`);
     for (const line of lines) {
@@ -111,6 +116,13 @@ export class StatusBar implements vscode.Disposable {
     }
     tooltip.appendMarkdown('\n\nClick for the backend status.');
     this.item.tooltip = tooltip;
+  }
+
+  /** The default backbone, when the backend finds no ImageNet weights for it. */
+  private missingDefaultWeights(): string | undefined {
+    const id = this.settings.defaultBackbone;
+    const w = this.status?.weights?.find((x) => x.backbone === id);
+    return w && w.file === null ? id : undefined;
   }
 
   dispose(): void {

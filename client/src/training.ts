@@ -269,8 +269,10 @@ export class TrainingController implements vscode.Disposable {
 
   private async announce(result: TrainResult, message: string): Promise<void> {
     const hasModel = result.bestEpoch !== null;
+    // A model trained from random weights (no ImageNet weights were found) is never made active by itself.
+    const pretrained = hasModel && (await this.runs.details(result.runDir).then((d) => d.config.pretrained, () => false));
     let activated = false;
-    if (hasModel && !this.settings.activeModel) {
+    if (hasModel && pretrained && !this.settings.activeModel) {
       await this.settings.setActiveModel(result.runDir);
       activated = true;
     }

@@ -9,6 +9,7 @@ import type { ProgressToken } from 'vscode-jsonrpc';
 import type {
   AuditRequest,
   AuditResult,
+  BackboneId,
   BackendName,
   BackendReport,
   OnnxRuntimeReport,
@@ -132,7 +133,27 @@ export interface BackendStatus {
   protocolVersion: number;
   trusted: boolean;
   allowedRoots: string[];
+  /** Each backbone's ImageNet (no-top) weights as training would find them; file null: it would train from random weights. */
+  weights: BackboneWeightsStatus[];
 }
+
+export interface BackboneWeightsStatus {
+  backbone: BackboneId;
+  file: string | null;
+  /** Whether "Get Backbone Weights" can download the file (Keras publishes a hash for it). */
+  downloadable: boolean;
+}
+
+export interface DownloadWeightsParams {
+  backbone: BackboneId;
+}
+
+/**
+ * Downloads a backbone's no-top ImageNet weights from the Keras Applications address into the user's models folder,
+ * checking Keras's published md5 (WEIGHTS_INVALID on a mismatch, nothing saved). NOT_FOUND for backbones without a
+ * published hash, or when the download fails.
+ */
+export const downloadWeights = new RequestType<DownloadWeightsParams, { file: string }, CxrErrorData>('cxr/downloadWeights');
 
 export const backendStatus = new RequestType0<BackendStatus, CxrErrorData>('cxr/backendStatus');
 

@@ -33,6 +33,22 @@ export function modelsDir(): string {
   return process.env.CXR_MODELS_DIR ? path.resolve(process.env.CXR_MODELS_DIR) : path.join(sharedDir(), 'models');
 }
 
+/** Weights shipped inside the packaged extension: scripts/bundle-weights.mjs copies them to dist/models at packaging time. */
+export function bundledModelsDir(): string {
+  return path.join(repoRoot(), 'dist', 'models');
+}
+
+/** Where "CXR: Get Backbone Weights" puts located or downloaded files (the extension sets it to its global storage). */
+export function userModelsDir(): string | null {
+  return process.env.CXR_USER_MODELS_DIR ? path.resolve(process.env.CXR_USER_MODELS_DIR) : null;
+}
+
+/** Folders searched for a backbone's known weight files, in order: the configured one, the user's, the bundled one. */
+export function weightSearchDirs(): string[] {
+  const dirs = [modelsDir(), userModelsDir(), bundledModelsDir()].filter((d): d is string => d !== null);
+  return [...new Set(dirs)];
+}
+
 export function dataDir(): string {
   return process.env.CXR_DATA_DIR ? path.resolve(process.env.CXR_DATA_DIR) : path.join(sharedDir(), 'data');
 }

@@ -14,6 +14,12 @@ export const BACKBONE_DESCRIPTIONS: Readonly<Record<BackboneId, { label: string;
   vgg16: { label: 'VGG16', detail: 'VGG16 (large and slow on a CPU)' },
 };
 
+/** The Keras Applications file name of each backbone's ImageNet weights without the top (`include_top=False`). */
+export const KERAS_NOTOP_FILES: Readonly<Record<BackboneId, string>> = {
+  mobilenet_v2: 'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5',
+  vgg16: 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5',
+};
+
 /** TensorFlow.js backends. `auto` tries AUTO_BACKENDS; webgpu is used only when asked for. */
 export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];

@@ -21,7 +21,10 @@ import type { BackendName } from '../engine/api';
 import { onnxRuntimeReport } from '../engine/backend/ortReport';
 import { Engine } from '../engine/engine';
 import { CxrError } from '../engine/errors';
-import { ENGINE_BACKEND_SETTINGS, isOneOf } from '../engine/names';
+import { userModelsDir } from '../engine/locations';
+import { downloadWeights, OFFICIAL_NOTOP_WEIGHTS } from '../engine/models/download';
+import { findKnownWeights, getBackbone } from '../engine/models/registry';
+import { BACKBONE_IDS, ENGINE_BACKEND_SETTINGS, isOneOf } from '../engine/names';
 import { deleteRun, listRuns, readEvaluation, readRunDetails } from '../engine/runStore';
 import { listDatasetImages, scanDatasets } from './datasetScan';
 import { packageVersion } from './packageVersion';
@@ -104,6 +107,11 @@ connection.onRequest(protocol.backendStatus, async () => {
       protocolVersion: protocol.PROTOCOL_VERSION,
       trusted,
       allowedRoots: guard.realRoots(),
+      weights: BACKBONE_IDS.map((backbone) => ({
+        backbone,
+        file: findKnownWeights(getBackbone(backbone), 'noTop'),
+        downloadable: OFFICIAL_NOTOP_WEIGHTS[backbone] !== undefined,
+      })),
     };
   } catch (e) {
     return toResponseError(e, logError);
@@ -193,6 +201,25 @@ handle(protocol.deleteRun, async (params) => {
   const deleted = await deleteRun(runDir, guard);
   log(`Deleted run ${runDir}: ${deleted.removed.join(', ')}`);
   return deleted;
+});
+
+handle(protocol.downloadWeights, async (params, token) => {
+  const backbone = requests.parseBackbone(params);
+  const source = OFFICIAL_NOTOP_WEIGHTS[backbone];
+  if (!source) {
+    throw new CxrError('NOT_FOUND', `Keras publishes no hash for the ${backbone} weights file, so it is not downloaded unchecked; locate a copy instead.`, { backbone });
+  }
+  const dir = userModelsDir();
+  if (!dir) throw new CxrError('INVALID_ARGUMENT', 'No user models folder (CXR_USER_MODELS_DIR) is set for this backend.');
+  const abort = new AbortController();
+  const sub = token.onCancellationRequested(() => abort.abort());
+  try {
+    const file = await downloadWeights(source, dir, abort.signal);
+    log(`Downloaded ${source.url} (md5 checked) to ${file}`);
+    return { file };
+  } finally {
+    sub.dispose();
+  }
 });
 
 handle(protocol.scanDatasets, (params) => scanDatasets(requests.parseScanRoots(params, guard), guard, log));

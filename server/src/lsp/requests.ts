@@ -138,6 +138,10 @@ export function parseDatasetImages(params: unknown, guard: PathGuard): { dataset
   });
 }
 
+export function parseBackbone(params: unknown): BackboneId {
+  return Params.of('cxr/downloadWeights', params).oneOf('backbone', BACKBONES);
+}
+
 export function parseScanRoots(params: unknown, guard: PathGuard): string[] {
   return Params.of('cxr/scanDatasets', params).stringArray('roots').map((r) => guard.check(r, 'folder to scan'));
 }

@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { AugmentParams, BackboneId } from '../api';
 import { CxrError } from '../errors';
-import { modelsDir } from '../locations';
+import { weightSearchDirs } from '../locations';
+import { KERAS_NOTOP_FILES } from '../names';
 import { buildMobileNetV2, preprocessMobileNetV2, type BuildOptions } from './mobilenetV2';
 import { buildVgg16, preprocessVgg16 } from './vgg16';
 
@@ -52,9 +53,9 @@ const METHOD_RECIPE: TrainingRecipe = {
  */
 const MOBILENET_RECIPE: TrainingRecipe = { ...METHOD_RECIPE, augment: null };
 
-const VGG16_NOTOP = 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5';
+const VGG16_NOTOP = KERAS_NOTOP_FILES.vgg16;
 const VGG16_TOP = 'vgg16_weights_tf_dim_ordering_tf_kernels.h5';
-const MOBILENET_NOTOP_H5 = 'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5';
+const MOBILENET_NOTOP_H5 = KERAS_NOTOP_FILES.mobilenet_v2;
 const MOBILENET_TOP_H5 = 'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5';
 
 export const BACKBONES: Readonly<Record<BackboneId, BackboneSpec>> = Object.freeze({
@@ -105,11 +106,16 @@ export function getBackbone(id: string): BackboneSpec {
   });
 }
 
-/** The first known weight file of the backbone that exists under modelsDir(), as an absolute path. */
+/**
+ * The first known weight file of the backbone, as an absolute path: searched under modelsDir(), then the user's
+ * models folder ("Get Backbone Weights"), then the weights packaged inside the extension.
+ */
 export function findKnownWeights(spec: BackboneSpec, kind: 'noTop' | 'withTop'): string | null {
-  for (const rel of spec.knownWeights[kind]) {
-    const file = path.join(modelsDir(), rel);
-    if (fs.existsSync(file)) return file;
+  for (const dir of weightSearchDirs()) {
+    for (const rel of spec.knownWeights[kind]) {
+      const file = path.join(dir, rel);
+      if (fs.existsSync(file)) return file;
+    }
   }
   return null;
 }

@@ -369,7 +369,7 @@ async function loadPretrainedWeights(
   if (!file) {
     warn(
       `NO PRETRAINED WEIGHTS: ${spec.displayName} starts from random initialisation, so transfer learning will not work ` +
-        `and accuracy will be poor. Pass --weights with an ImageNet weights file (${spec.knownWeights.noTop.join(' or ')}).`,
+        `and accuracy will be poor. In VS Code run "CXR: Get Backbone Weights"; on the command line pass --weights with an ImageNet weights file (${spec.knownWeights.noTop.join(' or ')}).`,
     );
     return;
   }
