@@ -9,7 +9,7 @@ import {
   emptyDashboardState,
 } from '../../common/src/webviewProtocol';
 import { errorMessage } from './errors';
-import { createCxrPanel, webviewOptions } from './webviewHtml';
+import { adoptCxrPanel, createCxrPanel, webviewOptions } from './webviewHtml';
 
 export interface DashboardActions {
   /** The live state of a run trained in this session, if any. */
@@ -28,6 +28,7 @@ export interface DashboardActions {
 export class DashboardPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
   private runDir: string | undefined;
+  private restoredBatches: { runDir: string; batches: DashboardState['batches'] } | undefined;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -48,6 +49,29 @@ export class DashboardPanel implements vscode.Disposable {
       entry: 'dashboard',
       title,
       showOptions: { viewColumn: vscode.ViewColumn.Active, preserveFocus },
+      options: webviewOptions(this.extensionUri),
+      onMessage: (m) => this.onMessage(m),
+      onDispose: () => {
+        this.panel = undefined;
+      },
+    });
+  }
+
+  /**
+   * A dashboard VS Code restored after a window reload: it shows the run it showed, from the run store, with the
+   * per-batch curve the webview had saved (the run store keeps epochs only).
+   */
+  restore(panel: vscode.WebviewPanel, saved: DashboardState | undefined): void {
+    const runDir = saved?.run?.runDir;
+    if (!runDir || this.panel) {
+      panel.dispose();
+      return;
+    }
+    this.runDir = path.resolve(runDir);
+    this.restoredBatches = { runDir: this.runDir, batches: saved.batches ?? [] };
+    this.panel = adoptCxrPanel<DashboardFromWebview>(panel, this.extensionUri, {
+      entry: 'dashboard',
+      title: `Training: ${path.basename(this.runDir)}`,
       options: webviewOptions(this.extensionUri),
       onMessage: (m) => this.onMessage(m),
       onDispose: () => {
@@ -102,7 +126,9 @@ export class DashboardPanel implements vscode.Disposable {
 
   private async storedState(runDir: string): Promise<DashboardState> {
     try {
-      return dashboardStateOf(await this.actions.details(runDir));
+      const state = dashboardStateOf(await this.actions.details(runDir));
+      if (this.restoredBatches?.runDir === runDir) state.batches = this.restoredBatches.batches;
+      return state;
     } catch (e) {
       const state = emptyDashboardState(null);
       state.error = `${runDir} cannot be shown: ${errorMessage(e)}`;

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { BROWSER_IMAGE_MIME } from '../../common/src/protocol';
 import type { EvaluateResult } from '../../common/src/protocol';
 import { EvaluationFromWebview, EvaluationImage, EvaluationState, EvaluationToWebview } from '../../common/src/webviewProtocol';
-import { createCxrPanel, webviewOptions } from './webviewHtml';
+import { adoptCxrPanel, createCxrPanel, webviewOptions } from './webviewHtml';
 
 /** Folders added to localResourceRoots for thumbnails; beyond this, the dataset root alone must cover them. */
 const MAX_IMAGE_ROOTS = 32;
@@ -25,9 +25,27 @@ export class EvaluationPanel implements vscode.Disposable {
     private readonly actions: EvaluationActions,
   ) {}
 
+  /** An evaluation VS Code restored after a window reload, showing the saved evaluation of the run and split it showed. */
+  restore(panel: vscode.WebviewPanel, result: EvaluateResult): void {
+    if (this.panel) {
+      panel.dispose();
+      return;
+    }
+    this.result = result;
+    this.panel = adoptCxrPanel<EvaluationFromWebview>(panel, this.extensionUri, {
+      entry: 'evaluation',
+      title: evaluationTitle(result),
+      options: webviewOptions(this.extensionUri, imageRoots(result)),
+      onMessage: (m) => this.onMessage(m),
+      onDispose: () => {
+        this.panel = undefined;
+      },
+    });
+  }
+
   show(result: EvaluateResult): void {
     this.result = result;
-    const title = `Evaluation: ${path.basename(result.run)} (${result.split})`;
+    const title = evaluationTitle(result);
     const options = webviewOptions(this.extensionUri, imageRoots(result));
     if (this.panel) {
       this.panel.title = title;
@@ -88,6 +106,10 @@ export class EvaluationPanel implements vscode.Disposable {
   dispose(): void {
     this.panel?.dispose();
   }
+}
+
+function evaluationTitle(r: EvaluateResult): string {
+  return `Evaluation: ${path.basename(r.run)} (${r.split})`;
 }
 
 /** The dataset folder (a CSV's folder) plus the folders of the misclassified images, for thumbnails. */

@@ -8,6 +8,7 @@ import { DatasetsTree } from './datasetsTree';
 import { errorMessage, showError } from './errors';
 import { EvaluationController } from './evaluate';
 import { HeatmapEditorProvider } from './heatmapEditor';
+import { registerPanelSerializers } from './panelSerializers';
 import { Runs } from './runs';
 import { isSamePath, RunsTree } from './runsTree';
 import { Settings } from './settings';
@@ -54,6 +55,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     training,
     evaluation,
     HeatmapEditorProvider.register(context, heatmaps),
+    ...registerPanelSerializers(b, training.dashboard, evaluation.panel),
     command('cxr.train', (arg) => training.trainCommand(arg)),
     command('cxr.resumeTraining', (arg) => training.resumeCommand(arg)),
     command('cxr.cancelTraining', (arg) => training.cancelCommand(arg)),

@@ -60,6 +60,17 @@ export function createCxrPanel<FromWebview>(
   },
 ): vscode.WebviewPanel {
   const panel = vscode.window.createWebviewPanel(opts.viewType, opts.title, opts.showOptions, opts.options);
+  return adoptCxrPanel(panel, extensionUri, opts);
+}
+
+/** Wires a panel VS Code restored after a window reload (a WebviewPanelSerializer's) exactly as a new one. */
+export function adoptCxrPanel<FromWebview>(
+  panel: vscode.WebviewPanel,
+  extensionUri: vscode.Uri,
+  opts: { entry: WebviewEntry; title: string; options: vscode.WebviewOptions; onMessage: (message: FromWebview) => void; onDispose: () => void },
+): vscode.WebviewPanel {
+  panel.title = opts.title;
+  panel.webview.options = opts.options;
   panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'cxr.svg');
   panel.webview.html = renderWebviewHtml(panel.webview, extensionUri, opts.entry, opts.title);
   panel.webview.onDidReceiveMessage(opts.onMessage);

@@ -1,0 +1,42 @@
+import * as vscode from 'vscode';
+import { readEvaluation } from '../../common/src/protocol';
+import type { DashboardState, EvaluationState } from '../../common/src/webviewProtocol';
+import type { Backend } from './backend';
+import type { DashboardPanel } from './dashboardPanel';
+import { errorMessage } from './errors';
+import type { EvaluationPanel } from './evaluationPanel';
+
+/**
+ * Brings the dashboard and the evaluation back after a window reload. Each webview saves its state with setState;
+ * VS Code hands it back here, and the panel shows the same run (and split) again, its data replayed from the run store.
+ */
+export function registerPanelSerializers(backend: Backend, dashboard: DashboardPanel, evaluation: EvaluationPanel): vscode.Disposable[] {
+  return [
+    vscode.window.registerWebviewPanelSerializer('cxr.dashboard', {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
+        dashboard.restore(panel, isObject(state) ? (state as DashboardState) : undefined);
+      },
+    }),
+    vscode.window.registerWebviewPanelSerializer('cxr.evaluation', {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
+        const report = isObject(state) ? (state as { report?: EvaluationState | null }).report : undefined;
+        const run = report?.result?.run;
+        const split = report?.result?.split;
+        if (!run || !split) {
+          panel.dispose();
+          return;
+        }
+        try {
+          evaluation.restore(panel, await backend.request(readEvaluation, { runDir: run, split }));
+        } catch (e) {
+          backend.output.warn(`The evaluation of ${run} (${split}) could not be restored: ${errorMessage(e)}`);
+          panel.dispose();
+        }
+      },
+    }),
+  ];
+}
+
+function isObject(v: unknown): v is object {
+  return typeof v === 'object' && v !== null;
+}
