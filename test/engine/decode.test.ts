@@ -187,9 +187,8 @@ describe('decodeImage errors', () => {
   it('IMAGE_TOO_LARGE from the header alone, before any pixel is allocated; the limit is configurable', async () => {
     const bomb = pngWithHugeHeader(100_000, 100_000); // 10 gigapixels: 30 GB if decoded
     const rssBefore = process.memoryUsage().rss;
-    const t0 = Date.now();
+    // Memory, not time, shows that no pixel was decoded (a time limit flakes on a busy machine).
     await rejects(decodeImageBuffer(bomb, 224, 'bomb.png'), 'IMAGE_TOO_LARGE', /100000 x 100000 pixels.*over the 150\.0 MP limit/);
-    assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
     assert.ok(process.memoryUsage().rss - rssBefore < 200e6, 'memory grew by more than 200 MB');
     await rejects(decodeImage(TINY_PNG, 64, { maxInputPixels: 100 * 100 }), 'IMAGE_TOO_LARGE', /128 x 128/);
     assert.equal((await decodeImage(TINY_PNG, 64, { maxInputPixels: 128 * 128 })).data.length, 64 * 64 * 3);
