@@ -244,8 +244,8 @@ export class CodeServerSession {
     });
     this.page.on('pageerror', (e) => record(`[pageerror] ${e.message}`));
     await this.timed('workbench-ready', async () => {
-      await this.page.goto(`http://127.0.0.1:${this.port}/?folder=${encodeURIComponent(this.workspace)}`);
-      await this.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+      await this.page.goto(`http://127.0.0.1:${this.port}/?folder=${encodeURIComponent(this.workspace)}`, { timeout: 120_000 });
+      await this.page.locator('.monaco-workbench').waitFor({ timeout: 120_000 }); // minutes on a busy 2-core machine
     });
   }
 
