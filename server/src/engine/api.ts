@@ -305,6 +305,13 @@ export interface ExplainResult {
   heatmap: { width: number; height: number; data: number[] };
   overlayPath?: string;
   overlayPngBase64?: string;
+  /** Which engine ran the forward pass ('tfjs' also where Grad-CAM needed gradients). */
+  engine?: 'onnxruntime' | 'tfjs';
+  /**
+   * Pooling + Dense heads: every class's map for both methods, from the same pass, laid out like `heatmap`, so a
+   * viewer switches class or method without another request. Absent for other heads.
+   */
+  maps?: { className: string; cam: number[]; gradcam: number[] }[];
 }
 
 export type AuditSeverity = 'info' | 'warning' | 'critical';

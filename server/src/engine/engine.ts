@@ -6,6 +6,7 @@ import type {
   AuditResult,
   BackendName,
   BackendReport,
+  CamMethodName,
   EvaluateRequest,
   EvaluateResult,
   EvaluatedImage,
@@ -28,6 +29,7 @@ import { computeMetrics } from './eval/metrics';
 import { renderEvaluationMarkdown } from './eval/report';
 import { createCam, type CamMethod, type CamOutput } from './explain/cam';
 import { renderCamGrid, renderOverlayPng, upsampleBilinear } from './explain/render';
+import { RunSession, type ClassMaps } from './inference/runSession';
 import { argMax, classifyFiles, loadRunModel, modelMtime, probabilitiesRecord, type LoadedRun } from './inference/runModel';
 import { loadLabels, loadPretrainedClassifier } from './inference/pretrainedClassifier';
 import { evaluationDir, readRunConfig, recordAudit, recordTestAccuracy } from './runStore';
@@ -63,6 +65,7 @@ export interface CamGridRequest {
 export class Engine {
   private backend: BackendReport | null = null;
   private cached: LoadedRun | null = null;
+  private session: RunSession | null = null;
 
   constructor(private readonly opts: EngineOptions = {}) {}
 
@@ -102,11 +105,12 @@ export class Engine {
     signal?: AbortSignal,
   ): Promise<EvaluateResult> {
     await this.init();
-    const loaded = await this.loadRun(req.run);
+    const session = await this.openSession(req.run);
+    const loaded = session.loaded;
     const split = req.split ?? 'test';
     const items = await selectItems(loaded, req.data, split, this.paths);
     const files = items.map((i) => i.path);
-    const probs = await classifyFiles(loaded.model, loaded.spec, loaded.config.imageSize, files, onProgress, signal);
+    const probs = await session.classifyFiles(files, onProgress, signal);
     const classes = loaded.config.classes;
     const yTrue = items.map((i) => classIndexOf(classes, i.label));
     const metrics = computeMetrics(yTrue, probs, classes);
@@ -152,9 +156,9 @@ export class Engine {
     if (req.files.length === 0) throw new CxrError('INVALID_ARGUMENT', 'No image files to classify.');
     for (const f of req.files) this.paths.check(path.resolve(f), 'image');
     if (req.run) {
-      const loaded = await this.loadRun(req.run);
-      const probs = await classifyFiles(loaded.model, loaded.spec, loaded.config.imageSize, req.files);
-      return req.files.map((file, i) => toPrediction(file, loaded.config.classes, probs[i], req.topK));
+      const session = await this.openSession(req.run);
+      const probs = await session.classifyFiles(req.files);
+      return req.files.map((file, i) => toPrediction(file, session.loaded.config.classes, probs[i], req.topK));
     }
     if (!req.backbone || !req.weights || !req.labels) {
       throw new CxrError('INVALID_ARGUMENT', 'Give a run folder, or --backbone, --weights (with-top weights) and --labels (one label per line).');
@@ -171,15 +175,15 @@ export class Engine {
 
   async explain(req: ExplainRequest): Promise<ExplainResult> {
     await this.init();
-    const loaded = await this.loadRun(req.run);
+    const session = await this.openSession(req.run);
     this.paths.check(path.resolve(req.image), 'image');
     const outFile = req.out === undefined ? undefined : this.paths.check(path.resolve(req.out), 'output file');
-    const { config, spec, model } = loaded;
+    const { config } = session.loaded;
     const target = req.className === undefined ? undefined : classIndexOf(config.classes, req.className);
     const method = req.method ?? 'cam';
-    const cam = createCam(method, model, spec.featureLayer);
+    const explainer = new FileExplainer(session, method);
     try {
-      const { image, out, upsampled } = await explainFile(cam, loaded, req.image, target);
+      const { image, out, upsampled, maps } = await explainer.explain(req.image, target);
       const png = await renderOverlayPng(image, config.imageSize, upsampled, req.alpha ?? 0.35);
       if (outFile) writeFileAtomic(outFile, png);
       return {
@@ -191,25 +195,32 @@ export class Engine {
         heatmap: { width: out.width, height: out.height, data: Array.from(out.map) },
         overlayPath: outFile,
         overlayPngBase64: req.includePng ? png.toString('base64') : undefined,
+        engine: maps ? session.engine : 'tfjs',
+        maps: maps && config.classes.map((className, i) => ({
+          className,
+          cam: Array.from(maps.cam[i].map),
+          gradcam: Array.from(maps.gradcam[i].map),
+        })),
       };
     } finally {
-      cam.dispose();
+      explainer.dispose();
     }
   }
 
   /** The method's figure: a grid of images with their CAM, each titled "Predicted / Real" in green or red. */
   async camGrid(req: CamGridRequest): Promise<{ out: string; tiles: number; correct: number }> {
     await this.init();
-    const loaded = await this.loadRun(req.run);
-    const { config, spec, model } = loaded;
+    const session = await this.openSession(req.run);
+    const loaded = session.loaded;
+    const { config, spec } = loaded;
     const out = this.paths.check(path.resolve(req.out), 'output file');
     const items = (await selectItems(loaded, req.data, req.split ?? 'test', this.paths)).slice(0, req.limit ?? 66);
-    const cam = createCam(req.method ?? 'cam', model, spec.featureLayer);
+    const explainer = new FileExplainer(session, req.method ?? 'cam');
     const size = config.imageSize;
     const tiles = [];
     try {
       for (const item of items) {
-        const { image, out, upsampled } = await explainFile(cam, loaded, item.path);
+        const { image, out, upsampled } = await explainer.explain(item.path);
         tiles.push({
           unitRgb: image,
           size,
@@ -219,7 +230,7 @@ export class Engine {
         });
       }
     } finally {
-      cam.dispose();
+      explainer.dispose();
     }
     const png = await renderCamGrid(tiles, { columns: req.columns ?? 6, title: `${spec.displayName} ${req.method ?? 'cam'}` });
     writeFileAtomic(out, png);
@@ -240,25 +251,59 @@ export class Engine {
     return this.cached;
   }
 
+  /** The run's warm forward pass (ONNX Runtime where it loads), reopened when the run's best model changes. */
+  private async openSession(runDir: string): Promise<RunSession> {
+    const loaded = await this.loadRun(runDir);
+    if (this.session?.loaded !== loaded) {
+      this.session?.dispose();
+      this.session = await RunSession.open(loaded, (reason) => this.opts.log?.(`Inference runs on tfjs: ${reason}`));
+      this.opts.log?.(`Inference for ${loaded.runDir} runs on ${this.session.engine}`);
+    }
+    return this.session;
+  }
+
   private dropCache(): void {
+    this.session?.dispose();
+    this.session = null;
     this.cached?.model.dispose();
     this.cached = null;
   }
 }
 
-/** Decodes one image at the run's input size and explains it: the image, the CAM output, the map upsampled to it. */
-async function explainFile(
-  cam: CamMethod,
-  loaded: LoadedRun,
-  file: string,
-  target?: number,
-): Promise<{ image: Float32Array; out: CamOutput; upsampled: Float32Array }> {
-  const size = loaded.config.imageSize;
-  const image = (await decodeImage(file, size)).data;
-  const input = tf.tidy(() => loaded.spec.preprocess(stackImages([image], size)));
-  const [out] = cam.compute(input, [target]);
-  input.dispose();
-  return { image, out, upsampled: upsampleBilinear(out.map, out.width, out.height, size, size) };
+/**
+ * Decodes one image at the run's input size and explains it: the image, the map, the map upsampled to it. A pooling +
+ * Dense head gets every class's CAM and Grad-CAM from the run's warm forward pass; other heads use the tfjs CAM method.
+ */
+class FileExplainer {
+  private cam: CamMethod | null = null;
+
+  constructor(
+    private readonly session: RunSession,
+    private readonly method: CamMethodName,
+  ) {}
+
+  async explain(file: string, target?: number): Promise<{ image: Float32Array; out: CamOutput; upsampled: Float32Array; maps?: ClassMaps }> {
+    const { spec, config, model } = this.session.loaded;
+    const size = config.imageSize;
+    const image = (await decodeImage(file, size)).data;
+    const maps = await this.session.explainAll(image);
+    let out: CamOutput;
+    if (maps) {
+      const t = target ?? argMax(maps.probabilities);
+      const chosen = maps[this.method][t];
+      out = { map: chosen.map, width: maps.width, height: maps.height, target: t, probabilities: maps.probabilities, allZero: chosen.allZero };
+    } else {
+      this.cam ??= createCam(this.method, model, spec.featureLayer);
+      const input = tf.tidy(() => spec.preprocess(stackImages([image], size)));
+      [out] = this.cam.compute(input, [target]);
+      input.dispose();
+    }
+    return { image, out, upsampled: upsampleBilinear(out.map, out.width, out.height, size, size), maps: maps ?? undefined };
+  }
+
+  dispose(): void {
+    this.cam?.dispose();
+  }
 }
 
 async function selectItems(loaded: LoadedRun, data: string, split: string, paths: PathPolicy): Promise<DatasetItem[]> {

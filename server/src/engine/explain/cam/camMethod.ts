@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { CxrError } from '../../errors';
 import { splitModelAt } from '../../models/split';
+import { reluMaxNormalise, type NormalisedMap } from './normalise';
 
 export interface CamOutput {
   /** Row-major heatmap at the feature map's resolution, in [0, 1]. */
@@ -91,14 +92,9 @@ export abstract class CamMethod {
   /** One weight per feature channel for explaining `target` on image `imageIndex` of the batch `features`. */
   protected abstract channelWeights(features: tf.Tensor4D, target: number, imageIndex: number): tf.Tensor1D;
 
-  /** Grad-CAM's: ReLU (keep what speaks for the class), then divide by the maximum so 0 stays "no evidence". */
-  protected normalise(raw: Float32Array): { map: Float32Array; allZero: boolean } {
-    let max = 0;
-    for (const v of raw) if (v > max) max = v;
-    const map = new Float32Array(raw.length);
-    if (max <= 0) return { map, allZero: true };
-    for (let i = 0; i < raw.length; i++) map[i] = raw[i] > 0 ? raw[i] / max : 0;
-    return { map, allZero: false };
+  /** Grad-CAM's ReLU-then-max (see reluMaxNormalise). */
+  protected normalise(raw: Float32Array): NormalisedMap {
+    return reluMaxNormalise(raw);
   }
 
   /**

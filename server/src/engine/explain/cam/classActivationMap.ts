@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { minMaxNormalise, type NormalisedMap } from './normalise';
 import { CxrError } from '../../errors';
 import { CamMethod } from './camMethod';
 import { camDense, denseWeights } from './head';
@@ -25,22 +26,8 @@ export class ClassActivationMap extends CamMethod {
     return tf.reshape(tf.slice(kernel, [0, target], [channels, 1]), [channels]);
   }
 
-  /**
-   * Min-max, without Grad-CAM's ReLU, as in the CAM paper: the map is the logit's spatial layout, and for a class
-   * whose logit is negative everywhere (typical when explaining a class that was not predicted) a ReLU would erase
-   * it, whereas min-max keeps where the evidence is least against the class. A flat map is reported as allZero.
-   */
-  protected override normalise(raw: Float32Array): { map: Float32Array; allZero: boolean } {
-    let min = Infinity;
-    let max = -Infinity;
-    for (const v of raw) {
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
-    const map = new Float32Array(raw.length);
-    const range = max - min;
-    if (!(range > 1e-12 * Math.max(1, Math.abs(max), Math.abs(min)))) return { map, allZero: true };
-    for (let i = 0; i < raw.length; i++) map[i] = (raw[i] - min) / range;
-    return { map, allZero: false };
+  /** Min-max without a ReLU (see minMaxNormalise). */
+  protected override normalise(raw: Float32Array): NormalisedMap {
+    return minMaxNormalise(raw);
   }
 }

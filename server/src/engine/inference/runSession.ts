@@ -1,0 +1,142 @@
+import * as tfl from '@tensorflow/tfjs-layers';
+import { decodeImage } from '../data/decode';
+import { CxrError } from '../errors';
+import { camDense } from '../explain/cam/head';
+import { minMaxNormalise, reluMaxNormalise, type NormalisedMap } from '../explain/cam/normalise';
+import { splitModelAt } from '../models/split';
+import { mapLimit, yieldToEventLoop } from '../util/concurrency';
+import { createForwardPass, type ForwardPass, type PassEngine } from './forwardPass';
+import type { LoadedRun } from './runModel';
+
+/** Every class's CAM and Grad-CAM for one image, from one forward pass. */
+export interface ClassMaps {
+  width: number;
+  height: number;
+  probabilities: number[];
+  /** Indexed by class. */
+  cam: NormalisedMap[];
+  gradcam: NormalisedMap[];
+}
+
+interface CamHead {
+  /** Dense kernel, channels x classes, row-major. */
+  kernel: Float32Array;
+  channels: number;
+  classes: number;
+  height: number;
+  width: number;
+}
+
+/**
+ * A trained run ready for gradient-free passes, kept warm while it is the active model: one forward pass (ONNX
+ * Runtime where it loads, else tfjs). For a pooling + Dense head the pass returns the feature map as well as the
+ * probabilities, and the maps of every class and both methods are arithmetic on them:
+ *   CAM_c = sum_k W[k,c] A_k (min-max normalised);
+ *   Grad-CAM_c: d logit_c / dA_k = W[k,c] / (h*w) at every position, so its channel weights are W[:,c] / (h*w) and the
+ *   map is ReLU(CAM_c raw) / max, the same as the tfjs Grad-CAM computes with gradients.
+ */
+export class RunSession {
+  private constructor(
+    readonly loaded: LoadedRun,
+    private readonly pass: ForwardPass,
+    private readonly camHead: CamHead | null,
+  ) {}
+
+  static async open(loaded: LoadedRun, onFallback?: (reason: string) => void): Promise<RunSession> {
+    const { model, spec, config } = loaded;
+    const camHead = pooledDenseHead(model, spec.featureLayer);
+    const forward = camHead
+      ? tfl.model({ inputs: model.inputs, outputs: [featureOutput(model, spec.featureLayer), model.outputs[0]], name: `${model.name}_maps_and_probs` })
+      : model;
+    const pass = await createForwardPass(forward, spec, config.imageSize, onFallback);
+    return new RunSession(loaded, pass, camHead);
+  }
+
+  get engine(): PassEngine {
+    return this.pass.engine;
+  }
+
+  /** True when explainAll can answer (a pooling + Dense head). */
+  get hasAllClassMaps(): boolean {
+    return this.camHead !== null;
+  }
+
+  /** Probabilities of `n` decoded images. */
+  async classify(batch: Float32Array, n: number): Promise<number[][]> {
+    const outs = await this.pass.run(batch, n);
+    const probs = outs[this.camHead ? 1 : 0];
+    const k = probs.length / n;
+    return Array.from({ length: n }, (_, i) => Array.from(probs.subarray(i * k, (i + 1) * k)));
+  }
+
+  /** Decodes and classifies files, a chunk at a time; one probability vector per file, in order. */
+  async classifyFiles(files: readonly string[], onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<number[][]> {
+    const size = this.loaded.config.imageSize;
+    const pixels = size * size * 3;
+    const chunk = 16;
+    const out: number[][] = [];
+    for (let start = 0; start < files.length; start += chunk) {
+      if (signal?.aborted) throw new CxrError('CANCELLED', 'Cancelled.');
+      const part = files.slice(start, start + chunk);
+      const batch = new Float32Array(part.length * pixels);
+      await mapLimit(part, 4, async (f, k) => batch.set((await decodeImage(f, size)).data, k * pixels));
+      out.push(...(await this.classify(batch, part.length)));
+      onProgress?.(Math.min(start + chunk, files.length), files.length);
+      await yieldToEventLoop();
+    }
+    return out;
+  }
+
+  /** Probabilities and every class's CAM and Grad-CAM for one decoded image; null unless the head is pooling + Dense. */
+  async explainAll(image: Float32Array): Promise<ClassMaps | null> {
+    const head = this.camHead;
+    if (!head) return null;
+    const [features, probs] = await this.pass.run(image, 1);
+    const positions = head.height * head.width;
+    const cam: NormalisedMap[] = [];
+    const gradcam: NormalisedMap[] = [];
+    for (let c = 0; c < head.classes; c++) {
+      const raw = new Float32Array(positions);
+      for (let p = 0; p < positions; p++) {
+        let sum = 0;
+        const row = p * head.channels;
+        for (let k = 0; k < head.channels; k++) sum += features[row + k] * head.kernel[k * head.classes + c];
+        raw[p] = sum;
+      }
+      if (raw.some((v) => !Number.isFinite(v))) {
+        throw new CxrError('INTERNAL', 'The class map has non-finite values; the model output is broken (NaN weights?).');
+      }
+      cam.push(minMaxNormalise(raw));
+      gradcam.push(reluMaxNormalise(raw));
+    }
+    return { width: head.width, height: head.height, probabilities: Array.from(probs), cam, gradcam };
+  }
+
+  dispose(): void {
+    this.pass.dispose();
+  }
+}
+
+function featureOutput(model: tfl.LayersModel, featureLayer: string): tfl.SymbolicTensor {
+  return model.getLayer(featureLayer).inboundNodes[0].outputTensors[0];
+}
+
+/** The Dense kernel when the model is features -> GAP -> Dense (the head CAM needs), else null. */
+function pooledDenseHead(model: tfl.LayersModel, featureLayer: string): CamHead | null {
+  let dense: tfl.layers.Layer;
+  try {
+    dense = camDense(splitModelAt(model, featureLayer).after, featureLayer);
+  } catch {
+    return null;
+  }
+  const [kernel] = dense.getWeights();
+  const [channels, classes] = kernel.shape as [number, number];
+  const shape = featureOutput(model, featureLayer).shape as number[];
+  return {
+    kernel: kernel.dataSync() as Float32Array,
+    channels,
+    classes,
+    height: shape[1],
+    width: shape[2],
+  };
+}
