@@ -3,7 +3,8 @@
 // or single test files, one file at a time (they share two CPU cores). Node 20's --test does not expand globs or find
 // .ts files by itself.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync, existsSync } from 'node:fs';
+import { readdirSync, statSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const targets = process.argv.slice(2);
@@ -35,5 +36,9 @@ if (files.length === 0) {
   console.error(`no test files (*.test.ts) in ${targets.join(', ')}: refusing to report success`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
+// The tests' feature cache starts empty and is removed afterwards, never the user's own cache.
+const cacheDir = process.env.CXR_CACHE_DIR ? null : mkdtempSync(join(tmpdir(), 'cxr-test-cache-'));
+const env = cacheDir ? { ...process.env, CXR_CACHE_DIR: cacheDir } : process.env;
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit', env });
+if (cacheDir) rmSync(cacheDir, { recursive: true, force: true });
 process.exit(r.status ?? 1);

@@ -28,6 +28,7 @@ Usage:
   cxr cam <run> <image> --out <png> [--method ${CAM_METHODS.join('|')}] [--class NAME] [--alpha X] [--json]
   cxr cam-grid <run> <data> --out <png> [--split test] [--method ${CAM_METHODS.join('|')}] [--limit N] [--json]
   cxr runs <folder> [--json]
+  cxr cache info|clear [--json]   the feature cache (CXR_CACHE_DIR, default the user's cache folder)
   cxr audit <data> [--json]       duplicates across splits, source-confound probe, patients, class balance
 
 --backend picks the TensorFlow.js backend (default: tensorflow if found, else wasm; webgpu only when asked for; a GPU
@@ -38,6 +39,12 @@ Progress goes to stderr; --json prints one JSON document on stdout. Exit status:
 
 
 class UsageError extends Error {}
+
+function formatGradientFree(report: Awaited<ReturnType<Engine['init']>>): string {
+  const g = report.gradientFree;
+  if (!g) return 'tfjs';
+  return g.engine === 'onnxruntime' ? `onnxruntime ${g.version}, ${g.threads} intra-op threads` : `tfjs (${g.reason})`;
+}
 
 interface Io {
   json: boolean;
@@ -110,6 +117,7 @@ async function main(argv: string[]): Promise<number> {
         ...report.warnings.map((w) => `warning: ${w}`),
         ...report.candidates.map((c) => `  ${c.name}: ${c.available ? 'available' : 'unavailable'} - ${c.why}`),
         `custom kernels: ${report.customKernels.join(', ') || 'none'}`,
+        `passes without gradients (frozen layers, predict, evaluate, CAM): ${formatGradientFree(report)}`,
         ...Object.entries(report.versions).map(([k, v]) => `${k}: ${v}`),
         `onnx runtime: ${ort.available ? ort.why : `unavailable - ${ort.why}`}`,
         ...ort.providers.map((p) => `  ${p.name}: ${p.available ? 'available' : 'unavailable'} - ${p.why}`),
@@ -216,6 +224,14 @@ async function main(argv: string[]): Promise<number> {
       const data = need(positionals[0], '<data>');
       const result = await engine.audit({ data, seed: int(values.seed, '--seed') }, (done, total) => io.progress(`auditing ${done}/${total}`), controller.signal);
       io.out(result, formatAudit(result));
+      return 0;
+    }
+    case 'cache': {
+      const action = need(positionals[0], 'info|clear');
+      if (action !== 'info' && action !== 'clear') throw new UsageError(`Unknown cache action '${action}': use info or clear.`);
+      const info = action === 'info' ? engine.cacheInfo() : engine.clearCache();
+      const size = `${info.entries} stored frozen outputs, ${(info.bytes / 2 ** 20).toFixed(1)} MiB`;
+      io.out(info, action === 'info' ? `feature cache: ${info.dir}\n${size}` : `cleared ${info.dir}: ${size} removed`);
       return 0;
     }
     case 'runs': {

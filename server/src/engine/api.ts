@@ -33,6 +33,11 @@ export interface BackendReport {
   device: ComputeDevice;
   /** Why the backend asked for is not the one in use (failed to initialise, refused version, device failure). */
   warnings: string[];
+  /**
+   * The engine of every pass without gradients (frozen layers in training, predict, evaluate, CAM): ONNX Runtime
+   * when onnxruntime-node loads, else the tfjs backend above (with the reason). Training steps always run on tfjs.
+   */
+  gradientFree?: { engine: 'onnxruntime' | 'tfjs'; version?: string; threads?: number; reason?: string };
 }
 
 /** An ONNX Runtime execution provider, and why it is or is not available and used. */
@@ -371,4 +376,11 @@ export interface AuditResult {
   } | null;
   thresholds: { hashMaxDistance: number; minCorrelation: number };
   seconds: number;
+}
+
+/** The feature cache (`cxr cache info|clear`): where it is, and what it holds. */
+export interface CacheInfo {
+  dir: string;
+  entries: number;
+  bytes: number;
 }

@@ -6,6 +6,7 @@ import type {
   AuditResult,
   BackendName,
   BackendReport,
+  CacheInfo,
   CamMethodName,
   EvaluateRequest,
   EvaluateResult,
@@ -30,6 +31,8 @@ import { renderEvaluationMarkdown } from './eval/report';
 import { createCam, type CamMethod, type CamOutput } from './explain/cam';
 import { renderCamGrid, renderOverlayPng, upsampleBilinear } from './explain/render';
 import { RunSession, type ClassMaps } from './inference/runSession';
+import { gradientFreeEngine } from './onnx/runtime';
+import { cacheInfo, clearCache } from './cache/featureCache';
 import { argMax, classifyFiles, loadRunModel, modelMtime, probabilitiesRecord, type LoadedRun } from './inference/runModel';
 import { loadLabels, loadPretrainedClassifier } from './inference/pretrainedClassifier';
 import { evaluationDir, readRunConfig, recordAudit, recordTestAccuracy } from './runStore';
@@ -75,7 +78,7 @@ export class Engine {
 
   async init(): Promise<BackendReport> {
     if (this.backend != null) return this.backend;
-    const report: BackendReport = await initBackend({ prefer: this.opts.backend });
+    const report: BackendReport = { ...(await initBackend({ prefer: this.opts.backend })), gradientFree: gradientFreeEngine() };
     for (const warning of report.warnings) this.opts.log?.(`warning: ${warning}`);
     this.backend = report;
     return report;
@@ -235,6 +238,16 @@ export class Engine {
     const png = await renderCamGrid(tiles, { columns: req.columns ?? 6, title: `${spec.displayName} ${req.method ?? 'cam'}` });
     writeFileAtomic(out, png);
     return { out, tiles: tiles.length, correct: tiles.filter((t) => t.predicted === t.real).length };
+  }
+
+  /** The feature cache's folder and size. */
+  cacheInfo(): CacheInfo {
+    return cacheInfo();
+  }
+
+  /** Empties the feature cache; returns what it held. */
+  clearCache(): CacheInfo {
+    return clearCache();
   }
 
   dispose(): void {

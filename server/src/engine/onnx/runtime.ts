@@ -41,6 +41,14 @@ export function ortStatus(): OrtStatus {
   return loaded!.status;
 }
 
+/** What BackendReport.gradientFree says. */
+export function gradientFreeEngine(): { engine: 'onnxruntime' | 'tfjs'; version?: string; threads?: number; reason?: string } {
+  const s = ortStatus();
+  return s.available
+    ? { engine: 'onnxruntime', version: s.version, threads: s.threads }
+    : { engine: 'tfjs', reason: s.reason };
+}
+
 /** A loaded ONNX model: NHWC float32 in, named float32 outputs. */
 export class OrtModel {
   private constructor(

@@ -32,6 +32,7 @@ import {
 import { categoricalCrossEntropy, countCorrect, oneHot } from './tensors';
 import { SKIPPABLE_DECODE_ERRORS, streamFrozenOutputs, type StreamOptions } from './featureStream';
 import { createFrozenPart, elementCount } from './frozenPart';
+import { FeatureCache, weightsHash } from '../cache/featureCache';
 import { heldSource, isPooledDenseHead, recomputedSource, type HeadInputSource } from './headInputs';
 
 export interface TrainContext {
@@ -179,11 +180,19 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
   );
   try {
     const rng = Rng.fromState(state.rngState);
+    const cache = new FeatureCache({
+      backbone: spec.id,
+      cutAt: pooledHead ? `${config.freezeAt}+${HEAD_POOL_LAYER}` : config.freezeAt,
+      imageSize: config.imageSize,
+      weights: weightsHash(before),
+    });
+    const cacheOpts = cachedOutputs(cache, elementCount(frozen.outputShape), warn);
     const streamOpts = (what: string): StreamOptions => ({
       imageSize: config.imageSize,
       chunk: FROZEN_CHUNK,
       signal: ctx.signal,
       onProgress: (done, total) => emit({ kind: 'phase', phase: 'features', message: `Frozen layers over the ${what} images`, done, total }),
+      ...cacheOpts,
     });
     const mapBytes = elementCount(frozen.outputShape) * 4;
     const holdable = (n: number): boolean => pooledHead || n * mapBytes <= HELD_MAPS_BUDGET_BYTES;
@@ -192,6 +201,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     const held = async (items: DatasetItem[], what: string): Promise<HeadInputSource> => {
       const out = await streamFrozenOutputs(items, frozen, streamOpts(what));
       skipped.push(...out.skipped);
+      emit({ kind: 'phase', phase: 'features', message: `Frozen outputs of the ${what} images: ${out.stats.hits} from the cache, ${out.stats.computed} computed` });
       return heldSource(out);
     };
     // Decoded again for each batch (augmentation differs every epoch, or the maps would not fit): check once that every image decodes.
@@ -408,6 +418,35 @@ function initialiseHead(model: tfl.LayersModel, seed: number): void {
   const rng = new Rng(seed);
   const values = Float32Array.from({ length: fanIn * fanOut }, () => rng.uniform(-limit, limit));
   dense.setWeights([tf.tensor2d(values, [fanIn, fanOut]), tf.zerosLike(bias)]);
+}
+
+/** Stream hooks that read and write the feature cache; a cache that cannot be written warns once and is skipped. */
+function cachedOutputs(cache: FeatureCache, length: number, warn: (m: string) => void): Pick<StreamOptions, 'lookup' | 'store'> {
+  const keys = new Map<string, string>();
+  let broken = false;
+  const keyOf = async (item: DatasetItem): Promise<string> => {
+    let key = keys.get(item.path);
+    if (!key) keys.set(item.path, (key = await cache.keyOf(item.path)));
+    return key;
+  };
+  return {
+    lookup: async (item) => {
+      try {
+        return await cache.get(await keyOf(item), length);
+      } catch {
+        return null; // unreadable file: decoding reports it
+      }
+    },
+    store: async (item, output) => {
+      if (broken) return;
+      try {
+        await cache.put(await keyOf(item), output);
+      } catch (e) {
+        broken = true;
+        warn(`The feature cache cannot be written (${e instanceof Error ? e.message : String(e)}); training goes on without it.`);
+      }
+    },
+  };
 }
 
 /** Decodes every image once without keeping it; returns those that cannot be read (the run leaves them out). */

@@ -1,0 +1,125 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { CacheInfo } from '../api';
+
+/**
+ * Bump when decoding or the frozen pass changes what they produce for the same inputs: old entries are then never
+ * read again (they are keyed by it) and `cxr cache clear` removes them.
+ */
+const FORMAT_VERSION = 1;
+
+/** `CXR_CACHE_DIR`, else the user's cache folder (never inside a repository). */
+export function cacheDir(): string {
+  if (process.env.CXR_CACHE_DIR) return path.resolve(process.env.CXR_CACHE_DIR);
+  const home = os.homedir();
+  const base =
+    process.platform === 'win32' ? (process.env.LOCALAPPDATA ?? path.join(home, 'AppData', 'Local'))
+    : process.platform === 'darwin' ? path.join(home, 'Library', 'Caches')
+    : (process.env.XDG_CACHE_HOME ?? path.join(home, '.cache'));
+  return path.join(base, 'cxr-studio');
+}
+
+/** Everything besides the file's bytes that decides a frozen output. */
+export interface FrozenKeyParts {
+  backbone: string;
+  /** Last frozen layer (the cut point), and whether the output is pooled. */
+  cutAt: string;
+  imageSize: number;
+  /** sha256 of the frozen layers' weights (see weightsHash). */
+  weights: string;
+}
+
+/** sha256 over the frozen part's weights, names and values, in layer order. */
+export function weightsHash(model: tfl.LayersModel): string {
+  const h = createHash('sha256');
+  for (const layer of model.layers) {
+    const values = layer.getWeights();
+    layer.weights.forEach((w, i) => {
+      h.update(`${w.originalName}:${values[i].shape.join('x')};`);
+      const data = values[i].dataSync() as Float32Array;
+      h.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    });
+  }
+  return h.digest('hex');
+}
+
+/**
+ * Content-addressed store of frozen-part outputs (pooled features or feature maps), one file per image:
+ * <dir>/features/<key[0:2]>/<key>.f32, key = sha256(file bytes, decode parameters, weights, cut point, backbone).
+ * A changed file, other weights or another cut point give another key, so stale entries are never read.
+ */
+export class FeatureCache {
+  private readonly root: string;
+  private readonly context: string;
+
+  constructor(parts: FrozenKeyParts, dir = cacheDir()) {
+    this.root = path.join(dir, 'features');
+    this.context = JSON.stringify({ v: FORMAT_VERSION, ...parts });
+  }
+
+  async keyOf(file: string): Promise<string> {
+    const bytes = await fs.promises.readFile(file);
+    const fileHash = createHash('sha256').update(bytes).digest('hex');
+    return createHash('sha256').update(this.context).update(fileHash).digest('hex');
+  }
+
+  private fileFor(key: string): string {
+    return path.join(this.root, key.slice(0, 2), `${key}.f32`);
+  }
+
+  /** The stored output, or null (also for a damaged entry of the wrong length, which is then recomputed). */
+  async get(key: string, length: number): Promise<Float32Array | null> {
+    let buf: Buffer;
+    try {
+      buf = await fs.promises.readFile(this.fileFor(key));
+    } catch {
+      return null;
+    }
+    if (buf.byteLength !== length * 4) return null;
+    const out = new Float32Array(length);
+    new Uint8Array(out.buffer).set(buf);
+    return out;
+  }
+
+  /** Written under a temporary name and renamed, so a reader never sees half an entry. */
+  async put(key: string, data: Float32Array): Promise<void> {
+    const file = this.fileFor(key);
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await fs.promises.writeFile(tmp, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    await fs.promises.rename(tmp, file);
+  }
+}
+
+export function cacheInfo(dir = cacheDir()): CacheInfo {
+  let entries = 0;
+  let bytes = 0;
+  const walk = (d: string): void => {
+    let list: fs.Dirent[];
+    try {
+      list = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of list) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && e.name.endsWith('.f32')) {
+        entries++;
+        bytes += fs.statSync(p).size;
+      }
+    }
+  };
+  walk(path.join(dir, 'features'));
+  return { dir, entries, bytes };
+}
+
+/** Removes the stored features (only the cache's own sub-folder, never anything else in `dir`). */
+export function clearCache(dir = cacheDir()): CacheInfo {
+  const before = cacheInfo(dir);
+  fs.rmSync(path.join(dir, 'features'), { recursive: true, force: true });
+  return before;
+}
