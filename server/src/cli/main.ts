@@ -28,6 +28,7 @@ Usage:
   cxr cam <run> <image> --out <png> [--method ${CAM_METHODS.join('|')}] [--class NAME] [--alpha X] [--json]
   cxr cam-grid <run> <data> --out <png> [--split test] [--method ${CAM_METHODS.join('|')}] [--limit N] [--json]
   cxr runs <folder> [--json]
+  cxr export <run> --format onnx|tfjs [--out FILE|DIR] [--json]   [0,1] RGB NHWC in, probabilities in class order out
   cxr cache info|clear [--json]   the feature cache (CXR_CACHE_DIR, default the user's cache folder)
   cxr audit <data> [--json]       duplicates across splits, source-confound probe, patients, class balance
 
@@ -88,6 +89,7 @@ async function main(argv: string[]): Promise<number> {
       backend: { type: 'string' },
       'tfjs-node': { type: 'string' },
       'ort-provider': { type: 'string' },
+      format: { type: 'string' },
     },
   });
   if (values['tfjs-node'] !== undefined) process.env[TFJS_NODE_ENV] = values['tfjs-node'];
@@ -224,6 +226,13 @@ async function main(argv: string[]): Promise<number> {
       const data = need(positionals[0], '<data>');
       const result = await engine.audit({ data, seed: int(values.seed, '--seed') }, (done, total) => io.progress(`auditing ${done}/${total}`), controller.signal);
       io.out(result, formatAudit(result));
+      return 0;
+    }
+    case 'export': {
+      const run = need(positionals[0], '<run>');
+      const format = need(values.format, '--format onnx|tfjs') as 'onnx' | 'tfjs';
+      const result = await engine.export({ run, format, out: values.out });
+      io.out(result, `${result.format} model written to ${result.path}\ninput: ${result.input.name} [${result.input.shape.map((d) => d ?? 'batch').join(', ')}] ${result.input.range}\noutput: ${result.outputName}, ${result.output}: ${result.classes.join(', ')}`);
       return 0;
     }
     case 'cache': {

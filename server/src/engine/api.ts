@@ -384,3 +384,21 @@ export interface CacheInfo {
   entries: number;
   bytes: number;
 }
+
+/** `cxr export`: a trained run as a standalone model. */
+export interface ExportRequest {
+  run: string;
+  format: 'onnx' | 'tfjs';
+  /** The .onnx file, or the folder for tfjs; default `<run>/export/model.onnx` or `<run>/export/tfjs`. */
+  out?: string;
+}
+
+export interface ExportResult {
+  format: 'onnx' | 'tfjs';
+  path: string;
+  classes: string[];
+  /** What the model takes: NHWC float32 RGB in [0, 1] at the run's size (the backbone's scaling is inside). */
+  input: { name: string; shape: (number | null)[]; range: string };
+  outputName: string;
+  output: string;
+}

@@ -13,6 +13,8 @@ import type {
   EvaluatedImage,
   ExplainRequest,
   ExplainResult,
+  ExportRequest,
+  ExportResult,
   ImagePrediction,
   PredictRequest,
   TrainEvent,
@@ -33,6 +35,7 @@ import { renderCamGrid, renderOverlayPng, upsampleBilinear } from './explain/ren
 import { RunSession, type ClassMaps } from './inference/runSession';
 import { gradientFreeEngine } from './onnx/runtime';
 import { cacheInfo, clearCache } from './cache/featureCache';
+import { exportRun } from './inference/exportModel';
 import { argMax, classifyFiles, loadRunModel, modelMtime, probabilitiesRecord, type LoadedRun } from './inference/runModel';
 import { loadLabels, loadPretrainedClassifier } from './inference/pretrainedClassifier';
 import { evaluationDir, readRunConfig, recordAudit, recordTestAccuracy } from './runStore';
@@ -238,6 +241,12 @@ export class Engine {
     const png = await renderCamGrid(tiles, { columns: req.columns ?? 6, title: `${spec.displayName} ${req.method ?? 'cam'}` });
     writeFileAtomic(out, png);
     return { out, tiles: tiles.length, correct: tiles.filter((t) => t.predicted === t.real).length };
+  }
+
+  /** Writes the run's model as ONNX or TF.js, taking [0,1] RGB and giving probabilities in class order. */
+  async export(req: ExportRequest): Promise<ExportResult> {
+    await this.init();
+    return exportRun(await this.loadRun(req.run), req);
   }
 
   /** The feature cache's folder and size. */

@@ -22,7 +22,7 @@ export interface OnnxConversion {
  * ONNX graph, weights included, read at call time. ONNX convolutions are NCHW: the graph transposes once after the
  * input and back before any rank-4 output. `preprocess` puts the backbone's input scaling in front.
  */
-export function layersToOnnx(model: tfl.LayersModel, preprocess: ChannelAffine | null): OnnxConversion {
+export function layersToOnnx(model: tfl.LayersModel, preprocess: ChannelAffine | null, metadata: Record<string, string> = {}): OnnxConversion {
   if (model.inputs.length !== 1) throw new CxrError('MODEL_INVALID', `ONNX export needs a single-input model; '${model.name}' has ${model.inputs.length}.`);
   const b = new GraphBuilder();
   const input = model.inputs[0];
@@ -45,7 +45,7 @@ export function layersToOnnx(model: tfl.LayersModel, preprocess: ChannelAffine |
       throw new CxrError('MODEL_INVALID', `'${model.name}' reads an input other than its own (${t.name}).`);
     }
     const ins = t.inputs.map(visit);
-    const out = convertLayer(b, t.sourceLayer, ins.map((i) => i.name), t.inputs, t);
+    const out = convertLayer(b, t.sourceLayer, ins.map((i) => i.name), t.inputs);
     names.set(t.id, out);
     return out;
   };
@@ -64,7 +64,7 @@ export function layersToOnnx(model: tfl.LayersModel, preprocess: ChannelAffine |
     inputs: [{ name: ONNX_INPUT, shape: ['batch', h, w, c] }],
     outputs: model.outputs.map((o, i) => ({ name: outputNames[i], shape: ['batch', ...(o.shape.slice(1) as number[])] })),
   };
-  return { bytes: encodeModel(graph), inputName: ONNX_INPUT, outputNames };
+  return { bytes: encodeModel(graph, metadata), inputName: ONNX_INPUT, outputNames };
 }
 
 class GraphBuilder {
@@ -143,7 +143,7 @@ function unsupported(layer: Layer, what: string): CxrError {
 /** Layers that are the identity at inference time. */
 const IDENTITY_AT_INFERENCE = new Set(['Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout']);
 
-function convertLayer(b: GraphBuilder, layer: Layer, inputs: string[], inSyms: Sym[], outSym: Sym): { name: string; rank: number } {
+function convertLayer(b: GraphBuilder, layer: Layer, inputs: string[], inSyms: Sym[]): { name: string; rank: number } {
   const kind = layer.getClassName();
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const cfg = layer.getConfig() as Record<string, any>;
@@ -223,6 +223,5 @@ function convertLayer(b: GraphBuilder, layer: Layer, inputs: string[], inSyms: S
       return { name: activation(b, y, cfg.activation, 2, layer), rank: 2 };
     }
   }
-  void outSym;
   throw unsupported(layer, `layer kind ${kind}`);
 }

@@ -64,7 +64,7 @@ function writeValueInfo(w: ProtoWriter, io: GraphIo): void {
 }
 
 /** Serialises a graph as an ONNX ModelProto. */
-export function encodeModel(graph: OnnxGraph, producer = 'cxr-studio'): Uint8Array {
+export function encodeModel(graph: OnnxGraph, metadata: Record<string, string> = {}, producer = 'cxr-studio'): Uint8Array {
   const w = new ProtoWriter();
   w.int(1, IR_VERSION);
   w.string(2, producer);
@@ -81,5 +81,6 @@ export function encodeModel(graph: OnnxGraph, producer = 'cxr-studio'): Uint8Arr
     for (const io of graph.outputs) g.message(12, (v) => writeValueInfo(v, io));
   });
   w.message(8, (opset) => opset.string(1, '').int(2, OPSET));
+  for (const [key, value] of Object.entries(metadata)) w.message(14, (entry) => entry.string(1, key).string(2, value));
   return w.finish();
 }
