@@ -12,11 +12,14 @@ import type {
   BackboneId,
   BackendName,
   BackendReport,
+  CacheInfo,
   OnnxRuntimeReport,
   EvaluateRequest,
   EvaluateResult,
   ExplainRequest,
   ExplainResult,
+  ExportRequest,
+  ExportResult,
   ImagePrediction,
   PredictRequest,
   RunDetails,
@@ -217,6 +220,13 @@ export const predict = new RequestType<PredictRequest, ImagePrediction[], CxrErr
 
 /** Set `includePng` to receive the overlay as base64 (webviews cannot read files). */
 export const explain = new RequestType<ExplainRequest, ExplainResult, CxrErrorData>('cxr/explain');
+
+/** Writes a run's model as ONNX or TF.js ([0,1] RGB NHWC in, probabilities in class order out). */
+export const exportModel = new RequestType<ExportRequest, ExportResult, CxrErrorData>('cxr/exportModel');
+
+/** The feature cache of frozen outputs: where, how many, how large; and emptying it. Params: {}. */
+export const cacheInfo = new RequestType<Record<string, never>, CacheInfo, CxrErrorData>('cxr/cacheInfo');
+export const clearCache = new RequestType<Record<string, never>, CacheInfo, CxrErrorData>('cxr/clearCache');
 
 export interface ListRunsParams {
   runsRoot: string;

@@ -38,6 +38,9 @@ export type EngineBackendSetting = (typeof ENGINE_BACKEND_SETTINGS)[number];
 export const CAM_METHODS = ['cam', 'gradcam'] as const;
 export type CamMethodName = (typeof CAM_METHODS)[number];
 
+/** Formats of `cxr export`. */
+export const EXPORT_FORMATS = ['onnx', 'tfjs'] as const;
+
 export const SPLIT_NAMES = ['train', 'val', 'test'] as const;
 export type SplitName = (typeof SPLIT_NAMES)[number];
 

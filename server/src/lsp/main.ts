@@ -191,6 +191,12 @@ handle(protocol.predict, (params) => engine.predict(requests.parsePredict(params
 
 handle(protocol.explain, (params) => engine.explain(requests.parseExplain(params, guard)));
 
+handle(protocol.exportModel, (params) => engine.export(requests.parseExport(params, guard)));
+
+handle(protocol.cacheInfo, () => engine.cacheInfo());
+
+handle(protocol.clearCache, () => engine.clearCache());
+
 handle(protocol.listRuns, (params) => listRuns(requests.parseRunsRoot(params, guard), guard));
 
 handle(protocol.deleteRun, async (params) => {

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import type { CancelTrainingParams, DatasetSplitName } from '../../../common/src/protocol';
 import type {
   AuditRequest,
+  ExportRequest,
   AugmentParams,
   BackboneId,
   EvaluateRequest,
@@ -13,7 +14,7 @@ import type {
 import { CxrError } from '../engine/errors';
 import { BATCH_NORM_MODES } from '../engine/train/batchNormMode';
 import { readRunConfig } from '../engine/runStore';
-import { BACKBONE_IDS, CAM_METHODS, SPLIT_NAMES } from '../engine/names';
+import { BACKBONE_IDS, CAM_METHODS, EXPORT_FORMATS, SPLIT_NAMES } from '../engine/names';
 import { Params } from './params';
 import type { PathGuard } from './pathGuard';
 
@@ -104,6 +105,15 @@ export function parseExplain(params: unknown, guard: PathGuard): ExplainRequest 
     out: guard.checkOptional(p.optString('out'), 'output file'),
     alpha,
     includePng: p.optBoolean('includePng'),
+  });
+}
+
+export function parseExport(params: unknown, guard: PathGuard): ExportRequest {
+  const p = Params.of('cxr/exportModel', params);
+  return dropUndefined({
+    run: guard.check(p.string('run'), 'run folder'),
+    format: p.oneOf('format', EXPORT_FORMATS),
+    out: guard.checkOptional(p.optString('out'), 'output file'),
   });
 }
 

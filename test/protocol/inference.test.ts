@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as protocol from '../../common/src/protocol';
+import { Engine } from '../../server/src/engine/engine';
+import { CI_TINY, MOBILENET_NOTOP_MANIFEST, requireShared, tmpDir } from '../helpers/shared';
+import { BackendProcess, expectCxrError } from './backendProcess';
+
+describe('backend process: explain with every class\'s maps, export, feature cache', () => {
+  let backend: BackendProcess;
+  let work: string;
+  let run: string;
+
+  before(async () => {
+    work = tmpDir('proto-inference');
+    run = path.join(work, 'runs', 'mnv2');
+    await new Engine().train({
+      data: requireShared(CI_TINY), out: run, backbone: 'mobilenet_v2', weights: requireShared(MOBILENET_NOTOP_MANIFEST),
+      epochs: 2, seed: 4, valFraction: 0,
+    });
+    backend = await BackendProcess.start({ roots: [work, CI_TINY], trusted: false });
+  });
+
+  after(async () => {
+    await backend?.stop();
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('one explain reply carries the prediction and CAM and Grad-CAM for every class, computed by ONNX Runtime', async () => {
+    const image = path.join(CI_TINY, 'test', 'Normal', '0102.jpeg');
+    const res = await backend.conn.sendRequest(protocol.explain, { run, image, method: 'cam' });
+    assert.equal(res.engine, 'onnxruntime');
+    assert.deepEqual(res.maps?.map((m) => m.className), ['Covid', 'Normal', 'Viral Pneumonia']);
+    const predictedMaps = res.maps!.find((m) => m.className === res.predicted)!;
+    assert.deepEqual(predictedMaps.cam, res.heatmap.data);
+    for (const m of res.maps!) {
+      assert.equal(m.cam.length, 49);
+      assert.equal(m.gradcam.length, 49);
+    }
+  });
+
+  it('exports the run as ONNX inside the allowed roots, and refuses a destination outside them', async () => {
+    const out = path.join(work, 'exported.onnx');
+    const res = await backend.conn.sendRequest(protocol.exportModel, { run, format: 'onnx', out });
+    assert.equal(res.path, out);
+    assert.ok(fs.statSync(out).size > 8_000_000, 'the file holds the weights');
+    const outside = await expectCxrError(() => backend.conn.sendRequest(protocol.exportModel, { run, format: 'onnx', out: '/tmp/elsewhere.onnx' }));
+    assert.equal(outside.code, 'OUTSIDE_ALLOWED_ROOTS');
+    assert.ok(!fs.existsSync('/tmp/elsewhere.onnx'));
+    const badFormat = await expectCxrError(() => backend.conn.sendRequest(protocol.exportModel, { run, format: 'keras' as never }));
+    assert.equal(badFormat.code, 'INVALID_ARGUMENT');
+  });
+
+  it('reports the feature cache', async () => {
+    const info = await backend.conn.sendRequest(protocol.cacheInfo, {});
+    assert.equal(typeof info.dir, 'string');
+    assert.ok(info.entries >= 0 && info.bytes === info.entries * 1280 * 4, JSON.stringify(info));
+  });
+});
