@@ -1,0 +1,41 @@
+/**
+ * One measured job in its own process, for scripts/bench.ts: `train` (with phase times) or `evaluate` / `cam-grid`.
+ * Prints one JSON line on stdout ending with this process's peak RSS.
+ */
+import { Engine } from '../server/src/engine/engine';
+
+async function main(): Promise<void> {
+  const [job, ...args] = process.argv.slice(2);
+  const engine = new Engine();
+  const t0 = performance.now();
+  const marks: Record<string, number> = {};
+  let result: Record<string, unknown> = {};
+  if (job === 'train') {
+    const [data, out, seed, epochs] = args;
+    const r = await engine.train({ data, out, backbone: 'mobilenet_v2', seed: Number(seed), epochs: Number(epochs), valFraction: 0 }, (e) => {
+      if (e.kind === 'phase' && e.phase === 'features' && marks.features === undefined) marks.features = performance.now() - t0;
+      if (e.kind === 'phase' && e.phase === 'training' && marks.training === undefined) marks.training = performance.now() - t0;
+      if (e.kind === 'phase' && e.message.includes('from the cache')) result.cache = e.message;
+    });
+    result = { ...result, status: r.status, loss: r.history.at(-1)?.loss };
+  } else if (job === 'evaluate') {
+    const [run, data] = args;
+    const r = await engine.evaluate({ run, data, split: 'test' });
+    result = { correct: r.predictions.filter((p) => p.correct).length, n: r.n, accuracy: r.accuracy, ci: r.accuracy_ci };
+  } else if (job === 'cam-grid') {
+    const [run, data, out] = args;
+    const r = await engine.camGrid({ run, data, split: 'test', out });
+    result = { tiles: r.tiles };
+  } else {
+    throw new Error(`unknown job ${job}`);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const report = { job, seconds, marks: Object.fromEntries(Object.entries(marks).map(([k, v]) => [k, v / 1000])), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), ...result };
+  process.stdout.write(JSON.stringify(report) + '\n');
+  engine.dispose();
+}
+
+main().catch((e) => {
+  process.stderr.write(String(e?.stack ?? e) + '\n');
+  process.exit(1);
+});

@@ -1,0 +1,161 @@
+/**
+ * `npm run bench` (not a test): speed and memory of the engine on this machine, every number measured in this run.
+ *   - the machine, its load, and which engine runs what;
+ *   - matrix-multiply throughput of ONNX Runtime (the machine's reachable arithmetic) and the fraction the frozen
+ *     MobileNetV2 pass reaches;
+ *   - the reference job as a user runs it (cxr train, evaluate --split test, cam-grid: three processes) with an empty
+ *     feature cache, then a second training with another seed on the warm cache;
+ *   - a scale curve: training on N images (replicas of the shared training set, hard links in a temp folder outside
+ *     the repository), peak RSS and images/s of decoding + frozen pass, cold cache;
+ *   - classify + CAM requests through the backend process's JSON-RPC, p50/p95.
+ *
+ *   npm run bench -- [--sizes 251,2008,20080] [--requests 1000] [--skip-reference]
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as protocol from '../common/src/protocol';
+import { loadDataset } from '../server/src/engine/data/dataset';
+import { dataDir, repoRoot } from '../server/src/engine/locations';
+import { encodeModel } from '../server/src/engine/onnx/onnxModel';
+import { loadOrt, OrtModel, ortStatus } from '../server/src/engine/onnx/runtime';
+import { BackendProcess } from '../test/protocol/backendProcess';
+
+/** MobileNetV2 (alpha 1.0, 224) up to out_relu: 299.5 M multiply-adds per image. */
+const MNV2_GFLOP_PER_IMAGE = 0.599;
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '251,2008' },
+    requests: { type: 'string', default: '1000' },
+    'skip-reference': { type: 'boolean', default: false },
+  },
+});
+const log = (s: string): void => void process.stdout.write(s + '\n');
+const COVID = path.join(dataDir(), 'covid19-dataset');
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cxr-bench-'));
+
+function child(env: Record<string, string>, ...args: string[]): Record<string, any> {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot(), 'scripts', 'bench-child.ts'), ...args], {
+    encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 26,
+  });
+  if (r.status !== 0) throw new Error(`bench child ${args[0]} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+async function matmulGflops(n: number): Promise<number> {
+  const ort = loadOrt();
+  if (!ort) return NaN;
+  const b = Float32Array.from({ length: n * n }, (_, i) => Math.sin(i));
+  const bytes = encodeModel({
+    name: 'matmul', nodes: [{ op: 'MatMul', inputs: ['image', 'b'], outputs: ['output_0'] }],
+    initializers: [{ name: 'b', dims: [n, n], data: b }],
+    inputs: [{ name: 'image', shape: [n, n] }], outputs: [{ name: 'output_0', shape: [n, n] }],
+  });
+  const model = await OrtModel.create(ort, bytes, 'image', ['output_0']);
+  const a = Float32Array.from({ length: n * n }, (_, i) => Math.cos(i));
+  await model.run(a, [n, n]);
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    await model.run(a, [n, n]);
+    times.push(performance.now() - t);
+  }
+  await model.dispose();
+  times.sort((x, y) => x - y);
+  return (2 * n ** 3) / (times[2] / 1000) / 1e9;
+}
+
+/** N training images as hard links to the shared set's, keeping class folders; the shared test split as is. */
+async function replicate(n: number): Promise<string> {
+  const root = path.join(work, `replica-${n}`);
+  const byClass = new Map<string, string[]>();
+  for (const i of (await loadDataset(COVID)).items) if (i.split === 'train') byClass.set(i.label, [...(byClass.get(i.label) ?? []), i.path]);
+  // Round-robin over the classes, so every size keeps them all.
+  const lists = [...byClass.entries()];
+  const items = Array.from({ length: Math.max(...lists.map(([, l]) => l.length)) * lists.length }, (_, k) => {
+    const [label, list] = lists[k % lists.length];
+    return { label, path: list[Math.floor(k / lists.length) % list.length] };
+  }).slice(0, lists.reduce((a, [, l]) => a + l.length, 0));
+  for (let k = 0; k < n; k++) {
+    const item = items[k % items.length];
+    const dir = path.join(root, 'train', item.label);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.linkSync(item.path, path.join(dir, `${k}_${path.basename(item.path)}`));
+  }
+  fs.symlinkSync(path.join(COVID, 'test'), path.join(root, 'test'));
+  return root;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function main(): Promise<void> {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  log(`# CXR Studio benchmark ${new Date().toISOString()}`);
+  log(`machine: ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.arch()}, node ${process.version}`);
+  log(`load average at start: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  const ort = ortStatus();
+  log(`passes without gradients: ${ort.available ? `onnxruntime ${ort.version}, ${ort.threads} intra-op threads` : `tfjs (${ort.reason})`}; training steps: tfjs`);
+
+  const gflops = await matmulGflops(1024);
+  log(`matmul 1024^3 on onnxruntime: ${gflops.toFixed(1)} GFLOP/s`);
+
+  if (!values['skip-reference']) {
+    const cache = fs.mkdtempSync(path.join(work, 'cache-'));
+    const env = { CXR_CACHE_DIR: cache };
+    const run = path.join(work, 'reference');
+    const train = child(env, 'train', COVID, run, '42', '20');
+    const evaluation = child(env, 'evaluate', run, COVID);
+    const grid = child(env, 'cam-grid', run, COVID, path.join(run, 'cam-grid.png'));
+    const total = train.seconds + evaluation.seconds + grid.seconds;
+    log(`reference job, empty cache (three processes; seconds inside each, process start-up not included):`);
+    log(`  train ${train.seconds.toFixed(1)} s (before it, the dataset audit ${train.marks.features.toFixed(1)} s; decode + frozen pass ${(train.marks.training - train.marks.features).toFixed(1)} s), evaluate ${evaluation.seconds.toFixed(1)} s, cam-grid ${grid.seconds.toFixed(1)} s, total ${total.toFixed(1)} s`);
+    log(`  test accuracy ${evaluation.correct}/${evaluation.n} (${(evaluation.accuracy * 100).toFixed(1)}%, 95% CI ${(evaluation.ci.low * 100).toFixed(1)}-${(evaluation.ci.high * 100).toFixed(1)}%); peak RSS train ${train.peakRssMiB} MiB, evaluate ${evaluation.peakRssMiB} MiB, cam-grid ${grid.peakRssMiB} MiB`);
+    const warm = child(env, 'train', COVID, path.join(work, 'reference-seed7'), '7', '20');
+    log(`  second train, seed 7, warm cache: ${warm.seconds.toFixed(1)} s (${warm.cache})`);
+  }
+
+  for (const n of values.sizes!.split(',').map(Number)) {
+    const data = await replicate(n);
+    const cache = fs.mkdtempSync(path.join(work, 'cache-'));
+    const r = child({ CXR_CACHE_DIR: cache }, 'train', data, path.join(work, `run-${n}`), '42', '5');
+    const frozen = r.marks.training - r.marks.features;
+    log(`scale ${n} training images, cold cache: decode + frozen pass ${frozen.toFixed(1)} s = ${(n / frozen).toFixed(1)} images/s ` +
+      `(${(((n / frozen) * MNV2_GFLOP_PER_IMAGE) / gflops * 100).toFixed(0)}% of the matmul throughput), 5 head epochs ${(r.seconds - r.marks.training).toFixed(1)} s, dataset audit before them ${r.marks.features.toFixed(1)} s, peak RSS ${r.peakRssMiB} MiB`);
+    fs.rmSync(data, { recursive: true, force: true });
+    fs.rmSync(cache, { recursive: true, force: true });
+  }
+
+  const requests = Number(values.requests);
+  if (requests > 0) {
+    const run = path.join(work, 'reference');
+    if (!fs.existsSync(run)) child({ CXR_CACHE_DIR: path.join(work, 'cache-rpc') }, 'train', COVID, run, '42', '20');
+    const images = (await loadDataset(COVID)).items.filter((i) => i.split === 'test').map((i) => i.path);
+    const backend = await BackendProcess.start({ roots: [work, COVID] });
+    try {
+      for (let i = 0; i < 5; i++) await backend.conn.sendRequest(protocol.explain, { run, image: images[i], method: 'cam' });
+      const times: number[] = [];
+      for (let i = 0; i < requests; i++) {
+        const t = performance.now();
+        await backend.conn.sendRequest(protocol.explain, { run, image: images[i % images.length], method: 'cam' });
+        times.push(performance.now() - t);
+      }
+      times.sort((a, b) => a - b);
+      log(`classify + CAM (all classes, both methods) through JSON-RPC, ${requests} requests, warm: p50 ${percentile(times, 50).toFixed(1)} ms, p95 ${percentile(times, 95).toFixed(1)} ms`);
+    } finally {
+      await backend.stop();
+    }
+  }
+  log(`load average at end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+main().catch((e) => {
+  process.stderr.write(String(e?.stack ?? e) + '\n');
+  fs.rmSync(work, { recursive: true, force: true });
+  process.exit(1);
+});
