@@ -4,12 +4,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { ExportRequest, ExportResult } from '../api';
 import { CxrError } from '../errors';
+import { EXPORT_FORMATS } from '../names';
 import { layersToOnnx } from '../onnx/fromLayers';
 import { ONNX_PREPROCESS, type ChannelAffine } from '../onnx/preprocess';
 import { writeFileAtomic } from '../util/atomic';
 import type { LoadedRun } from './runModel';
-
-export const EXPORT_FORMATS = ['onnx', 'tfjs'] as const;
 
 /**
  * Writes a trained run as a standalone model that takes what the decoder produces, NHWC float32 RGB in [0,1] at the
