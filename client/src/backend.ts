@@ -70,6 +70,8 @@ export class Backend implements vscode.Disposable {
     env.CXR_ORT_PROVIDER = this.settings.onnxExecutionProvider;
     // "CXR: Get Backbone Weights" saves located or downloaded weights here; the engine searches it (locations.ts).
     env.CXR_USER_MODELS_DIR = userModelsFolder(this.context).fsPath;
+    const cache = this.settings.cacheDirectory;
+    if (cache) env.CXR_CACHE_DIR = cache;
     const serverOptions: ServerOptions = {
       run: { module: serverModule, transport: TransportKind.ipc, options: { env } },
       debug: { module: serverModule, transport: TransportKind.ipc, options: { env, execArgv: ['--nolazy', '--inspect=6019'] } },

@@ -7,6 +7,7 @@ import { ClassifyCommands } from './classify';
 import { DatasetsTree } from './datasetsTree';
 import { errorMessage, showError } from './errors';
 import { EvaluationController } from './evaluate';
+import { exportRunCommand, featureCacheCommand } from './exportAndCache';
 import { HeatmapEditorProvider } from './heatmapEditor';
 import { registerPanelSerializers } from './panelSerializers';
 import { Runs } from './runs';
@@ -95,12 +96,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       runsTree.refresh();
       void vscode.window.showInformationMessage(`Deleted run ${name}.`);
     }),
+    command('cxr.exportModel', (arg) => exportRunCommand(b, runs, arg)),
+    command('cxr.featureCache', () => featureCacheCommand(b)),
     command('cxr.showLogs', () => output.show(true)),
     command('cxr.getBackboneWeights', (arg) => weights.run(arg)),
     command('cxr.backendStatus', () => showBackendStatus(b, statusBar, output)),
     command('cxr.useTensorflowInstallation', () => useTensorflowInstallation(b, settings, statusBar, output)),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      const engineSettings = ['cxr.engineBackend', 'cxr.modelsDirectory', 'cxr.tfjsNodePath', 'cxr.onnxExecutionProvider'];
+      const engineSettings = ['cxr.engineBackend', 'cxr.modelsDirectory', 'cxr.tfjsNodePath', 'cxr.onnxExecutionProvider', 'cxr.cacheDirectory'];
       if (engineSettings.some((k) => e.affectsConfiguration(k))) void restartForSettings(b, training);
       if (e.affectsConfiguration('cxr.dataRoots')) datasets.refresh();
     }),

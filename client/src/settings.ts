@@ -29,6 +29,12 @@ export class Settings {
     return process.env.CXR_MODELS_DIR ? path.resolve(process.env.CXR_MODELS_DIR) : undefined;
   }
 
+  /** `cxr.cacheDirectory`, or undefined for the backend's default (CXR_CACHE_DIR, else the user's cache folder). */
+  get cacheDirectory(): string | undefined {
+    const configured = (this.config.get<string>('cacheDirectory') ?? '').trim();
+    return configured ? this.resolve(configured) : undefined;
+  }
+
   get defaultBackbone(): BackboneId {
     const v = this.config.get<string>('defaultBackbone');
     return isOneOf(BACKBONE_IDS, v) ? v : BACKBONE_IDS[0];
