@@ -4,7 +4,7 @@ import { IMAGE_EXTENSIONS, isOneOf, predict } from '../../common/src/protocol';
 import type { ImagePrediction } from '../../common/src/protocol';
 import type { Backend } from './backend';
 import { showError } from './errors';
-import { HEATMAP_VIEW_TYPE } from './heatmapEditor';
+import type { HeatmapEditorProvider } from './heatmapEditor';
 import type { Runs } from './runs';
 
 export const RESEARCH_CAVEAT = 'Research use only, not a diagnostic device: the model was trained on a small public dataset and its output is not a diagnosis.';
@@ -23,6 +23,7 @@ export class ClassifyCommands {
   constructor(
     private readonly backend: Backend,
     private readonly runs: Runs,
+    private readonly heatmaps: HeatmapEditorProvider,
   ) {}
 
   async classify(arg?: unknown, selection?: unknown): Promise<void> {
@@ -64,7 +65,7 @@ export class ClassifyCommands {
 
   async showHeatmap(arg?: unknown, selection?: unknown): Promise<void> {
     const files = await imageFilesOf(arg, selection, false);
-    for (const file of files) await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(file), HEATMAP_VIEW_TYPE);
+    for (const file of files) this.heatmaps.openPanel(vscode.Uri.file(file));
   }
 }
 

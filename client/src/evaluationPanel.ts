@@ -73,7 +73,7 @@ export class EvaluationPanel implements vscode.Disposable {
         void this.postState();
         break;
       case 'openImage':
-        void vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(message.file), 'cxr.heatmap');
+        void vscode.commands.executeCommand('cxr.showHeatmap', vscode.Uri.file(message.file));
         break;
       case 'openReport':
         void vscode.commands.executeCommand('vscode.open', vscode.Uri.file(message.file));

@@ -33,9 +33,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const statusBar = new StatusBar(b, settings);
   const training = new TrainingController(context.extensionUri, b, settings, datasets, runsTree, runs, statusBar);
   const evaluation = new EvaluationController(context.extensionUri, b, runs, runsTree);
-  const classify = new ClassifyCommands(b, runs);
   const weights = new WeightsCommand(context, b, statusBar);
   const heatmaps = new HeatmapEditorProvider(context.extensionUri, b, settings, runs, (file) => datasets.splitFolderOf(file));
+  const classify = new ClassifyCommands(b, runs, heatmaps);
   const audit = new AuditCommand(b, datasets, context.globalStorageUri);
 
   const command = (id: string, handler: (...args: unknown[]) => unknown) =>

@@ -10,6 +10,7 @@ import type { Settings } from './settings';
 import { renderWebviewHtml, webviewOptions } from './webviewHtml';
 
 export const HEATMAP_VIEW_TYPE = 'cxr.heatmap';
+const HEATMAP_PANEL_TYPE = 'cxr.heatmapPanel';
 /** Images larger than this are shown as the backend's model-resolution rendering instead of their own bytes. */
 const MAX_INLINE_IMAGE_BYTES = 25 * 1024 * 1024;
 
@@ -36,11 +37,24 @@ export class HeatmapEditorProvider implements vscode.CustomReadonlyEditorProvide
   }
 
   resolveCustomEditor(document: vscode.CustomDocument, panel: vscode.WebviewPanel): void {
-    // The image preview's tab is titled with the file name; this one must be told apart from it.
-    panel.title = `Heatmap: ${path.basename(document.uri.fsPath)}`;
+    this.attach(document.uri, panel);
+  }
+
+  /**
+   * "Show Heatmap": the viewer in a panel titled "Heatmap: <file>". VS Code titles a custom editor's tab with the file
+   * name alone, the same as the image preview's, so the commands open this panel; Open With still offers the editor.
+   */
+  openPanel(uri: vscode.Uri): void {
+    const title = `Heatmap: ${path.basename(uri.fsPath)}`;
+    const panel = vscode.window.createWebviewPanel(HEATMAP_PANEL_TYPE, title, vscode.ViewColumn.Active, webviewOptions(this.extensionUri));
+    panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'cxr.svg');
+    this.attach(uri, panel);
+  }
+
+  private attach(uri: vscode.Uri, panel: vscode.WebviewPanel): void {
     panel.webview.options = webviewOptions(this.extensionUri);
-    panel.webview.html = renderWebviewHtml(panel.webview, this.extensionUri, 'heatmap', path.basename(document.uri.fsPath));
-    new HeatmapSession(document.uri, panel, this.backend, this.settings, this.runs, this.datasetSplitOf);
+    panel.webview.html = renderWebviewHtml(panel.webview, this.extensionUri, 'heatmap', `Heatmap: ${path.basename(uri.fsPath)}`);
+    new HeatmapSession(uri, panel, this.backend, this.settings, this.runs, this.datasetSplitOf);
   }
 }
 

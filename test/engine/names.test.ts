@@ -52,6 +52,17 @@ describe('one list for each set of names (names.ts) and package.json', () => {
     assert.doesNotMatch('x.svg', regex);
   });
 
+  it('every keybinding runs a contributed command, image keybindings use the image clause, and no key is bound twice', () => {
+    const commands = new Set(manifest.contributes.commands.map((c: { command: string }) => c.command));
+    const bindings: { command: string; key: string; when?: string }[] = manifest.contributes.keybindings;
+    assert.ok(bindings.length >= 5);
+    for (const b of bindings) assert.ok(commands.has(b.command), b.command);
+    assert.equal(new Set(bindings.map((b) => b.key)).size, bindings.length);
+    for (const b of bindings.filter((b) => b.when?.includes('resourceExtname'))) {
+      assert.ok(b.when!.includes(`resourceExtname =~ ${imageExtensionWhenPattern()}`), b.when);
+    }
+  });
+
   it('the heatmap editor opens every decodable extension, and browser-shown formats are among them', () => {
     const patterns = manifest.contributes.customEditors[0].selector.map((s: { filenamePattern: string }) => s.filenamePattern);
     assert.deepEqual(patterns, IMAGE_EXTENSIONS.map((e) => `*${e}`));
