@@ -85,7 +85,7 @@ export interface TrainRequest {
   /** Run folder to create (or to resume). */
   out: string;
   backbone: BackboneId;
-  /** Pretrained weights: a TF.js weights_manifest.json (or its folder) or a Keras HDF5 file. */
+  /** Pretrained weights: a TF.js weights_manifest.json (or its folder), a Keras HDF5 file (.h5, .weights.h5) or a .keras archive. */
   weights?: string;
   epochs?: number;
   batchSize?: number;

@@ -11,7 +11,7 @@ export function resolvePretrainedWeights(spec: BackboneSpec, explicit?: string):
   if (explicit) {
     const file = path.resolve(explicit);
     if (!fs.existsSync(file)) {
-      throw new CxrError('NOT_FOUND', `Weights file not found: ${file}. Pass a TF.js weights_manifest.json (or its folder) or a Keras .h5 file.`);
+      throw new CxrError('NOT_FOUND', `Weights file not found: ${file}. Pass a TF.js weights_manifest.json (or its folder), a Keras .h5 / .weights.h5 file or a .keras archive.`);
     }
     return file;
   }
