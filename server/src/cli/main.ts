@@ -9,7 +9,7 @@ import { Engine } from '../engine/engine';
 import { CxrError, toCxrError } from '../engine/errors';
 import { METHOD_AUGMENTATION } from '../engine/models/registry';
 import { isImageFile } from '../engine/data/imageFiles';
-import { BACKBONE_IDS, BACKEND_NAMES, CAM_METHODS, IMAGE_EXTENSIONS, isOneOf, SPLIT_NAMES } from '../engine/names';
+import { BACKBONE_IDS, BACKEND_NAMES, BATCH_NORM_MODES, CAM_METHODS, IMAGE_EXTENSIONS, isOneOf, SPLIT_NAMES } from '../engine/names';
 import { listRuns } from '../engine/runStore';
 import { formatAudit } from './formatAudit';
 import { formatTrainEvent, formatEvaluation } from './format';
@@ -20,7 +20,7 @@ Usage:
   cxr doctor [--json]
   (every command) [--backend ${BACKEND_NAMES.join('|')}] [--tfjs-node DIR] [--ort-provider ${ORT_PROVIDER_PREFERENCES.join('|')}]
   cxr train <data> --out <run> [--backbone ${BACKBONE_IDS.join('|')}] [--weights FILE] [--epochs N] [--batch N]
-            [--lr X] [--momentum X] [--seed N] [--val-fraction X] [--freeze-at LAYER] [--batch-norm inference|batch]
+            [--lr X] [--momentum X] [--seed N] [--val-fraction X] [--freeze-at LAYER] [--batch-norm ${BATCH_NORM_MODES.join('|')}]
             [--augment|--no-augment] [--resume] [--json]
   cxr evaluate <run> <data> [--split ${[...SPLIT_NAMES].reverse().join('|')}|all] [--out DIR] [--json]
   cxr predict <run> <image|folder>... [--json]
@@ -144,7 +144,7 @@ async function main(argv: string[]): Promise<number> {
           seed: int(values.seed, '--seed'),
           valFraction: num(values['val-fraction'], '--val-fraction'),
           freezeAt: values['freeze-at'],
-          batchNorm: values['batch-norm'] as BatchNormMode | undefined,
+          batchNorm: batchNorm(values['batch-norm']),
           augment: values['no-augment'] ? false : values.augment ? METHOD_AUGMENTATION : undefined,
           resume: values.resume,
         },
@@ -283,6 +283,12 @@ function usage<T>(parse: () => T): T {
   } catch (e) {
     throw new UsageError(e instanceof Error ? e.message : String(e));
   }
+}
+
+function batchNorm(value: string | undefined): BatchNormMode | undefined {
+  if (value === undefined) return undefined;
+  if (!isOneOf(BATCH_NORM_MODES, value)) throw new UsageError(`--batch-norm must be one of ${BATCH_NORM_MODES.join(', ')}, got '${value}'.`);
+  return value;
 }
 
 function method(value: string | undefined): CamMethodName | undefined {

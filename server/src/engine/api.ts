@@ -3,9 +3,14 @@
  * (later) worker threads all speak these shapes, so nothing here may hold a tensor, a class instance or a function.
  */
 
-import type { BackboneId, BackendName, CamMethodName, SplitName } from './names';
+import type { BackboneId, BackendName, BatchNormMode, CamMethodName, SplitName } from './names';
 
-export type { BackboneId, BackendName, CamMethodName, SplitName } from './names';
+/**
+ * BatchNormMode: how BatchNorm layers in the trained part behave during training. 'inference': moving statistics,
+ * never updated (Keras `base(x, training=False)`), so small batches cannot wreck them; gamma and beta still train.
+ * 'batch': the statistics of each micro-batch, moving statistics updated (Keras `training=True`).
+ */
+export type { BackboneId, BackendName, BatchNormMode, CamMethodName, SplitName } from './names';
 
 /** What the chosen backend computes on. */
 export interface ComputeDevice {
@@ -138,13 +143,6 @@ export interface TrainResult {
 }
 
 /** Saved as config.json in every run folder. */
-/**
- * How BatchNorm layers in the trained part behave during training. 'inference': moving statistics, never updated
- * (Keras `base(x, training=False)`), so small batches cannot wreck them; gamma and beta still train. 'batch': the
- * statistics of each micro-batch, moving statistics updated (Keras `training=True`).
- */
-export type BatchNormMode = 'inference' | 'batch';
-
 export interface RunConfig {
   version: 1;
   createdAt: string;

@@ -41,6 +41,10 @@ export type CamMethodName = (typeof CAM_METHODS)[number];
 /** Formats of `cxr export`. */
 export const EXPORT_FORMATS = ['onnx', 'tfjs'] as const;
 
+/** How BatchNorm layers after `--freeze-at` train (api.ts BatchNormMode); the first is the default. */
+export const BATCH_NORM_MODES = ['inference', 'batch'] as const;
+export type BatchNormMode = (typeof BATCH_NORM_MODES)[number];
+
 export const SPLIT_NAMES = ['train', 'val', 'test'] as const;
 export type SplitName = (typeof SPLIT_NAMES)[number];
 

@@ -12,9 +12,8 @@ import type {
   TrainRequest,
 } from '../engine/api';
 import { CxrError } from '../engine/errors';
-import { BATCH_NORM_MODES } from '../engine/train/batchNormMode';
 import { readRunConfig } from '../engine/runStore';
-import { BACKBONE_IDS, CAM_METHODS, EXPORT_FORMATS, SPLIT_NAMES } from '../engine/names';
+import { BACKBONE_IDS, BATCH_NORM_MODES, CAM_METHODS, EXPORT_FORMATS, SPLIT_NAMES } from '../engine/names';
 import { Params } from './params';
 import type { PathGuard } from './pathGuard';
 

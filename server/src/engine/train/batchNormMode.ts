@@ -1,12 +1,11 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { BatchNormMode } from '../api';
 import { CxrError } from '../errors';
+import { BATCH_NORM_MODES, isOneOf, type BatchNormMode } from '../names';
 
-export const BATCH_NORM_MODES: readonly BatchNormMode[] = ['inference', 'batch'];
-export const DEFAULT_BATCH_NORM_MODE: BatchNormMode = 'inference';
+export const DEFAULT_BATCH_NORM_MODE: BatchNormMode = BATCH_NORM_MODES[0];
 
 export function checkBatchNormMode(value: unknown): BatchNormMode {
-  if (BATCH_NORM_MODES.includes(value as BatchNormMode)) return value as BatchNormMode;
+  if (isOneOf(BATCH_NORM_MODES, value)) return value;
   throw new CxrError('INVALID_ARGUMENT', `The BatchNorm mode must be one of ${BATCH_NORM_MODES.join(', ')} (got ${String(value)}).`);
 }
 
