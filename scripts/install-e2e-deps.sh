@@ -71,6 +71,8 @@ install_code_server() {
 }
 
 install_apt_packages
+# Software Vulkan (Mesa >= 25 lavapipe) for the WebGPU backend's correctness tests (test/engine/webgpu.test.ts).
+bash "$(dirname "${BASH_SOURCE[0]}")/install-vulkan-lavapipe.sh"
 install_code_server
 log "chromium: $(command -v chromium) ($(chromium --version 2>/dev/null || echo '?'))"
 log "code-server: $CACHE/node_modules/.bin/code-server ($("$CACHE/node_modules/.bin/code-server" --version | head -1))"

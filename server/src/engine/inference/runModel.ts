@@ -67,7 +67,7 @@ export async function classifyFiles(
     const part = files.slice(start, start + chunk);
     const images = await mapLimit(part, 4, async (f) => (await decodeImage(f, imageSize)).data);
     const probs = tf.tidy(() => predictInChunks(model, spec.preprocess(stackImages(images, imageSize)), chunk));
-    out.push(...(probs.arraySync() as number[][]));
+    out.push(...((await probs.array()) as number[][]));
     probs.dispose();
     onProgress?.(Math.min(start + chunk, files.length), files.length);
     await yieldToEventLoop();

@@ -20,9 +20,14 @@ export function categoricalCrossEntropy(yTrue: tf.Tensor, probs: tf.Tensor): tf.
   });
 }
 
-/** Number of rows whose argmax matches. */
-export function countCorrect(yTrue: tf.Tensor, probs: tf.Tensor): number {
-  return tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(yTrue, -1), tf.argMax(probs, -1)), 'int32')).dataSync()[0]);
+/** Number of rows whose argmax matches. Read asynchronously: a GPU backend (webgpu) cannot read synchronously in Node. */
+export async function countCorrect(yTrue: tf.Tensor, probs: tf.Tensor): Promise<number> {
+  const count = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(yTrue, -1), tf.argMax(probs, -1)), 'int32')));
+  try {
+    return (await count.data())[0];
+  } finally {
+    count.dispose();
+  }
 }
 
 /** Inference-mode prediction in chunks, concatenated. */

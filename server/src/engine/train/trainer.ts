@@ -240,7 +240,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
         const idx = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
         const x = await trainSource.batch(idx);
         const y = oneHot(idx.map((i) => trainSource.labels[i]), config.classes.length);
-        const step = trainStep(after, optimizer, trainVars, x, y, microBatch);
+        const step = await trainStep(after, optimizer, trainVars, x, y, microBatch);
         tf.dispose([x, y]);
         lossSum += step.loss * idx.length;
         correct += step.correct;
@@ -469,15 +469,18 @@ interface StepResult {
   correct: number;
 }
 
-/** One optimiser step on a batch, accumulating gradients over micro-batches so conv layers fit the wasm heap. */
-function trainStep(
+/**
+ * One optimiser step on a batch, accumulating gradients over micro-batches so conv layers fit the wasm heap.
+ * Values are read asynchronously: the webgpu backend cannot read synchronously under Node.
+ */
+async function trainStep(
   after: tfl.LayersModel,
   optimizer: tf.Optimizer,
   vars: tf.Variable[],
   x: tf.Tensor,
   y: tf.Tensor,
   microBatch: number,
-): StepResult {
+): Promise<StepResult> {
   const n = x.shape[0];
   let lossSum = 0;
   let correct = 0;
@@ -492,8 +495,8 @@ function trainStep(
       probs = tf.keep(p);
       return tf.mul(categoricalCrossEntropy(yc, p), size / n) as tf.Scalar;
     }, vars);
-    lossSum += value.dataSync()[0] * n;
-    correct += countCorrect(yc, probs!);
+    lossSum += (await value.data())[0] * n;
+    correct += await countCorrect(yc, probs!);
     if (summed === null) {
       summed = grads;
     } else {
@@ -517,8 +520,8 @@ async function validate(after: tfl.LayersModel, source: HeadInputSource, numClas
     const y = oneHot(idx.map((i) => source.labels[i]), numClasses);
     const probs = after.predict(x) as tf.Tensor;
     const loss = categoricalCrossEntropy(y, probs);
-    lossSum += loss.dataSync()[0] * idx.length;
-    correct += countCorrect(y, probs);
+    lossSum += (await loss.data())[0] * idx.length;
+    correct += await countCorrect(y, probs);
     tf.dispose([x, y, probs, loss]);
   }
   return { loss: lossSum / source.size, accuracy: correct / source.size };
