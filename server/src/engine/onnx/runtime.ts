@@ -1,5 +1,7 @@
 import * as os from 'node:os';
 import type * as ortTypes from 'onnxruntime-node';
+import { createWithProviderFallback } from '../backend/ortProviders';
+import { ortSessionPlan, recordOrtSession } from '../backend/ortReport';
 
 type Ort = typeof ortTypes;
 
@@ -59,13 +61,19 @@ export class OrtModel {
   ) {}
 
   static async create(ort: Ort, bytes: Uint8Array, inputName: string, outputNames: string[]): Promise<OrtModel> {
-    const session = await ort.InferenceSession.create(bytes, {
-      intraOpNumThreads: ortStatus().threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-    });
-    return new OrtModel(ort, session, inputName, outputNames);
+    // The platform's GPU provider when there is one (backend/ortProviders.ts), else the CPU; a GPU provider that
+    // fails to start falls back to the CPU with a warning.
+    const made = await createWithProviderFallback(ortSessionPlan(ort), (executionProviders) =>
+      ort.InferenceSession.create(bytes, {
+        intraOpNumThreads: ortStatus().threads,
+        interOpNumThreads: 1,
+        graphOptimizationLevel: 'all',
+        executionMode: 'sequential',
+        executionProviders,
+      }),
+    );
+    recordOrtSession(made);
+    return new OrtModel(ort, made.session, inputName, outputNames);
   }
 
   /** `batch`: n images of h*w*c; returns each output's data, in outputNames order. */
