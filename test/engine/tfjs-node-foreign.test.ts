@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { probeTfjsNode } from '../../server/src/engine/backend/tensorflowNode';
-import { CI_TINY, MOBILENET_NOTOP_MANIFEST, requireShared, tmpDir } from '../helpers/shared';
+import { CI_TINY, MOBILENET_NOTOP_MANIFEST, MOBILENET_SAMPLES, MOBILENET_TOP_MANIFEST, requireShared, tmpDir } from '../helpers/shared';
 import { readStandInLog, writeStandInTfjsNode } from '../helpers/standInTfjsNode';
 
 const REPO = path.resolve(__dirname, '..', '..');
@@ -170,6 +170,22 @@ describe("the user's tfjs-node from another node_modules tree", () => {
     assert.equal(afterReport.device.kind, 'cpu');
     assert.match(afterReport.warnings[0], /^tensorflow on .* failed \(OOM when allocating tensor .*\); switched to wasm on the CPU$/);
     assert.equal(r.sum, 5);
+  });
+
+  test('inference that runs out of GPU memory is redone on the CPU, with a warning naming the reason', () => {
+    requireShared(MOBILENET_TOP_MANIFEST);
+    const project = scratch('tfn-oom-predict');
+    writeStandInTfjsNode(path.join(project, 'node_modules'));
+    const env: NodeJS.ProcessEnv = { ...process.env, CXR_TFJS_NODE: project, CXR_STAND_IN_OOM_KERNEL: 'Softmax' };
+    delete env.CXR_BACKEND;
+    const r = spawnSync(process.execPath, [
+      '--import', 'tsx', CLI, 'predict', '--backbone', 'mobilenet_v2', '--weights', MOBILENET_TOP_MANIFEST,
+      '--labels', path.join(MOBILENET_SAMPLES, 'imagenet_labels.txt'), path.join(MOBILENET_SAMPLES, 'cat.jpg'), '--json',
+    ], { cwd: REPO, env, encoding: 'utf8', timeout: 180_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /warning: tensorflow on .* failed \(OOM when allocating tensor .*\); switched to wasm on the CPU/);
+    const [prediction] = JSON.parse(r.stdout) as { label: string }[];
+    assert.equal(prediction.label, 'Egyptian cat');
   });
 
   test('a training that runs out of GPU memory stops with the reason and leaves the run failed, not moved to the CPU', () => {

@@ -23,7 +23,8 @@ import type {
 } from './api';
 import { auditDataset } from './audit/auditDataset';
 import { auditTrainingWarnings } from './audit/trainingAudit';
-import { initBackend } from './backend/select';
+import { deviceFailureReason, onGpuPath } from './backend/deviceFailure';
+import { fallBackToCpu, initBackend } from './backend/select';
 import { loadDataset, type DatasetItem } from './data/dataset';
 import { decodeImage } from './data/decode';
 import { splitTrainVal } from './data/split';
@@ -105,7 +106,11 @@ export class Engine {
     return auditDataset(req, { onProgress, signal, paths: this.paths });
   }
 
-  async evaluate(
+  evaluate(req: EvaluateRequest, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<EvaluateResult> {
+    return this.onDevice(() => this.evaluateOnce(req, onProgress, signal));
+  }
+
+  private async evaluateOnce(
     req: EvaluateRequest,
     onProgress?: (done: number, total: number) => void,
     signal?: AbortSignal,
@@ -157,7 +162,11 @@ export class Engine {
     return result;
   }
 
-  async predict(req: PredictRequest): Promise<ImagePrediction[]> {
+  predict(req: PredictRequest): Promise<ImagePrediction[]> {
+    return this.onDevice(() => this.predictOnce(req));
+  }
+
+  private async predictOnce(req: PredictRequest): Promise<ImagePrediction[]> {
     await this.init();
     if (req.files.length === 0) throw new CxrError('INVALID_ARGUMENT', 'No image files to classify.');
     for (const f of req.files) this.paths.check(path.resolve(f), 'image');
@@ -179,7 +188,11 @@ export class Engine {
     }
   }
 
-  async explain(req: ExplainRequest): Promise<ExplainResult> {
+  explain(req: ExplainRequest): Promise<ExplainResult> {
+    return this.onDevice(() => this.explainOnce(req));
+  }
+
+  private async explainOnce(req: ExplainRequest): Promise<ExplainResult> {
     await this.init();
     const session = await this.openSession(req.run);
     this.paths.check(path.resolve(req.image), 'image');
@@ -214,7 +227,11 @@ export class Engine {
   }
 
   /** The method's figure: a grid of images with their CAM, each titled "Predicted / Real" in green or red. */
-  async camGrid(req: CamGridRequest): Promise<{ out: string; tiles: number; correct: number }> {
+  camGrid(req: CamGridRequest): Promise<{ out: string; tiles: number; correct: number }> {
+    return this.onDevice(() => this.camGridOnce(req));
+  }
+
+  private async camGridOnce(req: CamGridRequest): Promise<{ out: string; tiles: number; correct: number }> {
     await this.init();
     const session = await this.openSession(req.run);
     const loaded = session.loaded;
@@ -261,6 +278,25 @@ export class Engine {
 
   dispose(): void {
     this.dropCache();
+  }
+
+  /**
+   * Runs a gradient-free job. When the GPU backend fails under it (out of memory, device lost), this engine moves to
+   * the CPU path with a warning naming the reason, and the job runs once more there. (Training never does this: a
+   * run does not change device mid-run; see backend/deviceFailure.ts.)
+   */
+  private async onDevice<T>(job: () => Promise<T>): Promise<T> {
+    const backend = await this.init();
+    try {
+      return await job();
+    } catch (e) {
+      const reason = onGpuPath(backend) ? deviceFailureReason(e) : null;
+      if (reason == null) throw e;
+      this.dropCache();
+      this.backend = await fallBackToCpu(reason);
+      for (const warning of this.backend.warnings) this.opts.log?.(`warning: ${warning}`);
+      return job();
+    }
   }
 
   private async loadRun(runDir: string): Promise<LoadedRun> {
