@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { CI_TINY, MOBILENET_SAMPLES, MOBILENET_TOP_MANIFEST, requireShared } from '../helpers/shared';
+import { AUTO_BACKENDS, BACKEND_NAMES, type BackendName } from '../../server/src/engine/names';
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'cxr.js');
 
@@ -27,15 +28,17 @@ test('cxr doctor --json reports the backend in use (the best available, or the o
   const r = cxr('doctor', '--json');
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout) as DoctorReport;
-  assert.deepEqual(report.candidates.map((c) => c.name), ['tensorflow', 'wasm', 'cpu'], 'candidates in priority order');
+  assert.deepEqual(report.candidates.map((c) => c.name), [...BACKEND_NAMES], 'every backend');
   const forced = process.env.CXR_BACKEND;
-  const best = report.candidates.find((c) => c.available);
+  // webgpu is opt-in: only the automatic order ranks backends.
+  const auto = report.candidates.filter((c) => AUTO_BACKENDS.includes(c.name as BackendName));
+  const best = auto.find((c) => c.available);
   assert.ok(best, 'cpu is always available');
   assert.equal(report.name, forced ?? best.name, report.reason);
   assert.ok(report.reason.length > 0);
   for (const c of report.candidates) assert.ok(c.why.length > 0, `no reason given for ${c.name}`);
   if (!forced) {
-    for (const c of report.candidates.slice(0, report.candidates.indexOf(best))) assert.equal(c.available, false, `${c.name} ranks higher and is available`);
+    for (const c of auto.slice(0, auto.indexOf(best))) assert.equal(c.available, false, `${c.name} ranks higher and is available`);
   }
   const tensorflow = report.candidates.find((c) => c.name === 'tensorflow')!;
   if (!tensorflow.available) assert.match(tensorflow.why, /not installed|failed|version/i);
