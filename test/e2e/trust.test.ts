@@ -1,18 +1,47 @@
 /**
- * Workspace trust left on (VS Code's default): in an untrusted workspace (Restricted Mode) training is refused with a
- * clear message, and no run folder is written.
+ * Workspace trust left on (VS Code's default). In an untrusted workspace (Restricted Mode) training is refused with a
+ * clear message and no run folder is written, while classifying, evaluating and the heatmap viewer work with an
+ * existing run; once the user trusts the folder mid-session, training works without a reload.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { describe, it } from 'node:test';
-import { CodeServerSession, useSession } from './harness';
+import * as path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { WebviewIds } from '../../common/src/webviewProtocol';
+import { buildEvidenceRun, writeEvidenceImage } from '../helpers/knownEvidence';
+import { scratchDirFactory } from '../helpers/scratch';
+import { CI_TINY } from '../helpers/shared';
+import { CodeServerSession, escapeRegExp, useSession } from './harness';
 
-describe('CXR Studio in an untrusted workspace', { timeout: 240_000 }, () => {
+const CLASSES = /(Covid|Normal|Viral Pneumonia)/;
+const IMAGE = 'data/ci-tiny/test/Covid/0105.png';
+const scratch = scratchDirFactory();
+const outside = scratch('e2e-trust');
+/** A run trained before the session (a real run folder on ci-tiny), in the runs folder (outside the workspace). */
+const existingRuns = path.join(outside, 'runs');
+const existingRun = path.join(existingRuns, 'existing');
+
+describe('CXR Studio in an untrusted workspace', { timeout: 600_000 }, () => {
   let s: CodeServerSession;
 
-  useSession({ name: 'trust', workspaceTrust: true }, (started) => {
-    s = started;
+  before(async () => {
+    fs.mkdirSync(existingRuns, { recursive: true });
+    const image = path.join(outside, 'evidence.png');
+    await writeEvidenceImage(image);
+    await buildEvidenceRun(existingRun, image);
   });
+
+  useSession(
+    {
+      name: 'trust',
+      workspaceTrust: true,
+      // The run's own dataset (shared ci-tiny) must be readable for "Evaluate Model".
+      settings: { 'cxr.dataRoots': [path.dirname(CI_TINY)], 'cxr.runsDirectory': existingRuns, 'cxr.activeModel': existingRun },
+    },
+    (started) => {
+      s = started;
+    },
+  );
 
   it('refuses "CXR: Train Model" in Restricted Mode with a clear message', async () => {
     // The workbench asks whether to trust the folder's authors; decline.
@@ -22,10 +51,58 @@ describe('CXR Studio in an untrusted workspace', { timeout: 240_000 }, () => {
     await dialog.waitFor({ state: 'detached' });
     await s.page.locator('.statusbar-item').filter({ hasText: 'Restricted Mode' }).first().waitFor();
 
-    await s.statusBarItem('cxr.status').waitFor({ timeout: 60_000 });
+    await s.statusBarItem('cxr.status').filter({ hasText: new RegExp(`· ${escapeRegExp(path.basename(existingRun))}$`) }).waitFor({ timeout: 90_000 });
     await s.runCommand('CXR: Train Model');
     const toast = await s.waitToast(/Restricted Mode/);
     assert.match(await toast.innerText(), /training is disabled/i);
-    assert.equal(fs.existsSync(s.runsDir) ? fs.readdirSync(s.runsDir).length : 0, 0, 'no run folder written');
+    assert.deepEqual(fs.readdirSync(existingRuns), ['existing'], 'no run folder written');
+    await s.clearNotifications();
+  });
+
+  it('classifies an image with the active model in Restricted Mode', async () => {
+    await s.rightClickExplorer(IMAGE);
+    await s.contextMenuItem('Classify Image');
+    const toast = await s.waitToast(/not a diagnosis/, 60_000);
+    assert.match(await toast.innerText(), new RegExp(`${CLASSES.source} \\(\\d+\\.\\d%\\)`));
+    await s.clearNotifications();
+  });
+
+  it('evaluates the existing run in Restricted Mode', async () => {
+    await s.page.mouse.move(1, 1); // a hover left by the explorer would cover the quick pick
+    await s.runCommand('CXR: Evaluate Model');
+    await s.quickPick(new RegExp(escapeRegExp(path.basename(existingRun))));
+    await s.quickPick('test');
+    const view = await s.webviewWith(WebviewIds.evaluation.accuracy, 60_000);
+    await view.locator(`#${WebviewIds.evaluation.accuracy}`).filter({ hasText: /\d+(\.\d+)?%/ }).waitFor({ timeout: 120_000 });
+    const saved = JSON.parse(fs.readFileSync(path.join(existingRun, 'evaluation', 'test', 'evaluation.json'), 'utf8')) as { n: number };
+    assert.equal(saved.n, 6);
+  });
+
+  it('shows the heatmap in Restricted Mode', async () => {
+    await s.rightClickExplorer(IMAGE);
+    await s.contextMenuItem('Show Heatmap');
+    const view = await s.webviewWith(WebviewIds.heatmap.canvas, 30_000);
+    await view.locator(`#${WebviewIds.heatmap.predicted}`).filter({ hasText: CLASSES }).waitFor({ timeout: 60_000 });
+    await view.locator(`#${WebviewIds.heatmap.canvas}`).waitFor({ state: 'visible' });
+    await s.runCommand('View: Close All Editors');
+  });
+
+  it('trains once the folder is trusted mid-session, without a reload', async () => {
+    await s.runCommand('Workspaces: Manage Workspace Trust');
+    const trustButton = s.page.locator('.workspace-trust-editor').getByRole('button', { name: /^Trust$/ }).first();
+    await trustButton.click();
+    await s.page.locator('.statusbar-item').filter({ hasText: 'Restricted Mode' }).first().waitFor({ state: 'detached' });
+    await s.runCommand('View: Close All Editors');
+
+    await s.runCommand('CXR: Train Model');
+    await s.quickPick('ci-tiny');
+    await s.quickPick('MobileNetV2');
+    await s.quickInput('1');
+    const toast = await s.waitToast(/training completed/, 300_000);
+    assert.match(await toast.innerText(), /after 1 epochs?/);
+    const runs = fs.readdirSync(existingRuns).filter((r) => r !== 'existing');
+    assert.equal(runs.length, 1, runs.join(', '));
+    const status = JSON.parse(fs.readFileSync(path.join(existingRuns, runs[0], 'status.json'), 'utf8')) as { status: string; epochsRun: number };
+    assert.deepEqual([status.status, status.epochsRun], ['completed', 1]);
   });
 });
