@@ -63,6 +63,11 @@ export async function sampleText(frame: FrameLocator): Promise<TextSample[]> {
     const samples: TextSample[] = [];
     const view = body.ownerDocument.defaultView;
     for (const el of Array.from(body.querySelectorAll('*')) as any[]) {
+      // Web components (vscode-button, vscode-single-select, ...) draw their text in a shadow root with colours of
+      // their own, which the host's computed style does not show; they follow VS Code's own theme tokens.
+      let inComponent = false;
+      for (let e = el; e && e !== body; e = e.parentElement) if (e.tagName.includes('-')) inComponent = true;
+      if (inComponent) continue;
       const ownText = (Array.from(el.childNodes) as any[]).filter((n) => n.nodeType === 3).map((n) => n.textContent ?? '').join('').trim();
       if (!ownText || ['SCRIPT', 'STYLE', 'OPTION'].includes(el.tagName)) continue;
       const rect = el.getBoundingClientRect();
@@ -84,6 +89,30 @@ export async function sampleText(frame: FrameLocator): Promise<TextSample[]> {
     }
     return samples;
   });
+}
+
+/** Chart colours the dashboard reads from the theme (webview/src/theme.ts) and the page background, as rendered. */
+export async function sampleChartColours(frame: FrameLocator): Promise<{ page: string; colours: Record<string, string> }> {
+  return frame.locator('body').evaluate((body: any) => {
+    const style = body.ownerDocument.defaultView.getComputedStyle(body);
+    const colours: Record<string, string> = {};
+    for (const name of ['--vscode-charts-blue', '--vscode-charts-orange', '--vscode-charts-purple', '--vscode-charts-foreground']) {
+      colours[name] = style.getPropertyValue(name).trim();
+    }
+    return { page: style.backgroundColor, colours };
+  });
+}
+
+/** How many pixels of the canvas `selector` are within `tolerance` (per channel) of `rgb`. */
+export async function canvasPixelsNear(frame: FrameLocator, selector: string, rgb: readonly number[], tolerance = 24): Promise<number> {
+  return frame.locator(selector).evaluate((canvas: any, [r, g, b, tol]: number[]) => {
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i + 3] > 200 && Math.abs(data[i] - r) <= tol && Math.abs(data[i + 1] - g) <= tol && Math.abs(data[i + 2] - b) <= tol) n++;
+    }
+    return n;
+  }, [rgb[0], rgb[1], rgb[2], tolerance]);
 }
 
 /** The opaque colour behind an element: its backgrounds composited from <body> (over `pageBackground`) inwards. */

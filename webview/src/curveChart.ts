@@ -79,6 +79,8 @@ export class CurveChart {
     const legend = this.chart.options.plugins?.legend;
     if (legend?.labels) legend.labels.color = p.foreground;
     this.chart.update('none');
+    // The colours the curves are drawn in, readable from outside the canvas (tests, accessibility tools).
+    this.chart.canvas.dataset.lineColors = JSON.stringify({ train: p.train, val: p.val, batch: p.batch });
   }
 
   update(epochs: number, batches: Point[], train: Point[], val: Point[]): void {
