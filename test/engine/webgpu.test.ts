@@ -78,13 +78,23 @@ describe('webgpu backend (opt-in) on the machine\'s WebGPU adapter', { skip }, (
     const run = path.join(dir, 'run');
     // 64x64 inputs keep the frozen MobileNetV2 pass short on a software GPU; the trained part is the same head.
     const request = { data: CI_TINY, out: run, backbone: 'mobilenet_v2', weights: MOBILENET_NOTOP_MANIFEST, epochs: 2, batchSize: 4, imageSize: 64, seed: 5 };
+    // Then a CAM of the trained run, on the same engine.
+    const image = path.join(CI_TINY, 'test', 'Covid', '0102.jpeg');
     const code = `const { Engine } = require(${JSON.stringify(ENGINE)});
-      new Engine({ backend: 'webgpu' }).train(${JSON.stringify(request)}).then(
-        (r) => console.log('RESULT ' + JSON.stringify(r)), (e) => console.log('RESULT ' + JSON.stringify({ error: e.message })));`;
+      const logs = [];
+      const engine = new Engine({ backend: 'webgpu', log: (m) => logs.push(m) });
+      (async () => {
+        const r = await engine.train(${JSON.stringify(request)});
+        const cam = await engine.explain({ run: ${JSON.stringify(run)}, image: ${JSON.stringify(image)}, out: ${JSON.stringify(path.join(dir, 'cam.png'))} });
+        return { ...r, cam: { predicted: cam.predicted, backendAfter: (await engine.init()).name }, logs };
+      })().then((r) => console.log('RESULT ' + JSON.stringify(r)), (e) => console.log('RESULT ' + JSON.stringify({ error: e.message })));`;
     const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', code], { cwd: REPO, env: childEnv(), encoding: 'utf8', timeout: 300_000 });
     const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
     assert.ok(line, `child printed no result (exit ${r.status}):\n${r.stderr.slice(-3000)}`);
-    const result = JSON.parse(line.slice('RESULT '.length)) as { error?: string; status: string; backend: string; device: { kind: string }; history: { loss: number }[]; warnings: string[] };
+    const result = JSON.parse(line.slice('RESULT '.length)) as {
+      error?: string; status: string; backend: string; device: { kind: string }; history: { loss: number }[]; warnings: string[];
+      cam: { predicted: string; backendAfter: string }; logs: string[];
+    };
     if (result.error) assert.fail(result.error);
     assert.equal(result.status, 'completed');
     assert.equal(result.backend, 'webgpu');
@@ -93,6 +103,9 @@ describe('webgpu backend (opt-in) on the machine\'s WebGPU adapter', { skip }, (
     assert.ok(result.history.every((h) => Number.isFinite(h.loss)));
     const config = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8')) as { device: { backend: string } };
     assert.equal(config.device.backend, 'webgpu');
+    assert.ok(['Covid', 'Normal', 'Viral Pneumonia'].includes(result.cam.predicted), result.cam.predicted);
+    assert.equal(result.cam.backendAfter, 'webgpu', result.logs.join('\n'));
+    assert.ok(fs.statSync(path.join(dir, 'cam.png')).size > 1000);
   });
 
   test('webgpu is never chosen automatically, and a webgpu that cannot start falls back to the CPU with the reason', () => {
