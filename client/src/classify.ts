@@ -11,11 +11,14 @@ export const RESEARCH_CAVEAT = 'Research use only, not a diagnostic device: the 
 
 /** "Covid (97.1%) · Normal 2.0% · Viral Pneumonia 0.9%": the predicted class first, then the others by probability. */
 export function formatPrediction(p: ImagePrediction): string {
-  const entries = Object.entries(p.probabilities).sort((a, b) => b[1] - a[1]);
+  // Out-of-distribution inputs and low-confidence predictions never read as a confident class.
+  if (p.status === 'refused') return `Refused: ${p.ood?.reason ?? 'outside what the model knows'}`;
+  const entries = Object.entries(p.calibratedProbabilities ?? p.probabilities).sort((a, b) => b[1] - a[1]);
   const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
   const top = entries.find(([name]) => name === p.label) ?? entries[0];
   const rest = entries.filter(([name]) => name !== top[0]);
-  return [`${top[0]} (${pct(top[1])})`, ...rest.map(([name, v]) => `${name} ${pct(v)}`)].join(' · ');
+  const text = [`${top[0]} (${pct(top[1])})`, ...rest.map(([name, v]) => `${name} ${pct(v)}`)].join(' · ');
+  return p.status === 'uncertain' ? `Uncertain (leaning ${text})` : text;
 }
 
 /** `cxr.classifyImage` and `cxr.showHeatmap`. */
@@ -53,7 +56,10 @@ export class ClassifyCommands {
       return;
     }
     const counts = new Map<string, number>();
-    for (const p of predictions) counts.set(p.label, (counts.get(p.label) ?? 0) + 1);
+    for (const p of predictions) {
+      const shown = p.status === 'refused' ? 'refused' : p.status === 'uncertain' ? 'uncertain' : p.label;
+      counts.set(shown, (counts.get(shown) ?? 0) + 1);
+    }
     const summary = [...counts].map(([label, n]) => `${label} ${n}`).join(' · ');
     const choice = await vscode.window.showInformationMessage(
       `Classified ${predictions.length} images with ${model}: ${summary} (research use only). Per-image results are in the log.`,

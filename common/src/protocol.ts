@@ -318,3 +318,16 @@ export interface AuditResponse extends AuditResult {
 
 /** Audits a dataset: duplicates within and across splits, the source-confound probe, patients, balance, loader warnings. */
 export const auditDataset = new RequestType<AuditRequest, AuditResponse, CxrErrorData>('cxr/auditDataset');
+
+export interface ModelCardParams {
+  run: string;
+}
+
+export interface ModelCardResult {
+  /** MODEL_CARD.md in the run folder, just (re)written. */
+  file: string;
+  markdown: string;
+}
+
+/** Writes the run's model card from its folder (config, audit, evaluation, calibration, OOD, shortcut audits). */
+export const modelCard = new RequestType<ModelCardParams, ModelCardResult, CxrErrorData>('cxr/modelCard');

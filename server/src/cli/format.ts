@@ -32,8 +32,31 @@ export function formatEvaluation(r: EvaluateResult): string {
     ),
     `confusion matrix (rows true, columns predicted: ${r.classes.join(' | ')}):`,
     ...r.confusion_matrix.map((row, i) => `  ${r.classes[i]}: ${row.join(' ')}`),
+    ...trustLines(r),
     ...r.caveats.map((c) => `note: ${c}`),
     `report: ${r.files.markdown}`,
   ];
   return lines.join('\n');
+}
+
+/** Side-by-side without train duplicates, bootstrap intervals, patient level and calibration, when present. */
+function trustLines(r: EvaluateResult): string[] {
+  const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
+  const out: string[] = [];
+  const w = r.withoutTrainDuplicates;
+  if (w && w.excluded.length > 0 && w.metrics) {
+    out.push(`without the ${w.excluded.length} image(s) that have a copy in train: n=${w.metrics.n}, accuracy ${pct(w.metrics.accuracy)} ` +
+      `(95% CI ${pct(w.metrics.accuracy_ci.low)}-${pct(w.metrics.accuracy_ci.high)}), macro AUC ${w.metrics.macro_auc?.toFixed(3) ?? '-'}`);
+  }
+  if (r.bootstrap) {
+    const b = r.bootstrap;
+    out.push(`macro F1 ${r.macro_avg.f1.toFixed(3)} [bootstrap ${b.macroF1.low.toFixed(3)}-${b.macroF1.high.toFixed(3)}], ` +
+      `macro AUC ${r.macro_auc?.toFixed(3) ?? '-'} [bootstrap ${b.macroAuc ? `${b.macroAuc.low.toFixed(3)}-${b.macroAuc.high.toFixed(3)}` : 'n/a'}]`);
+  }
+  if (r.patientLevel) out.push(`patient level: ${r.patientLevel.patients} patients, accuracy ${pct(r.patientLevel.accuracy)} (95% CI ${pct(r.patientLevel.accuracy_ci.low)}-${pct(r.patientLevel.accuracy_ci.high)})`);
+  if (r.calibration) {
+    const c = r.calibration;
+    out.push(`calibration: ECE ${c.raw.ece.toFixed(3)} raw` + (c.calibrated && c.temperature !== null ? `, ${c.calibrated.ece.toFixed(3)} with T=${c.temperature.toFixed(2)}` : ''));
+  }
+  return out;
 }

@@ -9,10 +9,12 @@ import { Engine } from '../engine/engine';
 import { CxrError, toCxrError } from '../engine/errors';
 import { METHOD_AUGMENTATION } from '../engine/models/registry';
 import { isImageFile } from '../engine/data/imageFiles';
+import { parseLabelMap } from '../engine/eval/labelMap';
 import { BACKBONE_IDS, BACKEND_NAMES, BATCH_NORM_MODES, CAM_METHODS, IMAGE_EXTENSIONS, isOneOf, SPLIT_NAMES } from '../engine/names';
 import { listRuns } from '../engine/runStore';
 import { formatAudit } from './formatAudit';
 import { formatTrainEvent, formatEvaluation } from './format';
+import { formatPrediction } from './formatPrediction';
 
 const USAGE = `cxr - train, evaluate and explain chest X-ray classifiers (research use only, not a diagnostic device)
 
@@ -22,14 +24,15 @@ Usage:
   cxr train <data> --out <run> [--backbone ${BACKBONE_IDS.join('|')}] [--weights FILE] [--epochs N] [--batch N]
             [--lr X] [--momentum X] [--seed N] [--val-fraction X] [--freeze-at LAYER] [--batch-norm ${BATCH_NORM_MODES.join('|')}]
             [--augment|--no-augment] [--resume] [--json]
-  cxr evaluate <run> <data> [--split ${[...SPLIT_NAMES].reverse().join('|')}|all] [--out DIR] [--json]
-  cxr predict <run> <image|folder>... [--json]
+  cxr evaluate <run> <data> [--split ${[...SPLIT_NAMES].reverse().join('|')}|all] [--map "A=X,B=X"] [--out DIR] [--json]
+  cxr predict <run> <image|folder>... [--abstain-below P] [--ignore-ood] [--json]
   cxr predict --backbone B --weights FILE --labels FILE <image|folder>... [--top N] [--json]
   cxr cam <run> <image> --out <png> [--method ${CAM_METHODS.join('|')}] [--class NAME] [--alpha X] [--json]
   cxr cam-grid <run> <data> --out <png> [--split test] [--method ${CAM_METHODS.join('|')}] [--limit N] [--json]
   cxr runs <folder> [--json]
   cxr export <run> --format onnx|tfjs [--out FILE|DIR] [--json]   [0,1] RGB NHWC in, probabilities in class order out
   cxr cache info|clear [--json]   the feature cache (CXR_CACHE_DIR, default the user's cache folder)
+  cxr card <run> [--json]         write and print the run's model card (MODEL_CARD.md)
   cxr audit <data> [--json]       duplicates across splits, source-confound probe, patients, class balance
 
 --backend picks the TensorFlow.js backend (default: tensorflow if found, else wasm; webgpu only when asked for; a GPU
@@ -90,6 +93,9 @@ async function main(argv: string[]): Promise<number> {
       'tfjs-node': { type: 'string' },
       'ort-provider': { type: 'string' },
       format: { type: 'string' },
+      'abstain-below': { type: 'string' },
+      map: { type: 'string' },
+      'ignore-ood': { type: 'boolean', default: false },
     },
   });
   if (values['tfjs-node'] !== undefined) process.env[TFJS_NODE_ENV] = values['tfjs-node'];
@@ -163,7 +169,7 @@ async function main(argv: string[]): Promise<number> {
       const data = need(positionals[1], '<data>');
       const split = (values.split ?? 'test') as 'test' | 'val' | 'train' | 'all';
       const result = await engine.evaluate(
-        { run, data, split, outDir: values.out },
+        { run, data, split, outDir: values.out, labelMap: values.map === undefined ? undefined : parseLabelMap(values.map) },
         (done, total) => io.progress(`evaluating ${done}/${total}`),
         controller.signal,
       );
@@ -182,13 +188,10 @@ async function main(argv: string[]): Promise<number> {
         labels: values.labels,
         files,
         topK: int(values.top, '--top'),
+        abstainBelow: num(values['abstain-below'], '--abstain-below'),
+        ignoreOod: values['ignore-ood'],
       });
-      io.out(
-        predictions,
-        predictions
-          .map((p) => `${p.file}: ${p.label} (${Object.entries(p.probabilities).map(([k, v]) => `${k} ${(v * 100).toFixed(1)}%`).join(', ')})`)
-          .join('\n'),
-      );
+      io.out(predictions, predictions.map(formatPrediction).join('\n'));
       return 0;
     }
     case 'cam': {
@@ -220,6 +223,11 @@ async function main(argv: string[]): Promise<number> {
         limit: int(values.limit, '--limit'),
       });
       io.out(result, `CAM grid of ${result.tiles} images (${result.correct} correct) written to ${result.out}`);
+      return 0;
+    }
+    case 'card': {
+      const card = await engine.modelCard(need(positionals[0], '<run>'));
+      io.out(card, card.markdown);
       return 0;
     }
     case 'audit': {

@@ -252,6 +252,26 @@ export interface ImagePrediction {
   label: string;
   classIndex: number;
   probabilities: Record<string, number>;
+  /** Run models only: is the input outside what the model knows? */
+  ood?: OodVerdict;
+  /** Run models only: 'refused' (out of distribution), 'uncertain' (calibrated top probability below the abstain threshold) or 'confident'. */
+  status?: PredictionStatus;
+  /** Probabilities after the run's temperature scaling (when it has one). */
+  calibratedProbabilities?: Record<string, number>;
+}
+
+export type PredictionStatus = 'confident' | 'uncertain' | 'refused';
+
+export interface OodVerdict {
+  flagged: boolean;
+  /** Plain words on why it was flagged; null when not flagged. */
+  reason: string | null;
+  /** Distance to the training images over the threshold fitted on validation and leave-one-out training distances (> 1: unlike them); without that model, colourfulness over its limit. */
+  score: number;
+  /** (a) Not a frontal chest radiograph at all (colour, DICOM modality/body part, size, blank). */
+  notChestRadiograph: boolean;
+  /** (b) Mean cosine distance of the pooled features to the 5 nearest training images; null when the run has no OOD model. */
+  featureDistance: number | null;
 }
 
 export interface EvaluatedImage extends ImagePrediction {
@@ -263,6 +283,8 @@ export interface EvaluateRequest {
   run: string;
   data: string;
   split?: SplitName | 'all';
+  /** External validation: merges/renames classes, e.g. {"Normal": "not-Covid", "Viral Pneumonia": "not-Covid"}. */
+  labelMap?: Record<string, string>;
   /** Where to write evaluation.json / evaluation.md; defaults to `<run>/evaluation/<split>`. */
   outDir?: string;
 }
@@ -273,6 +295,54 @@ export interface EvaluateResult extends EvaluationMetrics {
   split: string;
   predictions: EvaluatedImage[];
   files: { json: string; markdown: string };
+  /** With a label map: the model's own classes (`classes` are then the mapped ones). */
+  modelClasses?: string[];
+  labelMap?: Record<string, string>;
+  /** Percentile bootstrap intervals (test images resampled) for macro F1 and macro AUC. */
+  bootstrap?: { macroF1: BootstrapInterval; macroAuc: BootstrapInterval | null };
+  /**
+   * The same metrics without the test images that have an exact or near-duplicate in the training split (from the
+   * dataset audit). null when that could not be checked (other data than the run was trained on).
+   */
+  withoutTrainDuplicates?: { excluded: string[]; metrics: SubsetMetrics | null } | null;
+  /** Patient-level metrics (mean probability over a patient's images) when the data has patient IDs. */
+  patientLevel?: (SubsetMetrics & { patients: number }) | null;
+  /** Calibration on these images: raw, and after the run's temperature scaling. */
+  calibration?: { temperature: number | null; raw: CalibrationReport; calibrated: CalibrationReport | null };
+}
+
+export interface SubsetMetrics {
+  n: number;
+  accuracy: number;
+  accuracy_ci: Interval;
+  balanced_accuracy: number;
+  macro_f1: number;
+  macro_auc: number | null;
+}
+
+export interface BootstrapInterval {
+  low: number;
+  high: number;
+  level: number;
+  method: 'bootstrap-percentile';
+  resamples: number;
+}
+
+export interface ReliabilityBin {
+  /** Range of the top-class probability. */
+  low: number;
+  high: number;
+  count: number;
+  confidence: number | null;
+  accuracy: number | null;
+}
+
+/** Expected calibration error, negative log-likelihood and the reliability diagram's bins. */
+export interface CalibrationReport {
+  n: number;
+  ece: number;
+  nll: number;
+  bins: ReliabilityBin[];
 }
 
 export interface PredictRequest {
@@ -283,6 +353,10 @@ export interface PredictRequest {
   labels?: string;
   files: string[];
   topK?: number;
+  /** Calibrated top probability below this gives status 'uncertain'. Defaults to the run's (0.6). */
+  abstainBelow?: number;
+  /** Report OOD flags but do not refuse (the user overrides the check). */
+  ignoreOod?: boolean;
 }
 
 export interface ExplainRequest {
@@ -399,4 +473,30 @@ export interface ExportResult {
   input: { name: string; shape: (number | null)[]; range: string };
   outputName: string;
   output: string;
+}
+
+/** One shortcut audit of a trained model, with its plain-language reading. */
+export interface ShortcutCheck {
+  name: string;
+  /** The headline number (an accuracy, a share, a correlation). */
+  value: number | null;
+  details: Record<string, unknown>;
+  /** One plain sentence on what the number means. */
+  sentence: string;
+}
+
+export interface ShortcutAuditRequest {
+  run: string;
+  data: string;
+  split?: SplitName | 'all';
+  /** At most this many images (the heatmap checks cost one backward pass each). */
+  limit?: number;
+}
+
+export interface ShortcutAuditResult {
+  run: string;
+  data: string;
+  split: string;
+  n: number;
+  checks: ShortcutCheck[];
 }

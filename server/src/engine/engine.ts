@@ -25,12 +25,21 @@ import { auditDataset } from './audit/auditDataset';
 import { auditTrainingWarnings } from './audit/trainingAudit';
 import { deviceFailureReason, onGpuPath } from './backend/deviceFailure';
 import { fallBackToCpu, initBackend } from './backend/select';
+import { writeModelCard } from './card/modelCard';
+import { applyTemperature } from './calibration/temperature';
+import { classifyWithFeatures } from './ood/classifyWithFeatures';
+import { DEFAULT_ABSTAIN_BELOW, fitTrustModels } from './ood/fitTrustModels';
+import { readCalibration, readOodModel } from './ood/trustFiles';
+import { oodVerdict, predictionStatus } from './ood/verdict';
 import { loadDataset, type DatasetItem } from './data/dataset';
 import { decodeImage } from './data/decode';
 import { splitTrainVal } from './data/split';
 import { CxrError } from './errors';
 import { computeMetrics } from './eval/metrics';
+import { applyLabelMap } from './eval/labelMap';
 import { renderEvaluationMarkdown } from './eval/report';
+import { renderTrustMarkdown } from './eval/trustReport';
+import { trustEvaluation } from './eval/trustEvaluation';
 import { createCam, type CamMethod, type CamOutput } from './explain/cam';
 import { renderCamGrid, renderOverlayPng, upsampleBilinear } from './explain/render';
 import { RunSession, type ClassMaps } from './inference/runSession';
@@ -41,6 +50,7 @@ import { argMax, classifyFiles, loadRunModel, modelMtime, probabilitiesRecord, t
 import { loadLabels, loadPretrainedClassifier } from './inference/pretrainedClassifier';
 import { evaluationDir, readRunConfig, recordAudit, recordTestAccuracy } from './runStore';
 import { UNRESTRICTED, type PathPolicy } from './security/pathPolicy';
+import { RunFolder } from './train/runFolder';
 import { train } from './train/trainer';
 import { stackImages } from './train/tensors';
 import { writeFileAtomic, writeJsonAtomic } from './util/atomic';
@@ -93,12 +103,26 @@ export class Engine {
     if (this.cached && path.resolve(req.out) === this.cached.runDir) this.dropCache();
     const data = req.resume ? this.paths.check(readRunConfig(req.out, this.paths).data, 'dataset', "recorded in the run's config.json") : req.data;
     const audit = await this.audit({ data, seed: req.seed }, (done, total) =>
-      onEvent({ kind: 'phase', phase: 'preparing', message: `auditing the dataset ${done}/${total}`, done, total }), signal);
+      onEvent({ kind: 'phase', phase: 'preparing', message: `auditing the dataset`, done, total }), signal);
     const auditWarnings = auditTrainingWarnings(audit);
     for (const message of auditWarnings) onEvent({ kind: 'warning', message });
     const result = await train(req, { onEvent, signal, paths: this.paths });
     recordAudit(result.runDir, audit, this.paths);
+    if (result.status !== 'cancelled' && new RunFolder(result.runDir).hasModel()) {
+      const loaded = await this.loadRun(result.runDir);
+      await fitTrustModels(loaded, {
+        onProgress: (done, total) => onEvent({ kind: 'phase', phase: 'finished', message: `fitting the out-of-distribution check and calibration`, done, total }),
+      });
+      await writeModelCard(result.runDir);
+    }
     return { ...result, warnings: [...auditWarnings, ...result.warnings] };
+  }
+
+  /** Writes (or rewrites) the run's MODEL_CARD.md from what its folder holds. */
+  async modelCard(run: string): Promise<{ file: string; markdown: string }> {
+    const dir = path.resolve(run);
+    if (!fs.existsSync(dir)) throw new CxrError('NOT_FOUND', `Run folder not found: ${dir}`);
+    return writeModelCard(dir);
   }
 
   /** Audits a dataset (duplicates, source confound, patients, balance, loader warnings); no model needed. */
@@ -119,13 +143,16 @@ export class Engine {
     const session = await this.openSession(req.run);
     const loaded = session.loaded;
     const split = req.split ?? 'test';
-    const items = await selectItems(loaded, req.data, split, this.paths);
+    const items = await selectItems(loaded, req.data, split, this.paths, req.labelMap === undefined);
     const files = items.map((i) => i.path);
-    const probs = await session.classifyFiles(files, onProgress, signal);
-    const classes = loaded.config.classes;
-    const yTrue = items.map((i) => classIndexOf(classes, i.label));
+    const modelProbs = await session.classifyFiles(files, onProgress, signal);
+    const mapped = req.labelMap
+      ? applyLabelMap(loaded.config.classes, modelProbs, items.map((i) => i.label), req.labelMap)
+      : { classes: loaded.config.classes, probs: modelProbs, yTrue: items.map((i) => classIndexOf(loaded.config.classes, i.label)) };
+    const { classes, probs, yTrue } = mapped;
     const metrics = computeMetrics(yTrue, probs, classes);
-    metrics.caveats.push(...datasetCaveats(split));
+    const trust = await trustEvaluation(loaded.runDir, loaded.config.data, req.data, items, yTrue, probs, classes);
+    metrics.caveats.push(...datasetCaveats(split), ...trust.caveats);
     const predictions: EvaluatedImage[] = items.map((item, i) => {
       const k = argMax(probs[i]);
       return {
@@ -133,7 +160,7 @@ export class Engine {
         label: classes[k],
         classIndex: k,
         probabilities: probabilitiesRecord(classes, probs[i]),
-        trueLabel: item.label,
+        trueLabel: classes[yTrue[i]],
         correct: k === yTrue[i],
       };
     });
@@ -147,14 +174,17 @@ export class Engine {
       split,
       predictions,
       files: { json: path.join(outDir, 'evaluation.json'), markdown: path.join(outDir, 'evaluation.md') },
+      ...(req.labelMap ? { modelClasses: loaded.config.classes, labelMap: req.labelMap } : {}),
+      ...trust.fields,
     };
     writeJsonAtomic(result.files.json, result);
-    writeFileAtomic(result.files.markdown, renderEvaluationMarkdown(result));
-    if (split === 'test') {
+    writeFileAtomic(result.files.markdown, renderEvaluationMarkdown(result) + renderTrustMarkdown(result));
+    if (split === 'test' && !req.labelMap && path.resolve(req.data) === path.resolve(loaded.config.data)) {
       try {
         recordTestAccuracy(loaded.runDir, metrics.accuracy, this.paths);
+        await writeModelCard(loaded.runDir);
       } catch (e) {
-        // A read-only run can be evaluated into a writable --out; only the note in its status.json is lost.
+        // A read-only run can be evaluated into a writable --out; only the note in its status.json (and its card) is lost.
         if (!(e instanceof CxrError && e.code === 'STORAGE_FAILED')) throw e;
         this.opts.log?.(`Test accuracy not recorded in ${loaded.runDir}: ${e.message}`);
       }
@@ -170,10 +200,26 @@ export class Engine {
     await this.init();
     if (req.files.length === 0) throw new CxrError('INVALID_ARGUMENT', 'No image files to classify.');
     for (const f of req.files) this.paths.check(path.resolve(f), 'image');
+    if (req.abstainBelow !== undefined && !(req.abstainBelow >= 0 && req.abstainBelow <= 1)) {
+      throw new CxrError('INVALID_ARGUMENT', `The abstain threshold must be a probability from 0 to 1, got ${req.abstainBelow}.`);
+    }
     if (req.run) {
-      const session = await this.openSession(req.run);
-      const probs = await session.classifyFiles(req.files);
-      return req.files.map((file, i) => toPrediction(file, session.loaded.config.classes, probs[i], req.topK));
+      const loaded = await this.loadRun(req.run);
+      const scored = await classifyWithFeatures(loaded, req.files);
+      const ood = readOodModel(loaded.runDir);
+      const calibration = readCalibration(loaded.runDir);
+      const abstainBelow = req.abstainBelow ?? calibration?.abstainBelow ?? DEFAULT_ABSTAIN_BELOW;
+      return req.files.map((file, i) => {
+        const s = scored[i]!;
+        const calibrated = calibration ? applyTemperature(s.probs, calibration.temperature) : s.probs;
+        const verdict = oodVerdict(s.check, s.features, ood);
+        return {
+          ...toPrediction(file, loaded.config.classes, s.probs, req.topK),
+          calibratedProbabilities: probabilitiesRecord(loaded.config.classes, calibrated),
+          ood: verdict,
+          status: predictionStatus(verdict, Math.max(...calibrated), abstainBelow, req.ignoreOod === true),
+        };
+      });
     }
     if (!req.backbone || !req.weights || !req.labels) {
       throw new CxrError('INVALID_ARGUMENT', 'Give a run folder, or --backbone, --weights (with-top weights) and --labels (one label per line).');
@@ -364,7 +410,7 @@ class FileExplainer {
   }
 }
 
-async function selectItems(loaded: LoadedRun, data: string, split: string, paths: PathPolicy): Promise<DatasetItem[]> {
+async function selectItems(loaded: LoadedRun, data: string, split: string, paths: PathPolicy, checkLabels = true): Promise<DatasetItem[]> {
   const dataset = await loadDataset(data, paths);
   const pool = dataset.items.filter((i) => i.split !== 'test');
   let items: DatasetItem[];
@@ -385,7 +431,7 @@ async function selectItems(loaded: LoadedRun, data: string, split: string, paths
       throw new CxrError('INVALID_ARGUMENT', `Unknown split '${split}': use test, val, train or all.`);
   }
   if (items.length === 0) throw new CxrError('DATASET_INVALID', `The ${split} split of ${dataset.root} has no images.`);
-  for (const item of items) classIndexOf(loaded.config.classes, item.label);
+  if (checkLabels) for (const item of items) classIndexOf(loaded.config.classes, item.label);
   return items;
 }
 

@@ -29,6 +29,7 @@ import { deleteRun, listRuns, readEvaluation, readRunDetails } from '../engine/r
 import { listDatasetImages, scanDatasets } from './datasetScan';
 import { packageVersion } from './packageVersion';
 import { renderAuditMarkdown } from '../engine/audit/auditReport';
+import { Params } from './params';
 import { PathGuard } from './pathGuard';
 import * as requests from './requests';
 import { toResponseError } from './responseErrors';
@@ -186,6 +187,8 @@ handle(protocol.auditDataset, async (params, token) => {
     sub.dispose();
   }
 });
+
+handle(protocol.modelCard, (params) => engine.modelCard(guard.check(Params.of('cxr/modelCard', params).string('run'), 'run folder')));
 
 handle(protocol.predict, (params) => engine.predict(requests.parsePredict(params, guard)));
 

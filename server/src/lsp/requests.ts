@@ -71,7 +71,17 @@ export function parseEvaluate(params: unknown, guard: PathGuard): EvaluateReques
     data: guard.check(p.string('data'), 'dataset'),
     split: p.optOneOf('split', SPLITS),
     outDir: guard.checkOptional(p.optString('outDir'), 'output folder'),
+    labelMap: parseLabelMapParam(p),
   });
+}
+
+function parseLabelMapParam(p: Params): Record<string, string> | undefined {
+  if (!p.has('labelMap')) return undefined;
+  const raw = p.raw('labelMap');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || !Object.values(raw).every((v) => typeof v === 'string' && v !== '')) {
+    throw p.invalid('labelMap', 'an object mapping class names to target names, e.g. {"Normal": "not-Covid"}');
+  }
+  return { ...(raw as Record<string, string>) };
 }
 
 export function parsePredict(params: unknown, guard: PathGuard): PredictRequest {
@@ -85,6 +95,8 @@ export function parsePredict(params: unknown, guard: PathGuard): PredictRequest 
     labels: guard.checkOptional(p.optString('labels'), 'labels file'),
     files,
     topK: p.optInteger('topK', 1),
+    abstainBelow: p.optNumber('abstainBelow'),
+    ignoreOod: p.optBoolean('ignoreOod'),
   };
   if (!req.run && !(req.backbone && req.weights && req.labels)) {
     throw new CxrError('INVALID_ARGUMENT', "cxr/predict needs 'run', or 'backbone', 'weights' and 'labels' together.", { field: 'run' });

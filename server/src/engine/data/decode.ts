@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { CxrError } from '../errors';
-import { decodeDicom } from './dicom';
+import { decodeDicom, type DicomAcquisition } from './dicom';
 import { checkPixels, DEFAULT_MAX_INPUT_PIXELS } from './limits';
 import { MAX_IMAGE_BYTES, openRegular, readRegularFile } from '../util/safeRead';
 import { sniffFormat, SNIFF_BYTES, type RasterFormat } from './sniff';
@@ -26,6 +26,8 @@ export interface DecodedImage {
     bitDepth: 8 | 16;
     /** EXIF orientation tag (1-8) when the file had one. */
     orientation?: number;
+    /** DICOM files only: modality, body part and view position when the file names them. */
+    dicom?: DicomAcquisition;
   };
 }
 
@@ -125,7 +127,14 @@ function isDcmName(name: string): boolean {
 async function decodeDicomBytes(buf: Buffer, size: number, name: string, opts: DecodeOptions): Promise<DecodedImage> {
   const failOn = opts.failOn ?? 'warning';
   const dicom = await decodeDicom(buf, name, { maxInputPixels: pixelLimit(opts), failOn });
-  const source = { format: 'dicom', width: dicom.width, height: dicom.height, channels: dicom.kind === 'grey' ? 1 : 3, bitDepth: dicom.bitsAllocated > 8 ? 16 : 8 } as const;
+  const source = {
+    format: 'dicom',
+    width: dicom.width,
+    height: dicom.height,
+    channels: dicom.kind === 'grey' ? 1 : 3,
+    bitDepth: dicom.bitsAllocated > 8 ? 16 : 8,
+    dicom: dicom.acquisition,
+  } as const;
   if (dicom.kind === 'jpeg') return { ...(await decodeRaster(dicom.bytes, 'jpeg', size, name, opts)), source };
 
   // Pixels go through sharp so DICOM images are resized by the same filter as every other image.

@@ -12,11 +12,22 @@ import { checkPixels } from './limits';
  * Messages only ever name technical attributes (transfer syntax, photometric interpretation, bit depths, sizes):
  * never patient or study data.
  */
-export type DicomImage =
+export type DicomImage = (
   | { kind: 'grey'; grey: Float32Array; width: number; height: number; bitsAllocated: number }
   | { kind: 'rgb'; rgb: Uint8Array; width: number; height: number; bitsAllocated: number }
   /** A colour JPEG frame (YBR_FULL_422, RGB): decoded like any JPEG file. */
-  | { kind: 'jpeg'; bytes: Buffer; width: number; height: number; bitsAllocated: number };
+  | { kind: 'jpeg'; bytes: Buffer; width: number; height: number; bitsAllocated: number }
+) & { acquisition: DicomAcquisition };
+
+/** Technical acquisition attributes (never patient data), used to tell chest radiographs from other images. */
+export interface DicomAcquisition {
+  /** (0008,0060), e.g. CR, DX, CT, OT. */
+  modality?: string;
+  /** (0018,0015), e.g. CHEST, ABDOMEN. */
+  bodyPart?: string;
+  /** (0018,5101), e.g. PA, AP, LL. */
+  viewPosition?: string;
+}
 
 export interface DicomOptions {
   maxInputPixels: number;
@@ -46,6 +57,7 @@ const COMPRESSED_NAMES: Record<string, string> = {
 export async function decodeDicom(buf: Buffer, name: string, opts: DicomOptions): Promise<DicomImage> {
   const hasMarker = buf.length >= 132 && buf.toString('latin1', 128, 132) === 'DICM';
   const ds = parse(buf, name, hasMarker);
+  const acquisition = acquisitionOf(ds);
   const ts = ds.string('x00020010') ?? IMPLICIT_LE;
   const rows = ds.uint16('x00280010');
   const cols = ds.uint16('x00280011');
@@ -68,7 +80,7 @@ export async function decodeDicom(buf: Buffer, name: string, opts: DicomOptions)
 
   if (ts === JPEG_BASELINE || (ts === JPEG_EXTENDED && bitsAllocated === 8)) {
     const bytes = Buffer.from(firstJpegFrame(ds, pixelData, name));
-    if (!monochrome) return { kind: 'jpeg', bytes, width: cols, height: rows, bitsAllocated };
+    if (!monochrome) return { kind: 'jpeg', bytes, width: cols, height: rows, bitsAllocated, acquisition };
     let raw: { data: Buffer; info: sharp.OutputInfo };
     try {
       raw = await sharp(bytes, { failOn: opts.failOn, limitInputPixels: opts.maxInputPixels }).toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
@@ -78,7 +90,7 @@ export async function decodeDicom(buf: Buffer, name: string, opts: DicomOptions)
     if (raw.info.width !== cols || raw.info.height !== rows) {
       throw corrupt(name, `its JPEG frame is ${raw.info.width} x ${raw.info.height} but the header says ${cols} x ${rows}`);
     }
-    return { kind: 'grey', grey: toDisplayGrey(ds, Float64Array.from(raw.data), photometric), width: cols, height: rows, bitsAllocated };
+    return { kind: 'grey', grey: toDisplayGrey(ds, Float64Array.from(raw.data), photometric), width: cols, height: rows, bitsAllocated, acquisition };
   }
   if (ts !== IMPLICIT_LE && ts !== EXPLICIT_LE && ts !== EXPLICIT_BE) {
     const kind = COMPRESSED_NAMES[ts] ?? 'an unknown compression';
@@ -100,7 +112,7 @@ export async function decodeDicom(buf: Buffer, name: string, opts: DicomOptions)
   const stored = readStoredValues(view, rows * cols * samples, bitsAllocated, bitsStored, highBit, signed, ts === EXPLICIT_BE);
 
   if (monochrome && samples === 1) {
-    return { kind: 'grey', grey: toDisplayGrey(ds, stored, photometric), width: cols, height: rows, bitsAllocated };
+    return { kind: 'grey', grey: toDisplayGrey(ds, stored, photometric), width: cols, height: rows, bitsAllocated, acquisition };
   }
   if (photometric === 'RGB' && samples === 3 && bitsAllocated === 8) {
     const planar = ds.uint16('x00280006') === 1;
@@ -109,11 +121,23 @@ export async function decodeDicom(buf: Buffer, name: string, opts: DicomOptions)
     for (let p = 0; p < n; p++) {
       for (let c = 0; c < 3; c++) rgb[p * 3 + c] = stored[planar ? c * n + p : p * 3 + c];
     }
-    return { kind: 'rgb', rgb, width: cols, height: rows, bitsAllocated };
+    return { kind: 'rgb', rgb, width: cols, height: rows, bitsAllocated, acquisition };
   }
   throw new CxrError('UNSUPPORTED_FORMAT', `${name}: DICOM photometric interpretation not supported uncompressed (${describe}, ${samples} samples per pixel).`, {
     file: name,
   });
+}
+
+function acquisitionOf(ds: dicomParser.DataSet): DicomAcquisition {
+  const text = (tag: string) => ds.string(tag)?.trim().toUpperCase() || undefined;
+  const out: DicomAcquisition = {};
+  const modality = text('x00080060');
+  const bodyPart = text('x00180015');
+  const viewPosition = text('x00185101');
+  if (modality) out.modality = modality;
+  if (bodyPart) out.bodyPart = bodyPart;
+  if (viewPosition) out.viewPosition = viewPosition;
+  return out;
 }
 
 function parse(buf: Buffer, name: string, hasMarker: boolean): dicomParser.DataSet {

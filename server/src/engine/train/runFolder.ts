@@ -36,6 +36,15 @@ export class RunFolder {
   get evaluationRoot(): string { return this.entry('evaluation'); }
   /** The dataset audit taken before training (AuditResult). */
   get auditFile(): string { return this.entry('audit.json'); }
+  /** Out-of-distribution model: metadata, and the training images' pooled features (float32). */
+  get oodFile(): string { return this.entry('ood.json'); }
+  get oodFeaturesFile(): string { return this.entry('ood-train-features.bin'); }
+  /** Temperature scaling and reliability on the validation split. */
+  get calibrationFile(): string { return this.entry('calibration.json'); }
+  /** Shortcut audits of the trained model (ShortcutAuditResult). */
+  get shortcutsFile(): string { return this.entry('shortcuts.json'); }
+  /** The model card (Markdown), rewritten after training, evaluation and shortcut audits. */
+  get modelCardFile(): string { return this.entry('MODEL_CARD.md'); }
 
   /** A path inside the run, checked against the path policy (`evaluation/test`, `model/weights_manifest.json`). */
   entry(relative: string): string {

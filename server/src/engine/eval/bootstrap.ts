@@ -1,0 +1,35 @@
+import type { BootstrapInterval } from '../api';
+import { Rng } from '../util/rng';
+import { computeMetrics } from './metrics';
+
+export const BOOTSTRAP_RESAMPLES = 1000;
+
+/**
+ * Percentile bootstrap intervals for macro F1 and macro one-vs-rest AUC: test images resampled with replacement,
+ * seeded. Resamples where the AUC is undefined (a class missing) are left out of the AUC interval.
+ */
+export function bootstrapMacroF1Auc(
+  yTrue: number[],
+  probs: number[][],
+  classes: string[],
+  opts: { resamples?: number; level?: number; seed?: number } = {},
+): { macroF1: BootstrapInterval; macroAuc: BootstrapInterval | null } {
+  const resamples = opts.resamples ?? BOOTSTRAP_RESAMPLES;
+  const level = opts.level ?? 0.95;
+  const rng = new Rng(opts.seed ?? 12345);
+  const f1s: number[] = [];
+  const aucs: number[] = [];
+  const n = yTrue.length;
+  for (let b = 0; b < resamples; b++) {
+    const idx = Array.from({ length: n }, () => rng.int(n));
+    const m = computeMetrics(idx.map((i) => yTrue[i]), idx.map((i) => probs[i]), classes);
+    f1s.push(m.macro_avg.f1);
+    if (m.macro_auc !== null && m.per_class.every((c) => c.support > 0)) aucs.push(m.macro_auc);
+  }
+  const interval = (values: number[]): BootstrapInterval => {
+    const s = [...values].sort((a, b) => a - b);
+    const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.floor(p * s.length)))];
+    return { low: q((1 - level) / 2), high: q(1 - (1 - level) / 2), level, method: 'bootstrap-percentile', resamples: values.length };
+  };
+  return { macroF1: interval(f1s), macroAuc: aucs.length >= resamples / 2 ? interval(aucs) : null };
+}

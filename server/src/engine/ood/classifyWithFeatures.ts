@@ -1,0 +1,61 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { decodeImage, type DecodedImage } from '../data/decode';
+import { CxrError } from '../errors';
+import type { LoadedRun } from '../inference/runModel';
+import { HEAD_POOL_LAYER } from '../models/classifier';
+import { stackImages } from '../train/tensors';
+import { mapLimit, yieldToEventLoop } from '../util/concurrency';
+import { checkChestRadiograph, type ChestCheck } from './chestCheck';
+
+export interface ClassifiedImage {
+  probs: number[];
+  /** The pooled backbone features (the input of the Dense head). */
+  features: Float32Array;
+  check: ChestCheck;
+}
+
+const featureModels = new WeakMap<tfl.LayersModel, tfl.LayersModel>();
+
+/** One decode and one forward pass per image: probabilities, pooled features and the chest-radiograph check. */
+export async function classifyWithFeatures(
+  loaded: LoadedRun,
+  files: readonly string[],
+  opts: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal; skipUnreadable?: boolean } = {},
+): Promise<(ClassifiedImage | null)[]> {
+  const { onProgress, signal } = opts;
+  const model = twoOutputModel(loaded.model);
+  const size = loaded.config.imageSize;
+  const chunk = 16;
+  const out: (ClassifiedImage | null)[] = [];
+  for (let start = 0; start < files.length; start += chunk) {
+    if (signal?.aborted) throw new CxrError('CANCELLED', 'Cancelled.');
+    const attempts = await mapLimit(files.slice(start, start + chunk), 4, (f) =>
+      opts.skipUnreadable ? decodeImage(f, size).catch(() => null) : decodeImage(f, size),
+    );
+    const decoded = attempts.filter((d): d is DecodedImage => d !== null);
+    const results: ClassifiedImage[] = [];
+    if (decoded.length > 0) {
+      const [features, probs] = tf.tidy(() => model.predict(loaded.spec.preprocess(stackImages(decoded.map((d) => d.data), size))) as tf.Tensor[]);
+      const f = (await features.data()) as Float32Array;
+      const p = probs.arraySync() as number[][];
+      tf.dispose([features, probs]);
+      const dims = f.length / decoded.length;
+      decoded.forEach((d, i) => results.push({ probs: p[i], features: f.slice(i * dims, (i + 1) * dims), check: checkChestRadiograph(d) }));
+    }
+    let next = 0;
+    for (const a of attempts) out.push(a === null ? null : results[next++]);
+    onProgress?.(Math.min(start + chunk, files.length), files.length);
+    await yieldToEventLoop();
+  }
+  return out;
+}
+
+function twoOutputModel(model: tfl.LayersModel): tfl.LayersModel {
+  let m = featureModels.get(model);
+  if (!m) {
+    m = tfl.model({ inputs: model.inputs, outputs: [model.getLayer(HEAD_POOL_LAYER).output as tfl.SymbolicTensor, model.outputs[0]] });
+    featureModels.set(model, m);
+  }
+  return m;
+}
