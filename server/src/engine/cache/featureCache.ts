@@ -22,6 +22,11 @@ export function cacheDir(): string {
   return path.join(base, 'cxr-studio');
 }
 
+/** False when CXR_FEATURE_CACHE=off: nothing is read from or written to the cache (benchmarks of the cold path). */
+export function featureCacheEnabled(): boolean {
+  return process.env.CXR_FEATURE_CACHE !== 'off';
+}
+
 /** Everything besides the file's bytes that decides a frozen output. */
 export interface FrozenKeyParts {
   backbone: string;

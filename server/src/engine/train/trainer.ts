@@ -32,7 +32,7 @@ import {
 import { categoricalCrossEntropy, countCorrect, oneHot } from './tensors';
 import { SKIPPABLE_DECODE_ERRORS, streamFrozenOutputs, type StreamOptions } from './featureStream';
 import { createFrozenPart, elementCount } from './frozenPart';
-import { FeatureCache, weightsHash } from '../cache/featureCache';
+import { FeatureCache, featureCacheEnabled, weightsHash } from '../cache/featureCache';
 import { heldSource, isPooledDenseHead, recomputedSource, type HeadInputSource } from './headInputs';
 
 export interface TrainContext {
@@ -186,7 +186,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
       imageSize: config.imageSize,
       weights: weightsHash(before),
     });
-    const cacheOpts = cachedOutputs(cache, elementCount(frozen.outputShape), warn);
+    const cacheOpts = featureCacheEnabled() ? cachedOutputs(cache, elementCount(frozen.outputShape), warn) : {};
     const streamOpts = (what: string): StreamOptions => ({
       imageSize: config.imageSize,
       chunk: FROZEN_CHUNK,
