@@ -99,7 +99,7 @@ async function renderModelCard(run: RunFolder): Promise<string> {
     for (const s of shortcuts.checks) lines.push(`- **${s.name}**: ${s.sentence}`);
     lines.push('');
   } else {
-    lines.push('Not run yet: `cxr shortcuts <run> <data>` masks the lung field, keeps only the border, measures heatmap energy inside the lungs and randomises weights.', '');
+    lines.push('Not run: this version has no lung-masked, border-only, heatmap-energy or weight-randomisation audit yet, so nothing here shows that the model looks at the lungs rather than at the source of the image.', '');
   }
   lines.push(
     '## Known limitations',
