@@ -75,7 +75,7 @@ describe('packaged .vsix', { timeout: 180_000 }, () => {
   });
 
   it('leaves out sources, tests, source maps and every node module the bundles do not load', () => {
-    const allowedModules = /^node_modules\/(sharp|@img\/[^/]+|detect-libc|semver|h5wasm|webgpu)\//;
+    const allowedModules = /^node_modules\/(sharp|@img\/[^/]+|detect-libc|semver|h5wasm|webgpu|onnxruntime-node|onnxruntime-common)\//;
     const offending = files.filter(
       (f) =>
         (/\.(ts|map)$/.test(f) && !f.endsWith('.d.ts')) ||
@@ -146,6 +146,15 @@ describe('packaged .vsix', { timeout: 180_000 }, () => {
     const report = JSON.parse(nodeOutsideRepo([path.join(ext, 'dist/cli.js'), 'doctor', '--json'], 60_000, { CXR_BACKEND: 'wasm' })) as { name: string; reason: string };
     assert.equal(report.name, 'wasm');
     assert.ok(report.reason.includes(path.join(ext, 'dist', 'wasm')), report.reason);
+  });
+
+  it('runs passes without gradients on ONNX Runtime loaded from the package', () => {
+    const report = JSON.parse(nodeOutsideRepo([path.join(ext, 'dist/cli.js'), 'doctor', '--json'], 60_000, { CXR_BACKEND: 'wasm' })) as {
+      gradientFree?: { engine: string; reason?: string };
+    };
+    assert.equal(report.gradientFree?.engine, 'onnxruntime', JSON.stringify(report.gradientFree));
+    const binaries = files.filter((f) => f.startsWith('node_modules/onnxruntime-node/bin/'));
+    assert.ok(binaries.length > 0 && binaries.every((f) => f.includes(`/${process.platform}/${process.arch}/`)), binaries.join(', '));
   });
 
   it('classifies a sample image with the packaged CLI (sharp decode + tfjs inference)', () => {
