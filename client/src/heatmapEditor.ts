@@ -198,6 +198,8 @@ class HeatmapSession {
       const method = this.state.result?.method ?? this.state.method;
       const target = this.state.result?.target ?? this.state.target ?? 'predicted';
       const defaultUri = vscode.Uri.file(path.join(model.runDir, 'exports', `${stem}-${method}-${target.replace(/[^\w-]+/g, '_')}.png`));
+      // The folder must exist for the dialog to propose it (otherwise it falls back to the nearest existing folder).
+      await vscode.workspace.fs.createDirectory(vscode.Uri.file(path.dirname(defaultUri.fsPath))).then(undefined, () => undefined);
       const uri = await vscode.window.showSaveDialog({ defaultUri, filters: { 'PNG image': ['png'] }, title: 'Export heatmap overlay' });
       const split = uri && this.datasetSplitOf(uri.fsPath);
       if (uri && split) {
