@@ -1,0 +1,148 @@
+/**
+ * The workbench bugs of issue 8, each through the real UI of the packaged extension in code-server:
+ * a fresh install trains from the ImageNet weights shipped in the .vsix (no setting, no shared folder); Export PNG
+ * defaults to the run folder (not the dataset); the heatmap tab is told apart from the image preview; the dashboard and
+ * the evaluation come back after a window reload; the Datasets tree
+ * follows file changes by itself and does not list a CSV that only describes a folder dataset as a second dataset.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { WebviewIds } from '../../common/src/webviewProtocol';
+import { CodeServerSession, escapeRegExp, REPO_ROOT, useSession } from './harness';
+
+const EPOCHS = 1000;
+const ENGINE = /\b(wasm|cpu|tensorflow)\b/;
+
+async function waitUntil(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function readJson<T>(file: string): T {
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+}
+
+describe('CXR Studio workbench bugs, fixed, in code-server', { timeout: 600_000 }, () => {
+  let s: CodeServerSession;
+  /** A shared folder with nothing in it: the extension must find its weights inside itself. */
+  const emptyShared = fs.mkdtempSync(path.join(os.tmpdir(), 'cxr-empty-shared-'));
+  let trained = '';
+
+  const status = () => s.statusBarItem('cxr.status');
+
+  useSession({ name: 'workbench', settings: { 'cxr.modelsDirectory': '' }, env: { CXR_SHARED_DIR: emptyShared, CXR_MODELS_DIR: '' } }, async (started) => {
+    s = started;
+    await status().filter({ hasText: ENGINE }).waitFor({ timeout: 90_000 });
+  });
+
+  async function startTraining(): Promise<string> {
+    const existing = new Set(fs.existsSync(s.runsDir) ? fs.readdirSync(s.runsDir) : []);
+    await s.runCommand('CXR: Train Model');
+    // Typed and accepted with Enter: a click on a quick pick row right after the previous one closed can miss it.
+    await s.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').first().waitFor();
+    await s.quickInput('ci-tiny');
+    await s.page.locator('.quick-input-widget .quick-input-title').filter({ hasText: /backbone/ }).waitFor();
+    await s.quickInput('MobileNetV2');
+    await s.page.locator('.quick-input-widget .quick-input-title').filter({ hasText: /epochs/ }).waitFor();
+    await s.quickInput(String(EPOCHS));
+    let created: string | undefined;
+    await waitUntil(
+      () => (created = fs.existsSync(s.runsDir) ? fs.readdirSync(s.runsDir).find((n) => !existing.has(n)) : undefined) !== undefined,
+      60_000,
+      'a new run folder appears',
+    );
+    return path.join(s.runsDir, created!);
+  }
+
+  it('a fresh install trains from the ImageNet weights inside the .vsix, with no setting touched', async () => {
+    assert.doesNotMatch(await status().innerText(), /no mobilenet_v2 weights/);
+    trained = await startTraining();
+    const name = path.basename(trained);
+    await waitUntil(() => fs.existsSync(path.join(trained, 'status.json')) && readJson<{ epochsRun: number }>(path.join(trained, 'status.json')).epochsRun >= 1, 180_000, 'an epoch completes');
+    const config = readJson<{ pretrained: boolean; weights: string | null }>(path.join(trained, 'config.json'));
+    assert.equal(config.pretrained, true, 'trained from random weights');
+    assert.match(config.weights ?? '', /[/\\]dist[/\\]models[/\\]mobilenet_v2_imagenet[/\\]/);
+    assert.ok(!config.weights!.startsWith(emptyShared) && !config.weights!.startsWith(REPO_ROOT), `weights from ${config.weights}`);
+    const progress = s.page.locator('.notifications-toasts .notification-list-item').filter({ hasText: `training ${name}` }).first();
+    await progress.getByRole('button', { name: 'Cancel' }).click();
+    const toast = await s.waitToast(new RegExp(`${escapeRegExp(name)}: training cancelled`), 60_000);
+    assert.match(await toast.innerText(), /best model so far is kept.*It is now the active model/s);
+    await s.clearNotifications();
+  });
+
+  it('titles the heatmap tab apart from the image preview, and exports into the run folder, not the dataset', async () => {
+    const image = path.join(s.dataDir, 'test', 'Covid', '0102.jpeg');
+    const testImagesBefore = fs.readdirSync(path.dirname(image)).length;
+    const items = await s.rightClickExplorer('data/ci-tiny/test/Covid/0102.jpeg');
+    assert.ok(items.includes('Show Heatmap'), items.join(' | '));
+    await s.contextMenuItem('Show Heatmap');
+    await s.tab('Heatmap: 0102.jpeg').waitFor();
+    const view = await s.webviewWith(WebviewIds.heatmap.exportPng, 60_000);
+    await view.locator(`#${WebviewIds.heatmap.predicted}`).filter({ hasText: /\(/ }).waitFor({ timeout: 90_000 });
+    await view.locator(`#${WebviewIds.heatmap.exportPng}`).click();
+    // code-server's save dialog is a quick input holding the proposed path.
+    const input = s.page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible' });
+    const proposed = await input.inputValue();
+    // The default place is the model's run folder, never the dataset (code-server's simple dialog shows its folder).
+    assert.ok(proposed.startsWith(trained + path.sep), `proposed ${proposed}`);
+    const expected = path.join(trained, 'exports', '0102-cam.png');
+    await input.fill(expected);
+    await input.press('Enter');
+    await waitUntil(() => fs.existsSync(expected), 60_000, 'the export is written');
+    await s.waitToast(/Saved heatmap overlay/);
+    assert.equal(fs.readdirSync(path.dirname(image)).length, testImagesBefore, 'the test split gained a file');
+    await s.clearNotifications();
+    await s.runCommand('View: Close All Editors');
+  });
+
+  it('brings the dashboard and the evaluation back after a window reload, with their state', async () => {
+    const name = path.basename(trained);
+    const epochsRun = readJson<{ epochsRun: number }>(path.join(trained, 'status.json')).epochsRun;
+    await s.runCommand('CXR: Evaluate Model');
+    await s.quickPick(new RegExp(escapeRegExp(name)));
+    await s.quickPick('test');
+    const evaluation = await s.webviewWith(WebviewIds.evaluation.accuracy, 120_000);
+    const accuracy = (await evaluation.locator(`#${WebviewIds.evaluation.accuracy}`).innerText()).trim();
+    await s.runCommand('CXR: Open Training Dashboard');
+    await s.quickPick(new RegExp(escapeRegExp(name)));
+    const dashboard = await s.webviewWith(WebviewIds.dashboard.epochTable, 60_000);
+    await dashboard.locator('#run-name').filter({ hasText: name }).waitFor();
+    const batchPoints = Number(await dashboard.locator(`#${WebviewIds.dashboard.lossChart}`).getAttribute('data-batch-points'));
+    assert.ok(batchPoints > 0, 'the live dashboard has a per-batch curve');
+
+    await s.runCommand('Developer: Reload Window');
+    await s.page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    await s.tab(`Training: ${name}`).waitFor({ timeout: 90_000 });
+    await s.tab(`Evaluation: ${name} (test)`).waitFor({ timeout: 90_000 });
+    await s.tab(`Training: ${name}`).click();
+    const restored = await s.webviewWith(WebviewIds.dashboard.epochTable, 90_000);
+    await restored.locator('#run-name').filter({ hasText: name }).waitFor({ timeout: 60_000 });
+    const rows = restored.locator(`#${WebviewIds.dashboard.epochTable} tbody tr`);
+    await waitUntil(async () => (await rows.count()) === epochsRun, 30_000, `the restored table lists the ${epochsRun} epochs`);
+    assert.equal(Number(await restored.locator(`#${WebviewIds.dashboard.lossChart}`).getAttribute('data-batch-points')), batchPoints, 'per-batch curve restored');
+    await s.tab(`Evaluation: ${name} (test)`).click();
+    const evalRestored = await s.webviewWith(WebviewIds.evaluation.accuracy, 90_000);
+    await evalRestored.locator(`#${WebviewIds.evaluation.accuracy}`).filter({ hasText: accuracy }).waitFor({ timeout: 60_000 });
+    await s.screenshot('restored-after-reload');
+    await s.runCommand('View: Close All Editors');
+  });
+
+  it('refreshes the Datasets tree by itself when a dataset appears, and lists its labels.csv as no second dataset', async () => {
+    await s.viewRow('Datasets', 'ci-tiny');
+    const copy = path.join(s.workspace, 'data', 'ci-copy');
+    fs.cpSync(s.dataDir, copy, { recursive: true });
+    const row = await s.viewRow('Datasets', 'ci-copy');
+    assert.match(await row.innerText(), /folders · 18 images/);
+    const body = await s.expandView('Datasets');
+    const labels = await body.locator('.monaco-list-row[aria-level="1"] .label-name').allInnerTexts();
+    assert.ok(!labels.some((l) => /labels\.csv/.test(l)), `datasets: ${labels.join(' | ')}`);
+    await s.screenshot('datasets-after-copy');
+  });
+});
