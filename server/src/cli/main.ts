@@ -50,6 +50,9 @@ function formatGradientFree(report: Awaited<ReturnType<Engine['init']>>): string
   return g.engine === 'onnxruntime' ? `onnxruntime ${g.version}, ${g.threads} intra-op threads` : `tfjs (${g.reason})`;
 }
 
+/** Engine errors that mean the command line asked for something invalid: exit 2, like parse errors. */
+const USAGE_ERROR_CODES: ReadonlySet<string> = new Set(['INVALID_ARGUMENT', 'OUTPUT_INVALID']);
+
 interface Io {
   json: boolean;
   out: (value: unknown, human: string) => void;
@@ -339,6 +342,7 @@ main(process.argv.slice(2)).then(
     process.stderr.write(`cxr: error [${err.code}]: ${err.message}\n`);
     if (err.code === 'INTERNAL' && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
     if (process.argv.includes('--json')) process.stdout.write(JSON.stringify({ error: { code: err.code, message: err.message, details: err.details } }) + '\n');
-    process.exitCode = err.code === 'CANCELLED' ? 130 : 1;
+    // A request the engine refused as malformed is a usage error, like one the argument parser caught.
+    process.exitCode = err.code === 'CANCELLED' ? 130 : USAGE_ERROR_CODES.has(err.code) ? 2 : 1;
   },
 );

@@ -14,6 +14,9 @@ import {
   type ProgressToken,
   type RequestHandler,
   RequestType,
+  type Connection,
+  StreamMessageReader,
+  StreamMessageWriter,
   type ResponseError,
 } from 'vscode-languageserver/node';
 import * as protocol from '../../../common/src/protocol';
@@ -29,6 +32,7 @@ import { deleteRun, listRuns, readEvaluation, readRunDetails } from '../engine/r
 import { listDatasetImages, scanDatasets } from './datasetScan';
 import { packageVersion } from './packageVersion';
 import { renderAuditMarkdown } from '../engine/audit/auditReport';
+import { HeavyRequestLimiter } from './heavyRequests';
 import { Params } from './params';
 import { PathGuard } from './pathGuard';
 import * as requests from './requests';
@@ -36,7 +40,7 @@ import { toResponseError } from './responseErrors';
 import { TrainingHost } from './trainingHost';
 import { cancelByProgressToken, TrainingProgress } from './trainingProgress';
 
-const connection = createConnection(ProposedFeatures.all);
+const connection = openConnection();
 const log = (msg: string): void => connection.console.log(msg);
 const logError = (msg: string): void => connection.console.error(msg);
 
@@ -46,6 +50,8 @@ process.on('uncaughtException', (e) => logError(`Uncaught exception: ${e.stack ?
 
 const version = packageVersion();
 const guard = new PathGuard();
+/** Requests that decode images or run a model, two at a time (see heavyRequests.ts). */
+const heavy = new HeavyRequestLimiter(2);
 let trusted = false;
 let canCreateProgress = false;
 let engine = new Engine({ log, paths: guard });
@@ -170,7 +176,7 @@ handle(protocol.evaluate, async (params, token) => {
   const abort = new AbortController();
   const sub = token.onCancellationRequested(() => abort.abort());
   try {
-    return await engine.evaluate(req, undefined, abort.signal);
+    return await heavy.run(() => engine.evaluate(req, undefined, abort.signal));
   } finally {
     sub.dispose();
   }
@@ -181,7 +187,7 @@ handle(protocol.auditDataset, async (params, token) => {
   const abort = new AbortController();
   const sub = token.onCancellationRequested(() => abort.abort());
   try {
-    const result = await engine.audit(req, undefined, abort.signal);
+    const result = await heavy.run(() => engine.audit(req, undefined, abort.signal));
     return { ...result, markdown: renderAuditMarkdown(result, { thumbnails: true }) };
   } finally {
     sub.dispose();
@@ -190,9 +196,15 @@ handle(protocol.auditDataset, async (params, token) => {
 
 handle(protocol.modelCard, (params) => engine.modelCard(guard.check(Params.of('cxr/modelCard', params).string('run'), 'run folder')));
 
-handle(protocol.predict, (params) => engine.predict(requests.parsePredict(params, guard)));
+handle(protocol.predict, (params) => {
+  const req = requests.parsePredict(params, guard);
+  return heavy.run(() => engine.predict(req));
+});
 
-handle(protocol.explain, (params) => engine.explain(requests.parseExplain(params, guard)));
+handle(protocol.explain, (params) => {
+  const req = requests.parseExplain(params, guard);
+  return heavy.run(() => engine.explain(req));
+});
 
 handle(protocol.exportModel, (params) => engine.export(requests.parseExport(params, guard)));
 
@@ -255,6 +267,23 @@ if (process.env.CXR_LSP_TEST_HOOKS === '1') {
 }
 
 connection.listen();
+
+/**
+ * The JSON-RPC connection. Over --stdio the message framing can be corrupted by the peer (a `Content-Length: abc`
+ * header): the reader then cannot find the next message boundary and would stay alive but deaf, so the backend
+ * exits (status 1) with a line on stderr, and the client restarts it. A body that is not JSON keeps the framing and
+ * is only logged. Over IPC (the extension's transport) messages arrive whole and this cannot happen.
+ */
+function openConnection(): Connection {
+  if (!process.argv.includes('--stdio')) return createConnection(ProposedFeatures.all);
+  const reader = new StreamMessageReader(process.stdin);
+  reader.onError((e) => {
+    if (!/^(Header must provide a Content-Length|Content-Length value must be a number)/.test(e.message)) return;
+    process.stderr.write(`cxr backend: malformed JSON-RPC header (${e.message.split('\n')[0]}); exiting so the client restarts the backend.\n`);
+    process.exit(1);
+  });
+  return createConnection(ProposedFeatures.all, reader, new StreamMessageWriter(process.stdout));
+}
 
 function progressTokenOf(params: unknown): ProgressToken | undefined {
   const token = typeof params === 'object' && params !== null ? (params as { workDoneToken?: unknown }).workDoneToken : undefined;

@@ -32,7 +32,7 @@ export interface DecodedImage {
 }
 
 export interface DecodeOptions {
-  /** Refuse images with more pixels than this, before decoding them. Default 150 megapixels. */
+  /** Refuse images with more pixels than this, before decoding them. Default 64 megapixels. */
   maxInputPixels?: number;
   /**
    * How picky the decoder is. 'warning' (default, sharp's advice for untrusted input) also rejects JPEGs with corrupt

@@ -80,6 +80,7 @@ export async function decodeDicom(buf: Buffer, name: string, opts: DicomOptions)
 
   if (ts === JPEG_BASELINE || (ts === JPEG_EXTENDED && bitsAllocated === 8)) {
     const bytes = Buffer.from(firstJpegFrame(ds, pixelData, name));
+    await checkJpegFrameHeader(bytes, cols, rows, name, opts.maxInputPixels);
     if (!monochrome) return { kind: 'jpeg', bytes, width: cols, height: rows, bitsAllocated, acquisition };
     let raw: { data: Buffer; info: sharp.OutputInfo };
     try {
@@ -90,7 +91,7 @@ export async function decodeDicom(buf: Buffer, name: string, opts: DicomOptions)
     if (raw.info.width !== cols || raw.info.height !== rows) {
       throw corrupt(name, `its JPEG frame is ${raw.info.width} x ${raw.info.height} but the header says ${cols} x ${rows}`);
     }
-    return { kind: 'grey', grey: toDisplayGrey(ds, Float64Array.from(raw.data), photometric), width: cols, height: rows, bitsAllocated, acquisition };
+    return { kind: 'grey', grey: toDisplayGrey(ds, Float64Array.from(raw.data), photometric, name), width: cols, height: rows, bitsAllocated, acquisition };
   }
   if (ts !== IMPLICIT_LE && ts !== EXPLICIT_LE && ts !== EXPLICIT_BE) {
     const kind = COMPRESSED_NAMES[ts] ?? 'an unknown compression';
@@ -112,7 +113,7 @@ export async function decodeDicom(buf: Buffer, name: string, opts: DicomOptions)
   const stored = readStoredValues(view, rows * cols * samples, bitsAllocated, bitsStored, highBit, signed, ts === EXPLICIT_BE);
 
   if (monochrome && samples === 1) {
-    return { kind: 'grey', grey: toDisplayGrey(ds, stored, photometric), width: cols, height: rows, bitsAllocated, acquisition };
+    return { kind: 'grey', grey: toDisplayGrey(ds, stored, photometric, name), width: cols, height: rows, bitsAllocated, acquisition };
   }
   if (photometric === 'RGB' && samples === 3 && bitsAllocated === 8) {
     const planar = ds.uint16('x00280006') === 1;
@@ -138,6 +139,24 @@ function acquisitionOf(ds: dicomParser.DataSet): DicomAcquisition {
   if (bodyPart) out.bodyPart = bodyPart;
   if (viewPosition) out.viewPosition = viewPosition;
   return out;
+}
+
+/**
+ * The embedded JPEG's own header, read before anything is decoded: its size must be the DICOM header's (a small file
+ * claiming 512 x 512 may carry a 12000 x 12000 frame) and within the pixel limit.
+ */
+async function checkJpegFrameHeader(bytes: Buffer, cols: number, rows: number, name: string, maxInputPixels: number): Promise<void> {
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw corrupt(name, `its JPEG frame has no readable header (${errorText(e)})`);
+  }
+  if (!meta.width || !meta.height) throw corrupt(name, 'its JPEG frame header gives no size');
+  checkPixels(name, meta.width, meta.height, maxInputPixels);
+  if (meta.width !== cols || meta.height !== rows) {
+    throw corrupt(name, `its JPEG frame is ${meta.width} x ${meta.height} but the DICOM header says ${cols} x ${rows}`);
+  }
 }
 
 function parse(buf: Buffer, name: string, hasMarker: boolean): dicomParser.DataSet {
@@ -207,9 +226,13 @@ function maskWords(words: Uint8Array | Uint16Array, out: Float64Array, shift: nu
 }
 
 /** Modality LUT, then VOI (window or min-max), then MONOCHROME1 inversion: values in [0, 1], bright = dense. */
-function toDisplayGrey(ds: dicomParser.DataSet, stored: Float64Array, photometric: string): Float32Array {
+function toDisplayGrey(ds: dicomParser.DataSet, stored: Float64Array, photometric: string, name: string): Float32Array {
   const slope = ds.floatString('x00281053') ?? 1;
   const intercept = ds.floatString('x00281052') ?? 0;
+  // A slope that is not a number (or 0) would turn every pixel into the same value: a black image used silently.
+  if (!Number.isFinite(slope) || slope === 0 || !Number.isFinite(intercept)) {
+    throw corrupt(name, `its RescaleSlope/RescaleIntercept (${ds.string('x00281053') ?? '1'} / ${ds.string('x00281052') ?? '0'}) are not usable numbers (the slope must be a non-zero number)`);
+  }
   const centre = ds.floatString('x00281050');
   const width = ds.floatString('x00281051');
   const fn = (ds.string('x00281056') ?? 'LINEAR').toUpperCase();
@@ -261,6 +284,8 @@ function corrupt(name: string, problem: string): CxrError {
   return new CxrError('CORRUPT_IMAGE', `${name}: ${problem}.`, { file: name });
 }
 
+/** dicom-parser throws strings, Errors, and `{ exception, dataSet }` objects (which print as [object Object]). */
 function errorText(e: unknown): string {
+  if (typeof e === 'object' && e !== null && !(e instanceof Error) && 'exception' in e) return errorText((e as { exception: unknown }).exception);
   return (e instanceof Error ? e.message : String(e)).split('\n')[0];
 }

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { EpochMetrics, RunConfig, RunStatus } from '../api';
 import { CxrError } from '../errors';
+import { validateRunConfig } from '../numbers';
 import { UNRESTRICTED, type PathPolicy } from '../security/pathPolicy';
 import {
   readJson,
@@ -86,7 +87,7 @@ export class RunFolder {
     if (!fs.existsSync(this.configFile)) {
       throw new CxrError('RUN_INVALID', `${this.dir} is not a CXR Studio run folder (no config.json). Train one with 'cxr train'.`);
     }
-    return readJson<RunConfig>(this.configFile);
+    return validateRunConfig(readJson<unknown>(this.configFile), this.configFile);
   }
 
   writeConfig(config: RunConfig): void {

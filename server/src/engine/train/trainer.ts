@@ -19,6 +19,7 @@ import { resolvePretrainedWeights } from '../models/pretrained';
 import { mapLimit, yieldToEventLoop } from '../util/concurrency';
 import { Rng } from '../util/rng';
 import { ensureFolder } from '../util/atomic';
+import { divergence, validateHyperparameters } from '../numbers';
 import { UNRESTRICTED, type PathPolicy } from '../security/pathPolicy';
 import {
   isOptimizerSlot,
@@ -261,6 +262,15 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
         seconds: (Date.now() - epochStart) / 1000,
       };
       const score = metrics.valLoss ?? metrics.loss;
+      const diverged = divergence(metrics, trainVars);
+      if (diverged) {
+        const kept = state.bestEpoch !== null ? `the best model so far (epoch ${state.bestEpoch}) is kept` : 'no model was saved';
+        throw new CxrError(
+          'NON_FINITE',
+          `Training diverged in epoch ${epoch}: ${diverged}. Stopped; ${kept}. Start a new run with a lower learning rate (this one used ${config.learningRate}).`,
+          { epoch },
+        );
+      }
       const improved = state.bestValLoss === null || score < state.bestValLoss;
       if (improved) {
         state.bestEpoch = epoch;
@@ -324,6 +334,10 @@ function newRunConfig(req: TrainRequest, classes: string[]): RunConfig {
   if (!(valFraction >= 0 && valFraction < 1)) {
     throw new CxrError('INVALID_ARGUMENT', `The validation fraction must be in [0, 1) (got ${valFraction}).`);
   }
+  const learningRate = req.learningRate ?? spec.recipe.learningRate;
+  const momentum = req.momentum ?? spec.recipe.momentum;
+  const imageSize = req.imageSize ?? spec.defaultInputSize;
+  validateHyperparameters({ learningRate, momentum, imageSize });
   return {
     version: 1,
     createdAt: new Date().toISOString(),
@@ -334,14 +348,14 @@ function newRunConfig(req: TrainRequest, classes: string[]): RunConfig {
     classes,
     epochs,
     batchSize,
-    learningRate: req.learningRate ?? spec.recipe.learningRate,
-    momentum: req.momentum ?? spec.recipe.momentum,
+    learningRate,
+    momentum,
     seed: req.seed ?? 42,
     valFraction,
     freezeAt: req.freezeAt ?? spec.defaultFreezeAt,
     augment,
     batchNorm: checkBatchNormMode(req.batchNorm ?? DEFAULT_BATCH_NORM_MODE),
-    imageSize: req.imageSize ?? spec.defaultInputSize,
+    imageSize,
     split: { train: 0, val: 0, test: 0, groupedByPatient: false },
   };
 }

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { CxrError } from '../../errors';
 import { readRegularHeadSync } from '../../util/safeRead';
 import { UNRESTRICTED, type PathPolicy } from '../../security/pathPolicy';
+import { assertFiniteWeights } from '../../numbers';
 import { HDF5_HEAD_BYTES, hdf5SignatureOffset, readKerasHdf5 } from './kerasHdf5';
 import { readKerasArchive } from './kerasArchive';
 import { setWeightsSource, type NamedWeights } from './namedWeights';
@@ -46,7 +47,14 @@ const isZip = (h: Buffer) => h.length >= 4 && h[0] === 0x50 && h[1] === 0x4b && 
  */
 export async function readWeightsFile(file: string, policy: PathPolicy = UNRESTRICTED): Promise<NamedWeights> {
   const resolved = resolveWeightsPath(file, policy);
-  return setWeightsSource(await readResolved(resolved, policy), resolved);
+  const named = await readResolved(resolved, policy);
+  try {
+    assertFiniteWeights(named, resolved);
+  } catch (e) {
+    named.forEach((t) => t.dispose());
+    throw e;
+  }
+  return setWeightsSource(named, resolved);
 }
 
 async function readResolved(resolved: string, policy: PathPolicy): Promise<NamedWeights> {
