@@ -244,6 +244,9 @@ export class Engine {
     const session = await this.openSession(req.run);
     this.paths.check(path.resolve(req.image), 'image');
     const outFile = req.out === undefined ? undefined : this.paths.check(path.resolve(req.out), 'output file');
+    if (outFile && fs.statSync(outFile, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new CxrError('OUTPUT_INVALID', `${outFile} is a folder; give a file name to write to (e.g. ${path.join(outFile, 'cam.png')}).`, { file: outFile });
+    }
     const { config } = session.loaded;
     const target = req.className === undefined ? undefined : classIndexOf(config.classes, req.className);
     const method = req.method ?? 'cam';

@@ -179,6 +179,8 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
   const frozen = await createFrozenPart(before, spec, config.imageSize, (reason) =>
     emit({ kind: 'phase', phase: 'preparing', message: `The frozen layers run on tfjs: ${reason}` }),
   );
+  // Disposed however training ends (completed, cancelled, failed): its momentum slots are tensors.
+  let disposeOptimizer = (): void => {};
   try {
     const rng = Rng.fromState(state.rngState);
     const cache = new FeatureCache({
@@ -227,6 +229,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     }
 
     const optimizer = tf.train.momentum(config.learningRate, config.momentum);
+    disposeOptimizer = () => optimizer.dispose();
     if (optimizerSlots.length > 0) await optimizer.setWeights(optimizerSlots);
     const batches = Math.ceil(trainSource.size / config.batchSize);
     emit({ kind: 'phase', phase: 'training', message: `Training ${spec.displayName} from layer after '${config.freezeAt}'` });
@@ -288,7 +291,6 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
       emit({ kind: 'epoch', epochs: config.epochs, improved, ...metrics });
       await yieldToEventLoop();
     }
-    optimizer.dispose();
     writeStatus('completed');
     emit({ kind: 'phase', phase: 'finished', message: `Finished: best epoch ${state.bestEpoch}, val loss ${fmt(state.bestValLoss)}` });
     return result('completed');
@@ -302,6 +304,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     }
     throw err;
   } finally {
+    disposeOptimizer();
     frozen.dispose();
     model.dispose();
   }
