@@ -113,7 +113,12 @@ export class RunFolder {
 }
 
 /** The entries a run folder holds, and the files inside its weight folders: everything else is not the run's. */
-const RUN_FILES = ['config.json', 'classes.json', 'status.json', 'history.json', 'audit.json'];
+const RUN_FILES = [
+  'config.json', 'classes.json', 'status.json', 'history.json', 'audit.json',
+  'ood.json', 'ood-train-features.bin', 'calibration.json', 'shortcuts.json', 'MODEL_CARD.md',
+];
+/** Folders of files the engine writes into a run (reports per split, rendered exports). */
+const REPORT_FOLDERS = ['evaluation', 'exports'];
 const WEIGHT_FOLDERS = ['model', 'checkpoint'];
 const WEIGHT_FILES = ['weights_manifest.json', 'weights.bin', 'state.json'];
 /** Leftovers of atomic writes (writeFileAtomic, replaceDirAtomic) interrupted by a crash. */
@@ -143,10 +148,11 @@ export function verifyRunContents(dir: string): { entries: string[]; unexpected:
     else if (k === 'dir' && WEIGHT_FOLDERS.includes(base)) {
       onlyFiles(name, (f) => WEIGHT_FILES.includes(f.replace(LEFTOVER, '')));
       entries.push(name);
-    } else if (k === 'dir' && name === 'evaluation') {
-      for (const split of fs.readdirSync(path.join(dir, name))) {
-        if (kind(path.join(dir, name, split)) !== 'dir') unexpected.push(path.join(name, split));
-        else onlyFiles(path.join(name, split), () => true);
+    } else if (k === 'dir' && REPORT_FOLDERS.includes(name)) {
+      for (const sub of fs.readdirSync(path.join(dir, name))) {
+        const subKind = kind(path.join(dir, name, sub));
+        if (subKind === 'dir') onlyFiles(path.join(name, sub), () => true);
+        else if (subKind !== 'file') unexpected.push(path.join(name, sub));
       }
       entries.push(name);
     } else unexpected.push(name);
