@@ -289,13 +289,6 @@ export interface EvaluateRequest {
   outDir?: string;
 }
 
-/** An image left out of an evaluation or a CAM grid because it could not be read, and why. */
-export interface ExcludedImage {
-  file: string;
-  code: string;
-  reason: string;
-}
-
 export interface EvaluateResult extends EvaluationMetrics {
   run: string;
   data: string;

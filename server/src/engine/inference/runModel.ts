@@ -11,11 +11,8 @@ import { applyNamedWeights, readWeightsFile } from '../models/weights';
 import { readRunConfig, trainedModelManifest } from '../runStore';
 import { UNRESTRICTED, type PathPolicy } from '../security/pathPolicy';
 import { predictInChunks, stackImages } from '../train/tensors';
-import type { ExcludedImage } from '../api';
 import { assertFiniteProbabilities } from '../numbers';
 
-/** Codes of one image that cannot be read: an evaluation or a CAM grid goes on without it and reports it. */
-export const UNREADABLE_IMAGE_CODES: ReadonlySet<string> = new Set(['CORRUPT_IMAGE', 'UNSUPPORTED_FORMAT', 'IMAGE_TOO_LARGE', 'NOT_A_FILE', 'NOT_FOUND']);
 import { mapLimit, yieldToEventLoop } from '../util/concurrency';
 
 /** A trained run's best model, ready for inference. */
@@ -56,7 +53,7 @@ export function modelMtime(runDir: string): number {
   }
 }
 
-/** Decodes and classifies files in chunks; returns one probability vector per file, in order. Any unreadable file fails it. */
+/** Decodes and classifies files in chunks; returns one probability vector per file, in order. NON_FINITE on NaN output. */
 export async function classifyFiles(
   model: tfl.LayersModel,
   spec: BackboneSpec,
@@ -65,25 +62,8 @@ export async function classifyFiles(
   onProgress?: (done: number, total: number) => void,
   signal?: AbortSignal,
 ): Promise<number[][]> {
-  return (await classifyReadable(model, spec, imageSize, files, onProgress, signal, false)).probs as number[][];
-}
-
-/**
- * Like classifyFiles, but a file that cannot be read as an image (damaged, unsupported, too large, gone, a FIFO)
- * is left out and reported in `excluded` instead of failing the whole call: its entry in `probs` is null.
- */
-export async function classifyReadable(
-  model: tfl.LayersModel,
-  spec: BackboneSpec,
-  imageSize: number,
-  files: readonly string[],
-  onProgress?: (done: number, total: number) => void,
-  signal?: AbortSignal,
-  skipUnreadable = true,
-): Promise<{ probs: (number[] | null)[]; excluded: ExcludedImage[] }> {
   const chunk = 16;
-  const out: (number[] | null)[] = [];
-  const excluded: ExcludedImage[] = [];
+  const out: number[][] = [];
   for (let start = 0; start < files.length; start += chunk) {
     if (signal?.aborted) throw new CxrError('CANCELLED', 'Cancelled.');
     const part = files.slice(start, start + chunk);
@@ -91,11 +71,11 @@ export async function classifyReadable(
     const probs = tf.tidy(() => predictInChunks(model, spec.preprocess(stackImages(images, imageSize)), chunk));
     out.push(...((await probs.array()) as number[][]));
     probs.dispose();
-    assertFiniteProbabilities(out.slice(-part.length) as number[][], part);
+    assertFiniteProbabilities(out.slice(-part.length), part);
     onProgress?.(Math.min(start + chunk, files.length), files.length);
     await yieldToEventLoop();
   }
-  return { probs: out, excluded };
+  return out;
 }
 
 export function probabilitiesRecord(classes: readonly string[], probs: readonly number[]): Record<string, number> {
