@@ -11,7 +11,6 @@ import type {
   EvaluateRequest,
   EvaluateResult,
   EvaluatedImage,
-  ExcludedImage,
   ExplainRequest,
   ExplainResult,
   ExportRequest,
@@ -291,7 +290,6 @@ export class Engine {
     const explainer = new FileExplainer(session, req.method ?? 'cam');
     const size = config.imageSize;
     const tiles = [];
-    const excluded: ExcludedImage[] = [];
     try {
       for (const item of items) {
         const { image, out, upsampled } = await explainer.explain(item.path);
@@ -454,12 +452,6 @@ function toPrediction(file: string, classes: readonly string[], probs: readonly 
     record = Object.fromEntries(top.map(([p, i]) => [classes[i], p]));
   }
   return { file, label: classes[k], classIndex: k, probabilities: record };
-}
-
-function excludedCaveat(excluded: readonly ExcludedImage[], listed: number): string {
-  const names = excluded.slice(0, 10).map((x) => `${path.basename(x.file)} (${x.code})`).join(', ');
-  const more = excluded.length > 10 ? ` and ${excluded.length - 10} more` : '';
-  return `${excluded.length} of the ${listed} images could not be read and are not counted in any number here: ${names}${more}.`;
 }
 
 function datasetCaveats(split: string): string[] {
