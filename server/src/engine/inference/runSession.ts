@@ -112,6 +112,17 @@ export class RunSession {
     return { width: head.width, height: head.height, probabilities: Array.from(probs), cam, gradcam };
   }
 
+  /**
+   * The feature map and probabilities of one decoded image, with the head's Dense kernel (channels x classes): what
+   * explainAll computes maps from, for checks that swap the kernel. Null unless the head is pooling + Dense.
+   */
+  async featureMaps(image: Float32Array): Promise<{ features: Float32Array; probabilities: number[]; kernel: Float32Array; channels: number; classes: number; height: number; width: number } | null> {
+    const head = this.camHead;
+    if (!head) return null;
+    const [features, probs] = await this.pass.run(image, 1);
+    return { ...head, features, probabilities: Array.from(probs) };
+  }
+
   dispose(): void {
     this.pass.dispose();
   }
