@@ -34,6 +34,8 @@ Usage:
   cxr cache info|clear [--json]   the feature cache (CXR_CACHE_DIR, default the user's cache folder)
   cxr card <run> [--json]         write and print the run's model card (MODEL_CARD.md)
   cxr audit <data> [--json]       duplicates across splits, source-confound probe, patients, class balance
+  cxr shortcuts <run> <data> [--split test] [--limit N] [--json]   lungs-masked / border-only accuracy, heatmap energy in
+            the lung field, weight-randomisation check of the heatmaps (N: images for the heatmap checks, default 200)
 
 --backend picks the TensorFlow.js backend (default: tensorflow if found, else wasm; webgpu only when asked for; a GPU
 backend that fails falls back to the CPU with a warning). --tfjs-node (or ${TFJS_NODE_ENV}) names the folder holding your
@@ -231,6 +233,14 @@ async function main(argv: string[]): Promise<number> {
     case 'card': {
       const card = await engine.modelCard(need(positionals[0], '<run>'));
       io.out(card, card.markdown);
+      return 0;
+    }
+    case 'shortcuts': {
+      const run = need(positionals[0], '<run>');
+      const data = need(positionals[1], '<data>');
+      const split = (values.split ?? 'test') as 'test' | 'val' | 'train' | 'all';
+      const result = await engine.shortcuts({ run, data, split, limit: int(values.limit, '--limit') }, (done, total) => io.progress(`shortcut audits ${done}/${total}`), controller.signal);
+      io.out(result, [`Shortcut audits of ${result.run} on the ${result.split} split of ${result.data} (${result.n} images):`, ...result.checks.map((c) => `- ${c.name}: ${c.sentence}`)].join('\n'));
       return 0;
     }
     case 'audit': {

@@ -3,6 +3,8 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type {
   AuditRequest,
+  ShortcutAuditRequest,
+  ShortcutAuditResult,
   AuditResult,
   BackendName,
   BackendReport,
@@ -23,6 +25,7 @@ import type {
 } from './api';
 import { auditDataset } from './audit/auditDataset';
 import { auditTrainingWarnings } from './audit/trainingAudit';
+import { shortcutAudit } from './audit/shortcutAudit';
 import { deviceFailureReason, onGpuPath } from './backend/deviceFailure';
 import { fallBackToCpu, initBackend } from './backend/select';
 import { writeModelCard } from './card/modelCard';
@@ -48,7 +51,7 @@ import { cacheInfo, clearCache } from './cache/featureCache';
 import { exportRun } from './inference/exportModel';
 import { argMax, classifyFiles, loadRunModel, modelMtime, probabilitiesRecord, type LoadedRun } from './inference/runModel';
 import { loadLabels, loadPretrainedClassifier } from './inference/pretrainedClassifier';
-import { evaluationDir, readRunConfig, recordAudit, recordTestAccuracy } from './runStore';
+import { evaluationDir, readRunConfig, recordAudit, recordShortcuts, recordTestAccuracy } from './runStore';
 import { UNRESTRICTED, type PathPolicy } from './security/pathPolicy';
 import { RunFolder } from './train/runFolder';
 import { train } from './train/trainer';
@@ -128,6 +131,36 @@ export class Engine {
   /** Audits a dataset (duplicates, source confound, patients, balance, loader warnings); no model needed. */
   async audit(req: AuditRequest, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<AuditResult> {
     return auditDataset(req, { onProgress, signal, paths: this.paths });
+  }
+
+  /**
+   * Shortcut audits of a trained run on a labelled split (lung field hidden, border only, heatmap energy in the lung
+   * field, weight randomisation), saved as the run's shortcuts.json and shown in its model card.
+   */
+  shortcuts(req: ShortcutAuditRequest, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<ShortcutAuditResult> {
+    return this.onDevice(async () => {
+      await this.init();
+      const session = await this.openSession(req.run);
+      const loaded = session.loaded;
+      const split = req.split ?? 'test';
+      const items = await selectItems(loaded, req.data, split, this.paths);
+      const result = await shortcutAudit(session, items.map((i) => i.path), items.map((i) => classIndexOf(loaded.config.classes, i.label)), {
+        run: loaded.runDir,
+        data: path.resolve(req.data),
+        split,
+        heatmapLimit: req.limit,
+        onProgress,
+        signal,
+      });
+      try {
+        recordShortcuts(loaded.runDir, result, this.paths);
+        await writeModelCard(loaded.runDir);
+      } catch (e) {
+        if (!(e instanceof CxrError && e.code === 'STORAGE_FAILED')) throw e;
+        this.opts.log?.(`Shortcut audits not saved in ${loaded.runDir}: ${e.message}`);
+      }
+      return result;
+    });
   }
 
   evaluate(req: EvaluateRequest, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<EvaluateResult> {

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { AuditResult, EvaluateResult, EvaluationSummary, RunConfig, RunDetails, RunStatus, RunSummary } from './api';
+import type { AuditResult, ShortcutAuditResult, EvaluateResult, EvaluationSummary, RunConfig, RunDetails, RunStatus, RunSummary } from './api';
 import { CxrError } from './errors';
 import { UNRESTRICTED, type PathPolicy } from './security/pathPolicy';
 import { RunFolder, verifyRunContents, type RunStatusFile } from './train/runFolder';
@@ -84,6 +84,11 @@ export function recordTestAccuracy(runDir: string, accuracy: number, paths: Path
 /** Saves the dataset audit that ran before the run's training (audit.json). */
 export function recordAudit(runDir: string, audit: AuditResult, paths: PathPolicy = UNRESTRICTED): void {
   writeJsonAtomic(new RunFolder(runDir, paths).auditFile, audit);
+}
+
+/** Saves the run's latest shortcut audits (shortcuts.json). */
+export function recordShortcuts(runDir: string, result: ShortcutAuditResult, paths: PathPolicy = UNRESTRICTED): void {
+  writeJsonAtomic(new RunFolder(runDir, paths).shortcutsFile, result);
 }
 
 /** Marks a run whose trainer died as interrupted (it can be resumed from its last checkpoint). */
