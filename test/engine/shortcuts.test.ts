@@ -132,6 +132,7 @@ describe('shortcut audits of a run whose evidence is known', () => {
     assert.deepEqual(JSON.parse(fs.readFileSync(path.join(run, 'shortcuts.json'), 'utf8')), out);
     const card = fs.readFileSync(path.join(run, 'MODEL_CARD.md'), 'utf8');
     for (const c of out.checks) assert.ok(card.includes(c.sentence), `card shows ${c.name}`);
-    assert.doesNotMatch(card, /Not run: this version has no lung-masked/);
+    assert.doesNotMatch(card, /Not run yet, so nothing here shows/);
+    assert.match(card, /On the test split of `[^`]+` \(6 images; `cxr shortcuts`\)/);
   });
 });

@@ -96,10 +96,11 @@ async function renderModelCard(run: RunFolder): Promise<string> {
     '',
   );
   if (shortcuts) {
+    lines.push(`On the ${shortcuts.split} split of \`${shortcuts.data}\` (${shortcuts.n} images; \`cxr shortcuts\`):`, '');
     for (const s of shortcuts.checks) lines.push(`- **${s.name}**: ${s.sentence}`);
     lines.push('');
   } else {
-    lines.push('Not run: this version has no lung-masked, border-only, heatmap-energy or weight-randomisation audit yet, so nothing here shows that the model looks at the lungs rather than at the source of the image.', '');
+    lines.push('Not run yet, so nothing here shows that the model looks at the lungs rather than at the source of the image: run `cxr shortcuts <run> <data>` (lungs-masked and border-only accuracy, heatmap energy in the lung field, weight randomisation).', '');
   }
   lines.push(
     '## Known limitations',
