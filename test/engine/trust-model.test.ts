@@ -160,3 +160,13 @@ test('the model card is written with the run and rewritten with the test evaluat
   assert.equal(fs.readFileSync(path.join(out, 'MODEL_CARD.md'), 'utf8'), cli.stdout.replace(/\n$/, ''));
   engine.dispose();
 });
+
+test('predict after explain on the same loaded run (the heatmap editor then Classify) answers, with its OOD check', async () => {
+  const out = await trainedRun();
+  const xray = path.join(CI_TINY, 'test', 'Covid', fs.readdirSync(path.join(CI_TINY, 'test', 'Covid'))[0]);
+  const explained = await engine.explain({ run: out, image: xray });
+  const [after] = await engine.predict({ run: out, files: [xray] });
+  assert.equal(after.ood?.notChestRadiograph, false);
+  assert.ok(Object.values(after.probabilities).every((p) => Number.isFinite(p)));
+  assert.equal(after.label, explained.predicted);
+});

@@ -95,6 +95,13 @@ function buildEscapes({ work, outside, run }: Layout): void {
   fs.rmSync(path.join(configLink, 'config.json'));
   fs.symlinkSync(path.join(outside, 'run', 'config.json'), path.join(configLink, 'config.json'));
   fs.symlinkSync(path.join(outside, 'run'), path.join(work, 'runs', 'whole-run-link'));
+  // The files the trust checks read (calibration, out-of-distribution model) and the model card they write.
+  for (const [name, file] of [['calibration-link', 'calibration.json'], ['ood-link', 'ood.json'], ['card-link', 'MODEL_CARD.md']]) {
+    const linked = path.join(work, 'runs', name);
+    copyDir(run, linked);
+    fs.rmSync(path.join(linked, file), { force: true });
+    fs.symlinkSync(path.join(outside, 'run', file), path.join(linked, file));
+  }
 
   // A weights manifest inside the roots whose shard path leads outside (the model folder of a run, with top-less
   // MobileNetV2 shapes it would not load anyway: the guard must refuse before reading a byte).
@@ -133,6 +140,9 @@ const CASES: Case[] = [
   { name: 'evaluate: a run whose model/ is a symlink', method: 'cxr/evaluate', params: (l) => ({ run: path.join(l.work, 'runs', 'model-link'), data: CI_TINY }) },
   { name: 'predict: a run whose model/ is a symlink', method: 'cxr/predict', params: (l) => ({ run: path.join(l.work, 'runs', 'model-link'), files: [IMAGE] }) },
   { name: 'predict: a run whose config.json is a symlink', method: 'cxr/predict', params: (l) => ({ run: path.join(l.work, 'runs', 'config-link'), files: [IMAGE] }) },
+  { name: 'predict: a run whose calibration.json is a symlink', method: 'cxr/predict', params: (l) => ({ run: path.join(l.work, 'runs', 'calibration-link'), files: [IMAGE] }) },
+  { name: 'predict: a run whose ood.json is a symlink', method: 'cxr/predict', params: (l) => ({ run: path.join(l.work, 'runs', 'ood-link'), files: [IMAGE] }) },
+  { name: 'modelCard: a run whose MODEL_CARD.md is a symlink (the write)', method: 'cxr/modelCard', params: (l) => ({ run: path.join(l.work, 'runs', 'card-link') }) },
   { name: 'predict: a run folder that is a symlink', method: 'cxr/predict', params: (l) => ({ run: path.join(l.work, 'runs', 'whole-run-link'), files: [IMAGE] }) },
   { name: 'predict: manifest shard path with ../', method: 'cxr/predict', params: (l) => ({ backbone: 'mobilenet_v2', weights: path.join(l.work, 'weights', 'weights_manifest.json'), labels: path.join(l.work, 'labels.txt'), files: [IMAGE] }) },
   { name: 'predict: manifest shard path absolute', method: 'cxr/predict', params: (l) => ({ backbone: 'mobilenet_v2', weights: path.join(l.work, 'weights-abs'), labels: path.join(l.work, 'labels.txt'), files: [IMAGE] }) },
@@ -218,6 +228,8 @@ function suite(trusted: boolean): void {
     });
 
     it('still serves the good run, and wrote nothing outside', async () => {
+      const [p] = await backend.conn.sendRequest(protocol.predict, { run: layout.run, files: [IMAGE] });
+      assert.ok(['Covid', 'Normal', 'Viral Pneumonia'].includes(p.label));
       const evaluation = await backend.conn.sendRequest(protocol.evaluate, { run: layout.run, data: CI_TINY, outDir: path.join(layout.work, 'eval-ok') });
       assert.equal(evaluation.n, 6);
       assert.deepEqual(snapshot(layout.outside), outsideBefore);

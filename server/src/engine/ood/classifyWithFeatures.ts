@@ -54,7 +54,10 @@ export async function classifyWithFeatures(
 function twoOutputModel(model: tfl.LayersModel): tfl.LayersModel {
   let m = featureModels.get(model);
   if (!m) {
-    m = tfl.model({ inputs: model.inputs, outputs: [model.getLayer(HEAD_POOL_LAYER).output as tfl.SymbolicTensor, model.outputs[0]] });
+    // Node 0 is the layer's call inside this model; splitting the model elsewhere (the ONNX session's head) calls the
+    // same layer again, and `.output` then throws "has multiple inbound nodes".
+    const pooled = model.getLayer(HEAD_POOL_LAYER).inboundNodes[0].outputTensors[0];
+    m = tfl.model({ inputs: model.inputs, outputs: [pooled, model.outputs[0]] });
     featureModels.set(model, m);
   }
   return m;
