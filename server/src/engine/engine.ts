@@ -115,17 +115,18 @@ export class Engine {
       const loaded = await this.loadRun(result.runDir);
       await fitTrustModels(loaded, {
         onProgress: (done, total) => onEvent({ kind: 'phase', phase: 'finished', message: `fitting the out-of-distribution check and calibration`, done, total }),
+        paths: this.paths,
       });
-      await writeModelCard(result.runDir);
+      await writeModelCard(result.runDir, this.paths);
     }
     return { ...result, warnings: [...auditWarnings, ...result.warnings] };
   }
 
   /** Writes (or rewrites) the run's MODEL_CARD.md from what its folder holds. */
   async modelCard(run: string): Promise<{ file: string; markdown: string }> {
-    const dir = path.resolve(run);
+    const dir = this.paths.check(path.resolve(run), 'run folder');
     if (!fs.existsSync(dir)) throw new CxrError('NOT_FOUND', `Run folder not found: ${dir}`);
-    return writeModelCard(dir);
+    return writeModelCard(dir, this.paths);
   }
 
   /** Audits a dataset (duplicates, source confound, patients, balance, loader warnings); no model needed. */
@@ -184,7 +185,7 @@ export class Engine {
       : { classes: loaded.config.classes, probs: modelProbs, yTrue: items.map((i) => classIndexOf(loaded.config.classes, i.label)) };
     const { classes, probs, yTrue } = mapped;
     const metrics = computeMetrics(yTrue, probs, classes);
-    const trust = await trustEvaluation(loaded.runDir, loaded.config.data, req.data, items, yTrue, probs, classes);
+    const trust = await trustEvaluation(loaded.runDir, loaded.config.data, req.data, items, yTrue, probs, classes, this.paths);
     metrics.caveats.push(...datasetCaveats(split), ...trust.caveats);
     const predictions: EvaluatedImage[] = items.map((item, i) => {
       const k = argMax(probs[i]);
@@ -215,7 +216,7 @@ export class Engine {
     if (split === 'test' && !req.labelMap && path.resolve(req.data) === path.resolve(loaded.config.data)) {
       try {
         recordTestAccuracy(loaded.runDir, metrics.accuracy, this.paths);
-        await writeModelCard(loaded.runDir);
+        await writeModelCard(loaded.runDir, this.paths);
       } catch (e) {
         // A read-only run can be evaluated into a writable --out; only the note in its status.json (and its card) is lost.
         if (!(e instanceof CxrError && e.code === 'STORAGE_FAILED')) throw e;
@@ -239,8 +240,8 @@ export class Engine {
     if (req.run) {
       const loaded = await this.loadRun(req.run);
       const scored = await classifyWithFeatures(loaded, req.files);
-      const ood = readOodModel(loaded.runDir);
-      const calibration = readCalibration(loaded.runDir);
+      const ood = readOodModel(loaded.runDir, this.paths);
+      const calibration = readCalibration(loaded.runDir, this.paths);
       const abstainBelow = req.abstainBelow ?? calibration?.abstainBelow ?? DEFAULT_ABSTAIN_BELOW;
       return req.files.map((file, i) => {
         const s = scored[i]!;

@@ -5,6 +5,7 @@ import { renderAuditMarkdown } from '../audit/auditReport';
 import { reliabilityTable, renderTrustMarkdown } from '../eval/trustReport';
 import { readCalibration, readOodModel } from '../ood/trustFiles';
 import { readRunSummary } from '../runStore';
+import { UNRESTRICTED, type PathPolicy } from '../security/pathPolicy';
 import { RunFolder } from '../train/runFolder';
 import { readJson, writeFileAtomic } from '../util/atomic';
 
@@ -13,20 +14,20 @@ import { readJson, writeFileAtomic } from '../util/atomic';
  * numbers that cannot flatter), how calibrated, what the shortcut audits say, what it is for and what it is not.
  * Built only from files in the run folder; sections whose files are missing say how to produce them.
  */
-export async function writeModelCard(runDir: string): Promise<{ file: string; markdown: string }> {
-  const run = new RunFolder(path.resolve(runDir));
-  const markdown = await renderModelCard(run);
+export async function writeModelCard(runDir: string, paths: PathPolicy = UNRESTRICTED): Promise<{ file: string; markdown: string }> {
+  const run = new RunFolder(path.resolve(runDir), paths);
+  const markdown = await renderModelCard(run, paths);
   writeFileAtomic(run.modelCardFile, markdown);
   return { file: run.modelCardFile, markdown };
 }
 
-async function renderModelCard(run: RunFolder): Promise<string> {
+async function renderModelCard(run: RunFolder, paths: PathPolicy): Promise<string> {
   const config = run.readConfig();
-  const summary = await readRunSummary(run.dir);
+  const summary = await readRunSummary(run.dir, paths);
   const audit = readIfExists<AuditResult>(run.auditFile);
   const evaluation = readIfExists<EvaluateResult>(path.join(run.evaluationRoot, 'test', 'evaluation.json'));
-  const calibration = readCalibration(run.dir);
-  const ood = readOodModel(run.dir);
+  const calibration = readCalibration(run.dir, paths);
+  const ood = readOodModel(run.dir, paths);
   const shortcuts = readIfExists<ShortcutAuditResult>(run.shortcutsFile);
   const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
   const lines: string[] = [

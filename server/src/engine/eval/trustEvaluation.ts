@@ -6,6 +6,7 @@ import { applyTemperature } from '../calibration/temperature';
 import { reliability } from '../calibration/reliability';
 import type { DatasetItem } from '../data/dataset';
 import { readCalibration } from '../ood/trustFiles';
+import { UNRESTRICTED, type PathPolicy } from '../security/pathPolicy';
 import { RunFolder } from '../train/runFolder';
 import { readJson } from '../util/atomic';
 import { bootstrapMacroF1Auc } from './bootstrap';
@@ -25,8 +26,9 @@ export async function trustEvaluation(
   yTrue: number[],
   probs: number[][],
   classes: string[],
+  paths: PathPolicy = UNRESTRICTED,
 ): Promise<{ fields: TrustFields; caveats: string[] }> {
-  const audit = sameData(trainedOn, data) ? await runAudit(runDir, data) : null;
+  const audit = sameData(trainedOn, data) ? await runAudit(runDir, data, paths) : null;
   const caveats: string[] = [];
   let withoutTrainDuplicates: TrustFields['withoutTrainDuplicates'] = null;
   if (audit) {
@@ -44,7 +46,7 @@ export async function trustEvaluation(
     }
     for (const f of audit.findings) if (f.severity !== 'info' && f.kind !== 'near-duplicate') caveats.push(`Dataset audit (${f.severity}): ${f.message}`);
   }
-  const calibrationFile = readCalibration(runDir);
+  const calibrationFile = readCalibration(runDir, paths);
   const raw = reliability(probs, yTrue);
   return {
     fields: {
@@ -89,7 +91,7 @@ function sameData(a: string, b: string): boolean {
   return path.resolve(a) === path.resolve(b);
 }
 
-async function runAudit(runDir: string, data: string): Promise<AuditResult> {
-  const file = new RunFolder(runDir).auditFile;
-  return fs.existsSync(file) ? readJson<AuditResult>(file) : auditDataset({ data });
+async function runAudit(runDir: string, data: string, paths: PathPolicy): Promise<AuditResult> {
+  const file = new RunFolder(runDir, paths).auditFile;
+  return fs.existsSync(file) ? readJson<AuditResult>(file) : auditDataset({ data }, { paths });
 }

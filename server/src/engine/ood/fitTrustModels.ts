@@ -3,6 +3,7 @@ import { reliability } from '../calibration/reliability';
 import { loadDataset, type DatasetItem } from '../data/dataset';
 import { splitTrainVal } from '../data/split';
 import type { LoadedRun } from '../inference/runModel';
+import type { PathPolicy } from '../security/pathPolicy';
 import { classifyWithFeatures } from './classifyWithFeatures';
 import { fitFeatureDistance, type FeatureDistanceModel } from './featureDistance';
 import { writeCalibration, writeOodModel, type CalibrationFile } from './trustFiles';
@@ -16,10 +17,10 @@ export const DEFAULT_ABSTAIN_BELOW = 0.6;
  */
 export async function fitTrustModels(
   loaded: LoadedRun,
-  opts: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {},
+  opts: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal; paths?: PathPolicy } = {},
 ): Promise<{ ood: FeatureDistanceModel; calibration: CalibrationFile }> {
   const { config } = loaded;
-  const dataset = await loadDataset(config.data);
+  const dataset = await loadDataset(config.data, opts.paths);
   const split = splitTrainVal(dataset.items.filter((i) => i.split !== 'test'), { valFraction: config.valFraction, seed: config.seed });
   const items: DatasetItem[] = [...split.train, ...split.val];
   const scored = await classifyWithFeatures(loaded, items.map((i) => i.path), { ...opts, skipUnreadable: true });
@@ -42,7 +43,7 @@ export async function fitTrustModels(
     valBefore: reliability(valProbs, valLabels),
     valAfter: reliability(valProbs.map((p) => applyTemperature(p, temperature)), valLabels),
   };
-  writeOodModel(loaded.runDir, ood);
-  writeCalibration(loaded.runDir, calibration);
+  writeOodModel(loaded.runDir, ood, opts.paths);
+  writeCalibration(loaded.runDir, calibration, opts.paths);
   return { ood, calibration };
 }
