@@ -238,7 +238,9 @@ describe('decodeImage on DICOM', () => {
 
   it('12-bit MONOCHROME1 uncompressed DICOM: inverted and windowed, it matches the source image (r > 0.999)', async () => {
     const img = await decodeImage(requireShared(path.join(DICOM_SAMPLES, 'kaggle-img2dcm', 'Covid_0102_MONOCHROME1_12bit.dcm')), 224);
-    assert.deepEqual(img.source, { format: 'dicom', width: 1118, height: 1333, channels: 1, bitDepth: 16 });
+    assert.deepEqual(img.source, {
+      format: 'dicom', width: 1118, height: 1333, channels: 1, bitDepth: 16, dicom: { modality: 'DX', bodyPart: 'CHEST', viewPosition: 'PA' },
+    });
     const reference = await decodeImage(path.join(ORIGINALS, 'Covid/0102.jpeg'), 224);
     const r = correlation(img.data, reference.data);
     assert.ok(r > 0.999, `correlation ${r} (about -1 would mean MONOCHROME1 was not inverted)`);
@@ -247,7 +249,7 @@ describe('decodeImage on DICOM', () => {
   it('8-bit MONOCHROME2 chest X-ray (implicit VR) decodes, stretched min-max without a window', async () => {
     const file = requireShared(path.join(DICOM_SAMPLES, 'nhsx-nccid', '1.3.6.1.4.1.11129.5.5.110503645592756492463169821050252582267888.dcm'));
     const img = await decodeImage(file, 224);
-    assert.deepEqual(img.source, { format: 'dicom', width: 1024, height: 1024, channels: 1, bitDepth: 8 });
+    assert.deepEqual(img.source, { format: 'dicom', width: 1024, height: 1024, channels: 1, bitDepth: 8, dicom: { modality: 'DX' } });
     const grey = greyValues(img);
     assert.ok(Math.min(...grey) < 0.01 && Math.max(...grey) > 0.9, `range [${Math.min(...grey)}, ${Math.max(...grey)}]`);
     assert.ok(img.data.every((v, i) => i % 3 !== 0 || (v === img.data[i + 1] && v === img.data[i + 2])));
