@@ -15,9 +15,15 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { Browser, chromium, FrameLocator, Locator, Page } from 'playwright-core';
 import { modelsDir } from '../../server/src/engine/locations';
+import { BACKEND_NAMES } from '../../server/src/engine/names';
 import { CI_TINY, requireShared } from '../helpers/shared';
 
 const execFileAsync = promisify(execFile);
+
+/** The status bar's engine text: a backend name, and "(CPU)" or "(GPU)" where the backend reports its device. */
+export const STATUS_ENGINE = `(?:${BACKEND_NAMES.join('|')})(?: \\((?:CPU|GPU)\\))?`;
+/** The backend status message's engine text: "<backend> on <device>". */
+export const STATUS_BACKEND = `(?:${BACKEND_NAMES.join('|')}) on [^·]+`;
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const ARTIFACTS_DIR = path.join(REPO_ROOT, 'test-artifacts', 'e2e');

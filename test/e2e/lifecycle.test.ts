@@ -12,10 +12,10 @@ import {
   buildEvidenceRun, EVIDENCE_IMAGE_SIZE, EVIDENCE_PATCH, EVIDENCE_TARGET, growBox, hotCentroid, inBox, writeEvidenceImage,
 } from '../helpers/knownEvidence';
 import { scratchDirFactory } from '../helpers/scratch';
-import { CodeServerSession, escapeRegExp, useSession } from './harness';
+import { CodeServerSession, escapeRegExp, useSession, STATUS_ENGINE, STATUS_BACKEND } from './harness';
 
 const heat = WebviewIds.heatmap;
-const ENGINE = /CXR: (wasm|cpu|tensorflow) · /;
+const ENGINE = new RegExp(`CXR: ${STATUS_ENGINE} · `);
 const scratch = scratchDirFactory();
 const outside = scratch('e2e-lifecycle');
 const runsDir = path.join(outside, 'runs');
@@ -103,7 +103,7 @@ describe('CXR Studio heatmap export and backend restart in code-server', { timeo
     await s.clearNotifications();
     // The new process answers: the backend status and the Runs view come from it.
     await s.runCommand('CXR: Show Backend Status');
-    await s.waitToast(/CXR backend: (wasm|cpu|tensorflow) · idle/, 30_000);
+    await s.waitToast(new RegExp(`CXR backend: ${STATUS_BACKEND} · idle`), 30_000);
     await s.viewRow('Runs', path.basename(run));
     await s.clearNotifications();
   });

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import type { FrameLocator, Locator } from 'playwright-core';
 import { WebviewIds } from '../../common/src/webviewProtocol';
-import { CodeServerSession, escapeRegExp, useSession } from './harness';
+import { CodeServerSession, escapeRegExp, useSession, STATUS_ENGINE, STATUS_BACKEND } from './harness';
 
 const CLASSES = ['Covid', 'Normal', 'Viral Pneumonia'];
 const CLASS_RE = new RegExp(`^(${CLASSES.join('|')})`);
@@ -23,7 +23,7 @@ const EPOCHS = 1000;
  * (few) training epochs went; ci-tiny's own test split is often classified perfectly.
  */
 const RELABELLED = 'ci-tiny-relabelled';
-const ENGINE = /\b(wasm|cpu|tensorflow)\b/;
+const ENGINE = new RegExp(`\\b${STATUS_ENGINE}`);
 const dash = WebviewIds.dashboard;
 const evalIds = WebviewIds.evaluation;
 const heat = WebviewIds.heatmap;
@@ -127,10 +127,10 @@ describe('CXR Studio views and commands in code-server', { timeout: 600_000 }, (
   });
 
   it('shows the engine backend and "no active model" in the status bar, and the backend status on click', async () => {
-    assert.match(await status().innerText(), /CXR: (wasm|cpu|tensorflow) · no active model/);
+    assert.match(await status().innerText(), new RegExp(`CXR: ${STATUS_ENGINE} · no active model`));
     await status().click();
     const toast = await s.waitToast(/CXR backend:/);
-    assert.match(await toast.innerText(), /CXR backend: (wasm|cpu|tensorflow) · idle · trusted/);
+    assert.match(await toast.innerText(), new RegExp(`CXR backend: ${STATUS_BACKEND} · idle · trusted`));
     await s.clearNotifications();
   });
 
@@ -186,7 +186,7 @@ describe('CXR Studio views and commands in code-server', { timeout: 600_000 }, (
     assert.ok(saved.epochsRun >= 1 && saved.epochsRun < EPOCHS, `epochs run: ${saved.epochsRun}`);
     assert.notEqual(saved.bestEpoch, null);
     assert.ok(fs.readdirSync(path.join(runA, 'model')).length > 0, 'best model kept');
-    await status().filter({ hasText: new RegExp(`CXR: (wasm|cpu|tensorflow) · ${escapeRegExp(name)}$`) }).waitFor();
+    await status().filter({ hasText: new RegExp(`CXR: ${STATUS_ENGINE} · ${escapeRegExp(name)}$`) }).waitFor();
 
     // The first webview of a session can take a while to load (see imagesLoaded); it then replays the whole run.
     const view = await dashboardOf(runA, 90_000);
@@ -230,7 +230,7 @@ describe('CXR Studio views and commands in code-server', { timeout: 600_000 }, (
     await view.locator(`#${dash.status}`).filter({ hasText: 'cancelled' }).waitFor();
     await waitUntil(async () => (await rows.count()) === saved.epochsRun, 10_000, `the table lists the ${saved.epochsRun} epochs run`);
     await waitUntil(async () => (await view.locator(`#${dash.cancel}`).getAttribute('disabled')) !== null, 10_000, 'Cancel is disabled');
-    await status().filter({ hasText: new RegExp(`CXR: (wasm|cpu|tensorflow) · ${escapeRegExp(path.basename(runA))}$`) }).waitFor();
+    await status().filter({ hasText: new RegExp(`CXR: ${STATUS_ENGINE} · ${escapeRegExp(path.basename(runA))}$`) }).waitFor();
     await s.clearNotifications();
   });
 

@@ -11,10 +11,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { WebviewIds } from '../../common/src/webviewProtocol';
-import { CodeServerSession, escapeRegExp, REPO_ROOT, useSession } from './harness';
+import { CodeServerSession, escapeRegExp, REPO_ROOT, useSession, STATUS_ENGINE } from './harness';
 
 const EPOCHS = 1000;
-const ENGINE = /\b(wasm|cpu|tensorflow)\b/;
+const ENGINE = new RegExp(`\\b${STATUS_ENGINE}`);
 
 async function waitUntil(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { WebviewIds } from '../../common/src/webviewProtocol';
-import { CodeServerSession, escapeRegExp, useSession } from './harness';
+import { CodeServerSession, escapeRegExp, useSession, STATUS_ENGINE } from './harness';
 
 const CLASSES = /(Covid|Normal|Viral Pneumonia)/;
 const IMAGE = 'data/ci-tiny/test/Covid/0105.png';
@@ -19,7 +19,7 @@ describe('CXR Studio workflow in code-server', { timeout: 600_000 }, () => {
 
   useSession({ name: 'workflow' }, async (started) => {
     s = started;
-    await s.statusBarItem('cxr.status').filter({ hasText: /\b(wasm|cpu|tensorflow)\b/i }).waitFor({ timeout: 90_000 });
+    await s.statusBarItem('cxr.status').filter({ hasText: new RegExp(`\\b${STATUS_ENGINE}`) }).waitFor({ timeout: 90_000 });
   });
 
   it('trains one epoch of MobileNetV2 on ci-tiny from the palette and shows it on the dashboard', async () => {
