@@ -55,6 +55,7 @@ export async function shortcutAudit(session: RunSession, files: readonly string[
   const total = files.length + heatmapN;
 
   const correct = { plain: 0, lungs: 0, border: 0 };
+  const predicted = { plain: classes.map(() => 0), lungs: classes.map(() => 0), border: classes.map(() => 0) };
   const chunk = 16;
   for (let start = 0; start < files.length; start += chunk) {
     if (opts.signal?.aborted) throw new CxrError('CANCELLED', 'Cancelled.');
@@ -65,6 +66,7 @@ export async function shortcutAudit(session: RunSession, files: readonly string[
       images.forEach((img, k) => batch.set(region ? maskRegion(img, size, region) : img, k * pixels));
       const probs = await session.classify(batch, part.length);
       probs.forEach((p, k) => {
+        predicted[key][argMax(p)]++;
         if (argMax(p) === yTrue[start + k]) correct[key]++;
       });
     }
@@ -76,8 +78,8 @@ export async function shortcutAudit(session: RunSession, files: readonly string[
   const majorityRate = Math.max(...counts) / n;
   const plainAccuracy = correct.plain / n;
   const checks: ShortcutCheck[] = [
-    maskedCheck('lungs-masked', 'the lung field hidden', correct.lungs, n, majorityRate, plainAccuracy, classes.length, lungsHidden),
-    maskedCheck('border-only', 'only the border kept', correct.border, n, majorityRate, plainAccuracy, classes.length, borderHidden),
+    maskedCheck('lungs-masked', 'the lung field hidden', correct.lungs, predicted.lungs, n, majorityRate, plainAccuracy, classes.length, lungsHidden),
+    maskedCheck('border-only', 'only the border kept', correct.border, predicted.border, n, majorityRate, plainAccuracy, classes.length, borderHidden),
   ];
 
   const shares: number[] = [];
@@ -113,7 +115,7 @@ export async function shortcutAudit(session: RunSession, files: readonly string[
   return { run: opts.run, data: opts.data, split: opts.split, n, checks };
 }
 
-function maskedCheck(name: string, what: string, correct: number, n: number, majorityRate: number, plainAccuracy: number, k: number, hidden: Region): ShortcutCheck {
+function maskedCheck(name: string, what: string, correct: number, predictedCounts: number[], n: number, majorityRate: number, plainAccuracy: number, k: number, hidden: Region): ShortcutCheck {
   const accuracy = correct / n;
   const ci = wilsonInterval(correct, n);
   const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
@@ -123,11 +125,12 @@ function maskedCheck(name: string, what: string, correct: number, n: number, maj
       ? (name === 'lungs-masked'
         ? 'far above chance without the lungs, so the model (and the benchmark) can be right from what lies outside the lungs - the labels leak through the image source.'
         : 'above chance from the border alone, so the image\'s framing, markers or source carry the labels.')
-      : 'not above chance, so this part of the image alone does not give the labels away.');
+      : 'not above chance, so this part of the image alone does not give the labels away.') +
+    (Math.max(...predictedCounts) === n ? ' Every masked image got the same class: the masked images may simply be unlike anything the model knows, which limits what this shows.' : '');
   return {
     name,
     value: accuracy,
-    details: { correct, n, accuracy, accuracyCi: ci, majorityRate, chanceRate: 1 / k, plainAccuracy, hiddenRegion: hidden, aboveChance: above },
+    details: { correct, n, accuracy, accuracyCi: ci, predictedCounts, majorityRate, chanceRate: 1 / k, plainAccuracy, hiddenRegion: hidden, aboveChance: above },
     sentence,
   };
 }
