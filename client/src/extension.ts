@@ -4,6 +4,7 @@ import { deleteRun } from '../../common/src/protocol';
 import { AuditCommand } from './audit';
 import { Backend } from './backend';
 import { showModelCard } from './modelCard';
+import { runShortcutAudit } from './shortcutAudit';
 import { ClassifyCommands } from './classify';
 import { DatasetsTree } from './datasetsTree';
 import { errorMessage, showError } from './errors';
@@ -72,6 +73,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     command('cxr.refreshDatasets', () => datasets.refresh()),
     command('cxr.auditDataset', (arg) => audit.run(arg)),
     command('cxr.showModelCard', (arg) => showModelCard(b, runs, arg)),
+    command('cxr.shortcutAudit', (arg) => runShortcutAudit(b, runs, arg)),
     command('cxr.refreshRuns', () => runsTree.refresh()),
     command('cxr.setActiveModel', (arg) => runs.setActive(arg)),
     command('cxr.revealRun', async (arg) => {

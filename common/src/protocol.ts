@@ -24,6 +24,8 @@ import type {
   PredictRequest,
   RunDetails,
   RunSummary,
+  ShortcutAuditRequest,
+  ShortcutAuditResult,
   TrainEvent,
   TrainRequest,
   TrainResult,
@@ -328,6 +330,13 @@ export interface ModelCardResult {
   file: string;
   markdown: string;
 }
+
+/**
+ * Shortcut audits of a trained run on a split: accuracy with the lung field hidden and with only the border kept, the
+ * share of heatmap energy inside the lung field, and the head weight-randomisation check. Saved in the run folder
+ * (shortcuts.json) and in its model card.
+ */
+export const shortcutAudit = new RequestType<ShortcutAuditRequest, ShortcutAuditResult, CxrErrorData>('cxr/shortcutAudit');
 
 /** Writes the run's model card from its folder (config, audit, evaluation, calibration, OOD, shortcut audits). */
 export const modelCard = new RequestType<ModelCardParams, ModelCardResult, CxrErrorData>('cxr/modelCard');

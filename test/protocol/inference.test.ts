@@ -52,6 +52,19 @@ describe('backend process: explain with every class\'s maps, export, feature cac
     assert.equal(badFormat.code, 'INVALID_ARGUMENT');
   });
 
+  it('runs the shortcut audits of the run on ci-tiny\'s test split, saves them and shows them in the model card', async () => {
+    const result = await backend.conn.sendRequest(protocol.shortcutAudit, { run, data: CI_TINY, split: 'test' });
+    assert.equal(result.n, 6);
+    assert.deepEqual(result.checks.map((c) => c.name), ['lungs-masked', 'border-only', 'lung-field-energy', 'weight-randomisation']);
+    for (const c of result.checks) assert.ok(c.sentence.length > 20 && c.value !== null && Number.isFinite(c.value), JSON.stringify(c));
+    const saved = JSON.parse(fs.readFileSync(path.join(run, 'shortcuts.json'), 'utf8'));
+    assert.deepEqual(saved.checks.map((c: { value: number }) => c.value), result.checks.map((c) => c.value));
+    const card = await backend.conn.sendRequest(protocol.modelCard, { run });
+    assert.ok(card.markdown.includes(result.checks[0].sentence), card.markdown);
+    const outside = await expectCxrError(() => backend.conn.sendRequest(protocol.shortcutAudit, { run, data: path.dirname(requireShared(CI_TINY)) }));
+    assert.equal(outside.code, 'OUTSIDE_ALLOWED_ROOTS');
+  });
+
   it('reports the feature cache', async () => {
     const info = await backend.conn.sendRequest(protocol.cacheInfo, {});
     // The backend inherits this process's environment; run-tests.mjs gives the tests a cache folder of their own.

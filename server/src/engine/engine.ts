@@ -155,7 +155,7 @@ export class Engine {
       });
       try {
         recordShortcuts(loaded.runDir, result, this.paths);
-        await writeModelCard(loaded.runDir);
+        await writeModelCard(loaded.runDir, this.paths);
       } catch (e) {
         if (!(e instanceof CxrError && e.code === 'STORAGE_FAILED')) throw e;
         this.opts.log?.(`Shortcut audits not saved in ${loaded.runDir}: ${e.message}`);

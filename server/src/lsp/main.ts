@@ -194,6 +194,17 @@ handle(protocol.auditDataset, async (params, token) => {
   }
 });
 
+handle(protocol.shortcutAudit, async (params, token) => {
+  const req = requests.parseShortcutAudit(params, guard);
+  const abort = new AbortController();
+  const sub = token.onCancellationRequested(() => abort.abort());
+  try {
+    return await heavy.run(() => engine.shortcuts(req, undefined, abort.signal));
+  } finally {
+    sub.dispose();
+  }
+});
+
 handle(protocol.modelCard, (params) => engine.modelCard(guard.check(Params.of('cxr/modelCard', params).string('run'), 'run folder')));
 
 handle(protocol.predict, (params) => {

@@ -8,6 +8,7 @@ import type {
   EvaluateRequest,
   ExplainRequest,
   PredictRequest,
+  ShortcutAuditRequest,
   SplitName,
   TrainRequest,
 } from '../engine/api';
@@ -131,6 +132,16 @@ export function parseExport(params: unknown, guard: PathGuard): ExportRequest {
 export function parseAudit(params: unknown, guard: PathGuard): AuditRequest {
   const p = Params.of('cxr/auditDataset', params);
   return dropUndefined({ data: guard.check(p.string('data'), 'dataset'), seed: p.optInteger('seed', 0) });
+}
+
+export function parseShortcutAudit(params: unknown, guard: PathGuard): ShortcutAuditRequest {
+  const p = Params.of('cxr/shortcutAudit', params);
+  return dropUndefined({
+    run: guard.check(p.string('run'), 'run folder'),
+    data: guard.check(p.string('data'), 'dataset'),
+    split: p.optOneOf('split', SPLITS),
+    limit: p.optInteger('limit', 1),
+  });
 }
 
 export function parseRunsRoot(params: unknown, guard: PathGuard): string {
