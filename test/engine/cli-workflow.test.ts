@@ -149,8 +149,9 @@ describe('cxr command line: train, Ctrl-C, --resume, evaluate, cam, cam-grid', (
     assert.equal(fs.existsSync(path.join(dir, 'x.png')), false);
 
     const unknownClass = cxr('cam', run, IMAGE, '--out', path.join(dir, 'y.png'), '--class', 'Fracture');
-    assert.equal(unknownClass.code, 1, unknownClass.stderr);
-    assert.match(unknownClass.stderr, /Fracture/);
+    // A request the engine finds invalid (INVALID_ARGUMENT) is a usage error like the CLI's own: exit 2.
+    assert.equal(unknownClass.code, 2, unknownClass.stderr);
+    assert.match(unknownClass.stderr, /INVALID_ARGUMENT.*Fracture/);
 
     const noOut = cxr('cam', run, IMAGE);
     assert.equal(noOut.code, 2);
