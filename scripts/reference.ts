@@ -68,6 +68,12 @@ async function main(): Promise<void> {
   const grid = await engine.camGrid({ run: trained.runDir, data: values.data!, split: 'test', out: path.join(trained.runDir, 'cam-grid.png') });
   const camSeconds = (Date.now() - tCam) / 1000;
 
+  // Shortcut audits on the test split: saved in the run and written into its model card with everything else.
+  const tShortcuts = Date.now();
+  const shortcuts = await engine.shortcuts({ run: trained.runDir, data: values.data!, split: 'test' });
+  const shortcutSeconds = (Date.now() - tShortcuts) / 1000;
+  const card = await engine.modelCard(trained.runDir);
+
   const summary = {
     machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.arch()}, node ${process.version}`,
     backend: backend.name,
@@ -75,7 +81,7 @@ async function main(): Promise<void> {
     run: trained.runDir,
     epochs: trained.epochsRun,
     bestEpoch: trained.bestEpoch,
-    seconds: { train: trainSeconds, evaluate: evalSeconds, camGrid: camSeconds, total: (Date.now() - t0) / 1000 },
+    seconds: { train: trainSeconds, evaluate: evalSeconds, camGrid: camSeconds, shortcuts: shortcutSeconds, total: (Date.now() - t0) / 1000 },
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     testAccuracy: evaluation.accuracy,
     testAccuracyCi95: [evaluation.accuracy_ci.low, evaluation.accuracy_ci.high],
@@ -84,6 +90,8 @@ async function main(): Promise<void> {
     confusionMatrix: evaluation.confusion_matrix,
     camGrid: grid.out,
     report: evaluation.files.markdown,
+    shortcutAudits: shortcuts.checks.map((c) => ({ name: c.name, value: c.value, sentence: c.sentence })),
+    modelCard: card.file,
   };
   fs.writeFileSync(path.join(trained.runDir, 'benchmark.json'), JSON.stringify(summary, null, 2) + '\n');
   if (values.json) {
@@ -93,12 +101,14 @@ async function main(): Promise<void> {
       [
         `machine: ${summary.machine}`,
         `backend: ${summary.backend}; backbone ${summary.backbone}; ${summary.epochs} epochs (best ${summary.bestEpoch})`,
-        `wall time: train ${trainSeconds.toFixed(1)} s, evaluate ${evalSeconds.toFixed(1)} s, CAM grid ${camSeconds.toFixed(1)} s, total ${summary.seconds.total.toFixed(1)} s`,
+        `wall time: train ${trainSeconds.toFixed(1)} s, evaluate ${evalSeconds.toFixed(1)} s, CAM grid ${camSeconds.toFixed(1)} s, shortcut audits ${shortcutSeconds.toFixed(1)} s, total ${summary.seconds.total.toFixed(1)} s`,
         `peak RSS: ${summary.peakRssMiB} MiB`,
         `test accuracy: ${(evaluation.accuracy * 100).toFixed(1)}% (${summary.correct}), 95% Wilson CI ${(evaluation.accuracy_ci.low * 100).toFixed(1)}-${(evaluation.accuracy_ci.high * 100).toFixed(1)}%`,
         `confusion matrix (rows true ${evaluation.classes.join(' | ')}): ${JSON.stringify(evaluation.confusion_matrix)}`,
         `CAM grid: ${grid.out}`,
         `report: ${evaluation.files.markdown}`,
+        ...shortcuts.checks.map((c) => `shortcut audit, ${c.name}: ${c.sentence}`),
+        `model card: ${card.file}`,
       ].join('\n') + '\n',
     );
   }
