@@ -86,12 +86,12 @@ export function assertFiniteProbabilities(probs: readonly (readonly number[])[],
   });
 }
 
-/** Why an epoch's numbers show a diverged training, or null when they look sane. */
-export function divergence(metrics: EpochMetrics, trainable: readonly tf.Variable[]): string | null {
+/** Why an epoch's numbers show a diverged training, or null when they look sane (reads are async: webgpu has no sync read in Node). */
+export async function divergence(metrics: EpochMetrics, trainable: readonly tf.Variable[]): Promise<string | null> {
   if (!Number.isFinite(metrics.loss)) return `the training loss is ${metrics.loss}`;
   if (metrics.valLoss !== null && !Number.isFinite(metrics.valLoss)) return `the validation loss is ${metrics.valLoss}`;
   for (const v of trainable) {
-    const values = v.dataSync() as Float32Array;
+    const values = (await v.data()) as Float32Array;
     for (let i = 0; i < values.length; i++) {
       const x = values[i];
       if (!Number.isFinite(x) || Math.abs(x) > DIVERGED_WEIGHT_MAGNITUDE) {

@@ -44,7 +44,7 @@ export class RunSession {
 
   static async open(loaded: LoadedRun, onFallback?: (reason: string) => void): Promise<RunSession> {
     const { model, spec, config } = loaded;
-    const camHead = pooledDenseHead(model, spec.featureLayer);
+    const camHead = await pooledDenseHead(model, spec.featureLayer);
     const forward = camHead
       ? tfl.model({ inputs: model.inputs, outputs: [featureOutput(model, spec.featureLayer), model.outputs[0]], name: `${model.name}_maps_and_probs` })
       : model;
@@ -133,7 +133,7 @@ function featureOutput(model: tfl.LayersModel, featureLayer: string): tfl.Symbol
 }
 
 /** The Dense kernel when the model is features -> GAP -> Dense (the head CAM needs), else null. */
-function pooledDenseHead(model: tfl.LayersModel, featureLayer: string): CamHead | null {
+async function pooledDenseHead(model: tfl.LayersModel, featureLayer: string): Promise<CamHead | null> {
   let dense: tfl.layers.Layer;
   try {
     dense = camDense(splitModelAt(model, featureLayer).after, featureLayer);
@@ -144,7 +144,7 @@ function pooledDenseHead(model: tfl.LayersModel, featureLayer: string): CamHead 
   const [channels, classes] = kernel.shape as [number, number];
   const shape = featureOutput(model, featureLayer).shape as number[];
   return {
-    kernel: kernel.dataSync() as Float32Array,
+    kernel: (await kernel.data()) as Float32Array, // async: webgpu has no sync read in Node
     channels,
     classes,
     height: shape[1],

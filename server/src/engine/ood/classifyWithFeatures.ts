@@ -38,7 +38,7 @@ export async function classifyWithFeatures(
     if (decoded.length > 0) {
       const [features, probs] = tf.tidy(() => model.predict(loaded.spec.preprocess(stackImages(decoded.map((d) => d.data), size))) as tf.Tensor[]);
       const f = (await features.data()) as Float32Array;
-      const p = probs.arraySync() as number[][];
+      const p = (await probs.array()) as number[][];
       tf.dispose([features, probs]);
       const dims = f.length / decoded.length;
       decoded.forEach((d, i) => results.push({ probs: p[i], features: f.slice(i * dims, (i + 1) * dims), check: checkChestRadiograph(d) }));

@@ -265,7 +265,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
         seconds: (Date.now() - epochStart) / 1000,
       };
       const score = metrics.valLoss ?? metrics.loss;
-      const diverged = divergence(metrics, trainVars);
+      const diverged = await divergence(metrics, trainVars);
       if (diverged) {
         const kept = state.bestEpoch !== null ? `the best model so far (epoch ${state.bestEpoch}) is kept` : 'no model was saved';
         throw new CxrError(
