@@ -71,10 +71,17 @@ describe('CXR Studio heatmap export and backend restart in code-server', { timeo
     const view = await s.webviewWith(heat.exportPng);
     await view.locator(`#${heat.predicted}`).filter({ hasText: new RegExp(`^${EVIDENCE_TARGET} \\(`) }).waitFor({ timeout: 60_000 });
     await view.locator(`#${heat.canvas}`).waitFor({ state: 'visible' });
-    const exported = path.join(s.workspace, 'evidence-exported.png');
     await view.locator(`#${heat.exportPng}`).click();
-    // code-server's save dialog is a quick input holding the path.
-    await s.quickInput(exported);
+    // code-server's save dialog is a quick input holding the proposed path: the run's exports folder. Take it.
+    const input = s.page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible' });
+    let exported = await input.inputValue();
+    for (let i = 0; i < 100 && !exported.endsWith('.png'); i++) {
+      await s.page.waitForTimeout(100); // the dialog fills in its proposal after it shows
+      exported = await input.inputValue();
+    }
+    assert.ok(exported.startsWith(path.join(run, 'exports') + path.sep), `proposed ${exported}`);
+    await input.press('Enter');
     await s.waitToast(/Saved heatmap overlay to/, 30_000);
     await view.locator('#export-status').filter({ hasText: `Saved ${exported}` }).waitFor();
 
