@@ -89,11 +89,14 @@ describe('CXR Studio workbench bugs, fixed, in code-server', { timeout: 600_000 
     // code-server's save dialog is a quick input holding the proposed path.
     const input = s.page.locator('.quick-input-widget input');
     await input.waitFor({ state: 'visible' });
-    const proposed = await input.inputValue();
-    // The default place is the model's run folder, never the dataset (code-server's simple dialog shows its folder).
-    assert.ok(proposed.startsWith(trained + path.sep), `proposed ${proposed}`);
-    const expected = path.join(trained, 'exports', '0102-cam.png');
-    await input.fill(expected);
+    let proposed = await input.inputValue();
+    for (let i = 0; i < 100 && !proposed.endsWith('.png'); i++) {
+      await s.page.waitForTimeout(100); // the dialog fills in its proposal after it shows
+      proposed = await input.inputValue();
+    }
+    // The default place is the model's run folder, never the dataset: take it as proposed.
+    assert.ok(proposed.startsWith(path.join(trained, 'exports') + path.sep), `proposed ${proposed}`);
+    const expected = proposed;
     await input.press('Enter');
     await waitUntil(() => fs.existsSync(expected), 60_000, 'the export is written');
     await s.waitToast(/Saved heatmap overlay/);
