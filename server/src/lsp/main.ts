@@ -52,6 +52,17 @@ const version = packageVersion();
 const guard = new PathGuard();
 /** Requests that decode images or run a model, two at a time (see heavyRequests.ts). */
 const heavy = new HeavyRequestLimiter(2);
+
+/** Runs `work` with an AbortSignal that fires when the client cancels the request. */
+async function cancellable<R>(token: CancellationToken, work: (signal: AbortSignal) => Promise<R>): Promise<R> {
+  const abort = new AbortController();
+  const sub = token.onCancellationRequested(() => abort.abort());
+  try {
+    return await work(abort.signal);
+  } finally {
+    sub.dispose();
+  }
+}
 let trusted = false;
 let canCreateProgress = false;
 let engine = new Engine({ log, paths: guard });
@@ -173,36 +184,18 @@ handle(protocol.cancelTraining, (params) => {
 
 handle(protocol.evaluate, async (params, token) => {
   const req = requests.parseEvaluate(params, guard);
-  const abort = new AbortController();
-  const sub = token.onCancellationRequested(() => abort.abort());
-  try {
-    return await heavy.run(() => engine.evaluate(req, undefined, abort.signal));
-  } finally {
-    sub.dispose();
-  }
+  return cancellable(token, (signal) => heavy.run(() => engine.evaluate(req, undefined, signal)));
 });
 
 handle(protocol.auditDataset, async (params, token) => {
   const req = requests.parseAudit(params, guard);
-  const abort = new AbortController();
-  const sub = token.onCancellationRequested(() => abort.abort());
-  try {
-    const result = await heavy.run(() => engine.audit(req, undefined, abort.signal));
-    return { ...result, markdown: renderAuditMarkdown(result, { thumbnails: true }) };
-  } finally {
-    sub.dispose();
-  }
+  const result = await cancellable(token, (signal) => heavy.run(() => engine.audit(req, undefined, signal)));
+  return { ...result, markdown: renderAuditMarkdown(result, { thumbnails: true }) };
 });
 
 handle(protocol.shortcutAudit, async (params, token) => {
   const req = requests.parseShortcutAudit(params, guard);
-  const abort = new AbortController();
-  const sub = token.onCancellationRequested(() => abort.abort());
-  try {
-    return await heavy.run(() => engine.shortcuts(req, undefined, abort.signal));
-  } finally {
-    sub.dispose();
-  }
+  return cancellable(token, (signal) => heavy.run(() => engine.shortcuts(req, undefined, signal)));
 });
 
 handle(protocol.modelCard, (params) => engine.modelCard(guard.check(Params.of('cxr/modelCard', params).string('run'), 'run folder')));
@@ -243,15 +236,9 @@ handle(protocol.downloadWeights, async (params, token) => {
   }
   const dir = userModelsDir();
   if (!dir) throw new CxrError('INVALID_ARGUMENT', 'No user models folder (CXR_USER_MODELS_DIR) is set for this backend.');
-  const abort = new AbortController();
-  const sub = token.onCancellationRequested(() => abort.abort());
-  try {
-    const file = await downloadWeights(source, dir, abort.signal);
-    log(`Downloaded ${source.url} (md5 checked) to ${file}`);
-    return { file };
-  } finally {
-    sub.dispose();
-  }
+  const file = await cancellable(token, (signal) => downloadWeights(source, dir, signal));
+  log(`Downloaded ${source.url} (md5 checked) to ${file}`);
+  return { file };
 });
 
 handle(protocol.scanDatasets, (params) => scanDatasets(requests.parseScanRoots(params, guard), guard, log));
