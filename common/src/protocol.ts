@@ -23,6 +23,7 @@ import type {
   ImagePrediction,
   PredictRequest,
   RunDetails,
+  RunMetaUpdate,
   RunSummary,
   ShortcutAuditRequest,
   ShortcutAuditResult,
@@ -268,6 +269,13 @@ export interface DeleteRunResult {
  * that is not verifiably a run: an allowed root, a folder without a run's config.json, or one holding other files.
  */
 export const deleteRun = new RequestType<DeleteRunParams, DeleteRunResult, CxrErrorData>('cxr/deleteRun');
+
+/**
+ * Renames a run (its display name: the folder keeps its name), or changes its notes or tags, in the run's meta.json.
+ * Fields left out keep their value; `displayName: null` (or '') goes back to the folder name. Answers the run's new
+ * summary. INVALID_ARGUMENT (details.field names the field) for a name, note or tag the run store refuses.
+ */
+export const updateRunMeta = new RequestType<RunMetaUpdate, RunSummary, CxrErrorData>('cxr/updateRunMeta');
 
 // ---------------------------------------------------------------------------------------------------------------
 // Datasets

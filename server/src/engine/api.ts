@@ -181,6 +181,27 @@ export interface RunSummary {
   createdAt: string;
   /** Whether a finished epoch left a model: only then can the run be evaluated, explained or made the active model. */
   hasModel: boolean;
+  /** The name the user gave the run (meta.json); null shows the folder name. The folder itself is never renamed. */
+  displayName: string | null;
+  /** The user's notes on the run (meta.json); '' when none. */
+  notes: string;
+  /** The user's tags on the run (meta.json), in the order given. */
+  tags: string[];
+}
+
+/** What the user says about a run, kept in its meta.json by the run store. */
+export interface RunMeta {
+  displayName: string | null;
+  notes: string;
+  tags: string[];
+}
+
+/** Changes to a run's meta.json: fields left out stay as they are; displayName null goes back to the folder name. */
+export interface RunMetaUpdate {
+  runDir: string;
+  displayName?: string | null;
+  notes?: string;
+  tags?: string[];
 }
 
 /** One saved evaluation of a run (`<run>/evaluation/<split>/evaluation.json`), without its predictions. */

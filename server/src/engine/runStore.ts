@@ -5,8 +5,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { AuditResult, ShortcutAuditResult, EvaluateResult, EvaluationSummary, RunConfig, RunDetails, RunStatus, RunSummary } from './api';
+import type { AuditResult, ShortcutAuditResult, EvaluateResult, EvaluationSummary, RunConfig, RunDetails, RunMeta, RunMetaUpdate, RunStatus, RunSummary } from './api';
 import { CxrError } from './errors';
+import { checkDisplayName, checkNotes, checkTags, EMPTY_RUN_META, metaFromFile } from './runMeta';
 import { UNRESTRICTED, type PathPolicy } from './security/pathPolicy';
 import { RunFolder, verifyRunContents, type RunStatusFile } from './train/runFolder';
 import { readJson, writeJsonAtomic } from './util/atomic';
@@ -89,6 +90,21 @@ export function recordAudit(runDir: string, audit: AuditResult, paths: PathPolic
 /** Saves the run's latest shortcut audits (shortcuts.json). */
 export function recordShortcuts(runDir: string, result: ShortcutAuditResult, paths: PathPolicy = UNRESTRICTED): void {
   writeJsonAtomic(new RunFolder(runDir, paths).shortcutsFile, result);
+}
+
+/**
+ * Changes the user's display name, notes or tags of a run (meta.json); fields left out keep their value. Invalid
+ * input is refused with INVALID_ARGUMENT before anything is written. Returns the run's summary as it now reads.
+ */
+export function updateRunMeta(update: RunMetaUpdate, paths: PathPolicy = UNRESTRICTED): RunSummary {
+  const next: Partial<RunMeta> = {};
+  if (update.displayName !== undefined) next.displayName = checkDisplayName(update.displayName);
+  if (update.notes !== undefined) next.notes = checkNotes(update.notes);
+  if (update.tags !== undefined) next.tags = checkTags(update.tags);
+  const run = openRun(update.runDir, paths);
+  const config = run.readConfig();
+  writeJsonAtomic(run.metaFile, { ...readMeta(run), ...next });
+  return summarise(run, config, run.readStatus());
 }
 
 /** Marks a run whose trainer died as interrupted (it can be resumed from its last checkpoint). */
@@ -185,7 +201,18 @@ function summarise(run: RunFolder, config: RunConfig, status: RunStatusFile | nu
     testAccuracy: status?.testAccuracy ?? null,
     createdAt: config.createdAt,
     hasModel: status?.bestEpoch != null && run.hasModel(),
+    ...readMeta(run),
   };
+}
+
+/** The run's meta.json; a missing or unreadable one (or one outside the allowed roots) counts as nothing said. */
+function readMeta(run: RunFolder): RunMeta {
+  try {
+    const file = run.metaFile;
+    return fs.existsSync(file) ? metaFromFile(readJson<unknown>(file)) : { ...EMPTY_RUN_META };
+  } catch {
+    return { ...EMPTY_RUN_META };
+  }
 }
 
 function listEvaluations(run: RunFolder): EvaluationSummary[] {

@@ -28,7 +28,7 @@ import { userModelsDir } from '../engine/locations';
 import { downloadWeights, OFFICIAL_NOTOP_WEIGHTS } from '../engine/models/download';
 import { findKnownWeights, getBackbone } from '../engine/models/registry';
 import { BACKBONE_IDS, ENGINE_BACKEND_SETTINGS, isOneOf } from '../engine/names';
-import { deleteRun, listRuns, readEvaluation, readRunDetails } from '../engine/runStore';
+import { deleteRun, listRuns, readEvaluation, readRunDetails, updateRunMeta } from '../engine/runStore';
 import { listDatasetImages, scanDatasets } from './datasetScan';
 import { packageVersion } from './packageVersion';
 import { renderAuditMarkdown } from '../engine/audit/auditReport';
@@ -249,6 +249,8 @@ handle(protocol.datasetImages, (params) => {
 });
 
 handle(protocol.runDetails, (params) => readRunDetails(requests.parseRunDetails(params, guard), guard));
+
+handle(protocol.updateRunMeta, (params) => updateRunMeta(requests.parseUpdateRunMeta(params, guard), guard));
 
 handle(protocol.readEvaluation, (params) => {
   const { runDir, split } = requests.parseReadEvaluation(params, guard);

@@ -8,6 +8,7 @@ import type {
   EvaluateRequest,
   ExplainRequest,
   PredictRequest,
+  RunMetaUpdate,
   ShortcutAuditRequest,
   SplitName,
   TrainRequest,
@@ -154,6 +155,30 @@ export function parseRunDir(params: unknown, guard: PathGuard): string {
 
 export function parseRunDetails(params: unknown, guard: PathGuard): string {
   return guard.check(Params.of('cxr/runDetails', params).string('runDir'), 'run folder');
+}
+
+/** Only the shapes are checked here; what a valid name, note or tag is, the run store decides (runMeta.ts). */
+export function parseUpdateRunMeta(params: unknown, guard: PathGuard): RunMetaUpdate {
+  const p = Params.of('cxr/updateRunMeta', params);
+  const update: RunMetaUpdate = { runDir: guard.check(p.string('runDir'), 'run folder') };
+  if (p.raw('displayName') === null) update.displayName = null;
+  else if (p.raw('displayName') !== undefined) {
+    if (typeof p.raw('displayName') !== 'string') throw p.invalid('displayName', 'a string, or null for the folder name');
+    update.displayName = p.raw('displayName') as string;
+  }
+  if (p.has('notes')) {
+    if (typeof p.raw('notes') !== 'string') throw p.invalid('notes', 'a string');
+    update.notes = p.raw('notes') as string;
+  }
+  if (p.has('tags')) {
+    const tags = p.raw('tags');
+    if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) throw p.invalid('tags', 'an array of strings');
+    update.tags = tags as string[];
+  }
+  if (update.displayName === undefined && update.notes === undefined && update.tags === undefined) {
+    throw new CxrError('INVALID_ARGUMENT', "cxr/updateRunMeta needs at least one of 'displayName', 'notes' or 'tags'.", { field: 'displayName' });
+  }
+  return update;
 }
 
 export function parseReadEvaluation(params: unknown, guard: PathGuard): { runDir: string; split: string } {

@@ -46,6 +46,8 @@ export class RunFolder {
   get shortcutsFile(): string { return this.entry('shortcuts.json'); }
   /** The model card (Markdown), rewritten after training, evaluation and shortcut audits. */
   get modelCardFile(): string { return this.entry('MODEL_CARD.md'); }
+  /** The user's display name, notes and tags (RunMeta), written only by the run store. */
+  get metaFile(): string { return this.entry('meta.json'); }
 
   /** A path inside the run, checked against the path policy (`evaluation/test`, `model/weights_manifest.json`). */
   entry(relative: string): string {
@@ -115,7 +117,7 @@ export class RunFolder {
 /** The entries a run folder holds, and the files inside its weight folders: everything else is not the run's. */
 const RUN_FILES = [
   'config.json', 'classes.json', 'status.json', 'history.json', 'audit.json',
-  'ood.json', 'ood-train-features.bin', 'calibration.json', 'shortcuts.json', 'MODEL_CARD.md',
+  'ood.json', 'ood-train-features.bin', 'calibration.json', 'shortcuts.json', 'MODEL_CARD.md', 'meta.json',
 ];
 /** Folders of files the engine writes into a run (reports per split, rendered exports). */
 const REPORT_FOLDERS = ['evaluation', 'exports'];
