@@ -319,8 +319,10 @@ export interface EvaluateResult extends EvaluationMetrics {
   /** With a label map: the model's own classes (`classes` are then the mapped ones). */
   modelClasses?: string[];
   labelMap?: Record<string, string>;
-  /** Percentile bootstrap intervals (test images resampled) for macro F1 and macro AUC. */
-  bootstrap?: { macroF1: BootstrapInterval; macroAuc: BootstrapInterval | null };
+  /** Percentile bootstrap intervals (test images resampled) for macro F1, macro AUC and each class's AUC (class order). */
+  bootstrap?: { macroF1: BootstrapInterval; macroAuc: BootstrapInterval | null; perClassAuc?: (BootstrapInterval | null)[] };
+  /** One-vs-rest ROC and precision-recall curves per class (class order). */
+  curves?: ClassCurve[];
   /**
    * The same metrics without the test images that have an exact or near-duplicate in the training split (from the
    * dataset audit). null when that could not be checked (other data than the run was trained on).
@@ -330,6 +332,29 @@ export interface EvaluateResult extends EvaluationMetrics {
   patientLevel?: (SubsetMetrics & { patients: number }) | null;
   /** Calibration on these images: raw, and after the run's temperature scaling. */
   calibration?: { temperature: number | null; raw: CalibrationReport; calibrated: CalibrationReport | null };
+}
+
+/** "Positive when the class probability >= threshold": the true and false positives at one distinct score. */
+export interface CurvePoint {
+  threshold: number;
+  tp: number;
+  fp: number;
+}
+
+/**
+ * A class's one-vs-rest curves as counts: ROC is (fp / negatives, tp / positives) from (0, 0), precision-recall is
+ * (tp / positives, tp / (tp + fp)) from (0, 1). `auc` is the ROC area (trapezoids, equal to the Mann-Whitney
+ * statistic; null without positives or without negatives), `averagePrecision` scikit-learn's average precision (null
+ * without positives).
+ */
+export interface ClassCurve {
+  className: string;
+  positives: number;
+  negatives: number;
+  /** One per distinct score, highest threshold first. */
+  points: CurvePoint[];
+  auc: number | null;
+  averagePrecision: number | null;
 }
 
 export interface SubsetMetrics {

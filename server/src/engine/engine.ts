@@ -43,6 +43,7 @@ import { applyLabelMap } from './eval/labelMap';
 import { renderEvaluationMarkdown } from './eval/report';
 import { renderTrustMarkdown } from './eval/trustReport';
 import { trustEvaluation } from './eval/trustEvaluation';
+import { classCurves } from './eval/curves';
 import { createCam, type CamMethod, type CamOutput } from './explain/cam';
 import { renderCamGrid, renderOverlayPng, upsampleBilinear } from './explain/render';
 import { RunSession, type ClassMaps } from './inference/runSession';
@@ -210,6 +211,7 @@ export class Engine {
       files: { json: path.join(outDir, 'evaluation.json'), markdown: path.join(outDir, 'evaluation.md') },
       ...(req.labelMap ? { modelClasses: loaded.config.classes, labelMap: req.labelMap } : {}),
       ...trust.fields,
+      curves: classCurves(yTrue, probs, classes),
     };
     writeJsonAtomic(result.files.json, result);
     writeFileAtomic(result.files.markdown, renderEvaluationMarkdown(result) + renderTrustMarkdown(result));

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AuditResult, ShortcutAuditResult, EvaluateResult, EvaluationSummary, RunConfig, RunDetails, RunMeta, RunMetaUpdate, RunStatus, RunSummary } from './api';
 import { CxrError } from './errors';
+import { curvesFromPredictions } from './eval/curves';
 import { checkDisplayName, checkNotes, checkTags, EMPTY_RUN_META, metaFromFile } from './runMeta';
 import { UNRESTRICTED, type PathPolicy } from './security/pathPolicy';
 import { RunFolder, verifyRunContents, type RunStatusFile } from './train/runFolder';
@@ -73,6 +74,8 @@ export function readEvaluation(runDir: string, split: string, paths: PathPolicy 
   if (!Array.isArray(result.confusion_matrix) || !Array.isArray(result.predictions)) {
     throw new CxrError('RUN_INVALID', `${file} is not a CXR Studio evaluation (no confusion matrix or predictions).`, { file });
   }
+  // Evaluations saved before the curves existed get them from their own predictions.
+  if (!Array.isArray(result.curves)) result.curves = curvesFromPredictions(result.classes, result.predictions);
   return result;
 }
 
