@@ -66,7 +66,7 @@ test('MobileNetV2 with ImageNet weights in ONNX Runtime: feature maps and probab
   const batch = await decodedBatch(224);
 
   const expected = await tfjsFrozenPart(model, spec, 224).run(batch, 3);
-  const conversion = layersToOnnx(model, ONNX_PREPROCESS.mobilenet_v2);
+  const conversion = await layersToOnnx(model, ONNX_PREPROCESS.mobilenet_v2);
   const session = await OrtModel.create(ort, conversion.bytes, conversion.inputName, conversion.outputNames);
   const [probs] = await session.run(batch, [3, 224, 224, 3]);
   const probDiff = maxAbsDiff(probs, expected);
@@ -75,7 +75,7 @@ test('MobileNetV2 with ImageNet weights in ONNX Runtime: feature maps and probab
 
   const mapsModel = tfl.model({ inputs: model.inputs, outputs: model.getLayer('out_relu').output as tfl.SymbolicTensor });
   const maps = await tfjsFrozenPart(mapsModel, spec, 224).run(batch, 3);
-  const mapConversion = layersToOnnx(mapsModel, ONNX_PREPROCESS.mobilenet_v2);
+  const mapConversion = await layersToOnnx(mapsModel, ONNX_PREPROCESS.mobilenet_v2);
   const mapSession = await OrtModel.create(ort, mapConversion.bytes, mapConversion.inputName, mapConversion.outputNames);
   const [ortMaps] = await mapSession.run(batch, [3, 224, 224, 3]);
   const mapDiff = maxAbsDiff(ortMaps, maps);
@@ -93,7 +93,7 @@ test('VGG16 (random weights) with its head in ONNX Runtime: probabilities match 
   spreadHead(model, 2);
   const batch = await decodedBatch(64);
   const expected = await tfjsFrozenPart(model, spec, 64).run(batch, 3);
-  const conversion = layersToOnnx(model, ONNX_PREPROCESS.vgg16);
+  const conversion = await layersToOnnx(model, ONNX_PREPROCESS.vgg16);
   const session = await OrtModel.create(ort, conversion.bytes, conversion.inputName, conversion.outputNames);
   const [probs] = await session.run(batch, [3, 64, 64, 3]);
   const diff = maxAbsDiff(probs, expected);

@@ -65,7 +65,7 @@ describe('ONNX Runtime execution providers', () => {
     const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
     const input = tfl.input({ shape: [4, 4, 3] });
     const output = tfl.layers.conv2d({ filters: 2, kernelSize: 1, kernelInitializer: 'ones', biasInitializer: 'zeros' }).apply(input) as tfl.SymbolicTensor;
-    const conversion = layersToOnnx(tfl.model({ inputs: input, outputs: output }), null);
+    const conversion = await layersToOnnx(tfl.model({ inputs: input, outputs: output }), null);
 
     // This machine's onnxruntime-node lists CUDA but has no CUDA provider library: pretend the file is there, as a
     // user's broken CUDA install would look, so the session really tries CUDA first.

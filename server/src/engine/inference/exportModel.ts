@@ -25,7 +25,7 @@ export async function exportRun(loaded: LoadedRun, req: ExportRequest): Promise<
   const input = { name: 'image', shape: [null, config.imageSize, config.imageSize, 3] as (number | null)[], range: '[0, 1] RGB, NHWC float32' };
   const base = { format, path: out, classes: config.classes, input, output: 'probabilities, in class order' };
   if (format === 'onnx') {
-    const conversion = layersToOnnx(loaded.model, ONNX_PREPROCESS[spec.id], { classes: JSON.stringify(config.classes), backbone: spec.id });
+    const conversion = await layersToOnnx(loaded.model, ONNX_PREPROCESS[spec.id], { classes: JSON.stringify(config.classes), backbone: spec.id });
     fs.mkdirSync(path.dirname(out), { recursive: true });
     writeFileAtomic(out, Buffer.from(conversion.bytes));
     return { ...base, input: { ...input, name: conversion.inputName }, outputName: conversion.outputNames[0] };

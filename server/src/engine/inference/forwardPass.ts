@@ -51,7 +51,7 @@ export function tfjsForwardPass(model: tfl.LayersModel, spec: BackboneSpec, imag
 export async function ortForwardPass(model: tfl.LayersModel, spec: BackboneSpec, imageSize: number): Promise<ForwardPass | null> {
   const ort = loadOrt();
   if (!ort) return null;
-  const conversion = layersToOnnx(model, ONNX_PREPROCESS[spec.id]);
+  const conversion = await layersToOnnx(model, ONNX_PREPROCESS[spec.id]);
   const session = await OrtModel.create(ort, conversion.bytes, conversion.inputName, conversion.outputNames);
   return {
     engine: 'onnxruntime',

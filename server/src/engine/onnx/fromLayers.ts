@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { CxrError } from '../errors';
 import { encodeModel, type Attribute, type Initializer, type OnnxGraph, type OnnxNode } from './onnxModel';
@@ -22,8 +21,9 @@ export interface OnnxConversion {
  * ONNX graph, weights included, read at call time. ONNX convolutions are NCHW: the graph transposes once after the
  * input and back before any rank-4 output. `preprocess` puts the backbone's input scaling in front.
  */
-export function layersToOnnx(model: tfl.LayersModel, preprocess: ChannelAffine | null, metadata: Record<string, string> = {}): OnnxConversion {
+export async function layersToOnnx(model: tfl.LayersModel, preprocess: ChannelAffine | null, metadata: Record<string, string> = {}): Promise<OnnxConversion> {
   if (model.inputs.length !== 1) throw new CxrError('MODEL_INVALID', `ONNX export needs a single-input model; '${model.name}' has ${model.inputs.length}.`);
+  const weights = await readWeights(model);
   const b = new GraphBuilder();
   const input = model.inputs[0];
   const [, h, w, c] = input.shape as (number | null)[];
@@ -45,7 +45,7 @@ export function layersToOnnx(model: tfl.LayersModel, preprocess: ChannelAffine |
       throw new CxrError('MODEL_INVALID', `'${model.name}' reads an input other than its own (${t.name}).`);
     }
     const ins = t.inputs.map(visit);
-    const out = convertLayer(b, t.sourceLayer, ins.map((i) => i.name), t.inputs);
+    const out = convertLayer(b, t.sourceLayer, weights.get(t.sourceLayer) ?? new Map(), ins.map((i) => i.name), t.inputs);
     names.set(t.id, out);
     return out;
   };
@@ -95,15 +95,37 @@ class GraphBuilder {
   }
 }
 
-/** The layer's weights by their short name (kernel, bias, gamma, ...), read now. */
-function weightsOf(layer: Layer): Map<string, { shape: number[]; data: Float32Array }> {
-  const values = layer.getWeights();
-  return new Map(
-    layer.weights.map((w, i) => {
-      const short = w.originalName.split('/').pop()!;
-      return [short, { shape: values[i].shape, data: values[i].dataSync() as Float32Array }];
-    }),
-  );
+type LayerWeights = Map<string, { shape: number[]; data: Float32Array }>;
+
+/**
+ * Every layer's weights by their short name (kernel, bias, gamma, ...), read asynchronously: a GPU backend (webgpu)
+ * has no synchronous read in Node.
+ */
+async function readWeights(model: tfl.LayersModel): Promise<Map<Layer, LayerWeights>> {
+  const all = new Map<Layer, LayerWeights>();
+  for (const layer of model.layers) {
+    const values = layer.getWeights();
+    const data = await Promise.all(values.map((v) => v.data() as Promise<Float32Array>));
+    all.set(layer, new Map(layer.weights.map((w, i) => [w.originalName.split('/').pop()!, { shape: values[i].shape, data: data[i] }])));
+  }
+  return all;
+}
+
+/** A rank-4 array permuted like tf.transpose(x, perm). */
+function permute4(data: Float32Array, shape: number[], perm: number[]): { shape: number[]; data: Float32Array } {
+  const outShape = perm.map((p) => shape[p]);
+  const strides = [shape[1] * shape[2] * shape[3], shape[2] * shape[3], shape[3], 1];
+  const [s0, s1, s2, s3] = perm.map((p) => strides[p]);
+  const out = new Float32Array(data.length);
+  let o = 0;
+  for (let a = 0; a < outShape[0]; a++) {
+    for (let b = 0; b < outShape[1]; b++) {
+      for (let c = 0; c < outShape[2]; c++) {
+        for (let d = 0; d < outShape[3]; d++) out[o++] = data[a * s0 + b * s1 + c * s2 + d * s3];
+      }
+    }
+  }
+  return { shape: outShape, data: out };
 }
 
 function pair(v: number | number[]): [number, number] {
@@ -143,7 +165,7 @@ function unsupported(layer: Layer, what: string): CxrError {
 /** Layers that are the identity at inference time. */
 const IDENTITY_AT_INFERENCE = new Set(['Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout']);
 
-function convertLayer(b: GraphBuilder, layer: Layer, inputs: string[], inSyms: Sym[]): { name: string; rank: number } {
+function convertLayer(b: GraphBuilder, layer: Layer, w: LayerWeights, inputs: string[], inSyms: Sym[]): { name: string; rank: number } {
   const kind = layer.getClassName();
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const cfg = layer.getConfig() as Record<string, any>;
@@ -158,17 +180,12 @@ function convertLayer(b: GraphBuilder, layer: Layer, inputs: string[], inSyms: S
       const s = pair(cfg.strides);
       const d = pair(cfg.dilationRate ?? 1);
       if (d[0] !== 1 || d[1] !== 1) throw unsupported(layer, 'dilated convolution');
-      const w = weightsOf(layer);
       const depthwise = kind === 'DepthwiseConv2D';
       const kernel = w.get(depthwise ? 'depthwise_kernel' : 'kernel')!;
       // tfjs [kh, kw, in, out] -> ONNX [out, in, kh, kw]; depthwise [kh, kw, in, mult] -> [in*mult, 1, kh, kw].
-      const onnxKernel = tf.tidy(() => {
-        const t = tf.tensor4d(kernel.data, kernel.shape as [number, number, number, number]);
-        if (!depthwise) return tf.transpose(t, [3, 2, 0, 1]);
-        const [kh, kw, cin, mult] = kernel.shape;
-        return tf.reshape(tf.transpose(t, [2, 3, 0, 1]), [cin * mult, 1, kh, kw]);
-      });
-      const kernelName = b.float(onnxKernel.shape, onnxKernel.dataSync(), `${layer.name}_kernel`);
+      const permuted = permute4(kernel.data, kernel.shape, depthwise ? [2, 3, 0, 1] : [3, 2, 0, 1]);
+      const onnxShape = depthwise ? [permuted.shape[0] * permuted.shape[1], 1, permuted.shape[2], permuted.shape[3]] : permuted.shape;
+      const kernelName = b.float(onnxShape, permuted.data, `${layer.name}_kernel`);
       const convInputs = [inputs[0], kernelName];
       if (cfg.useBias) convInputs.push(b.float([w.get('bias')!.data.length], w.get('bias')!.data, `${layer.name}_bias`));
       const attrs: Record<string, Attribute> = {
@@ -177,12 +194,10 @@ function convertLayer(b: GraphBuilder, layer: Layer, inputs: string[], inSyms: S
         pads: tfPads(cfg.padding, inShape[1], inShape[2], k, s),
       };
       if (depthwise) attrs.group = inShape[3];
-      onnxKernel.dispose();
       return rank4(activation(b, b.node('Conv', convInputs, attrs), cfg.activation, 4, layer));
     }
     case 'BatchNormalization': {
       if (cfg.axis !== -1 && cfg.axis !== 3) throw unsupported(layer, `batch normalisation on axis ${cfg.axis}`);
-      const w = weightsOf(layer);
       const channels = inShape[3];
       const ones = new Float32Array(channels).fill(1);
       const zeros = new Float32Array(channels);
@@ -216,7 +231,6 @@ function convertLayer(b: GraphBuilder, layer: Layer, inputs: string[], inSyms: S
     }
     case 'Dense': {
       if (inSyms[0].rank !== 2) throw unsupported(layer, 'Dense on a rank-' + inSyms[0].rank + ' input');
-      const w = weightsOf(layer);
       const kernel = w.get('kernel')!;
       let y = b.node('MatMul', [inputs[0], b.float(kernel.shape, kernel.data, `${layer.name}_kernel`)]);
       if (cfg.useBias) y = b.node('Add', [y, b.float([w.get('bias')!.data.length], w.get('bias')!.data, `${layer.name}_bias`)]);
