@@ -494,13 +494,18 @@ export interface AuditResult {
   } | null;
   thresholds: { hashMaxDistance: number; minCorrelation: number };
   seconds: number;
+  /** Images whose record came from the disk cache (same bytes seen before) and images decoded this time. */
+  probes?: { fromCache: number; decoded: number };
 }
 
 /** The feature cache (`cxr cache info|clear`): where it is, and what it holds. */
 export interface CacheInfo {
   dir: string;
+  /** Frozen outputs and audit records together. */
   entries: number;
   bytes: number;
+  /** Of the entries, the dataset audit's per-image records. */
+  auditRecords: number;
 }
 
 /** `cxr export`: a trained run as a standalone model. */

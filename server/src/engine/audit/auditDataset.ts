@@ -5,7 +5,9 @@ import { CxrError, toCxrError } from '../errors';
 import type { PathPolicy } from '../security/pathPolicy';
 import { mapLimit, yieldToEventLoop } from '../util/concurrency';
 import { findDuplicatePairs, NEAR_DUPLICATE_MAX_DISTANCE, NEAR_DUPLICATE_MIN_CORRELATION, type DuplicatePair, type ProbedItem } from './duplicates';
-import { probeImage } from './imageProbe';
+import { featureCacheEnabled } from '../cache/featureCache';
+import { ProbeCache } from '../cache/probeCache';
+import { probeImage, type ProbeRecord, type ProbeStore } from './imageProbe';
 import { sourceConfoundProbe, type ConfoundProbeResult } from './sourceConfound';
 
 export interface AuditOptions {
@@ -13,6 +15,8 @@ export interface AuditOptions {
   signal?: AbortSignal;
   /** Files the audit may read (CSV rows and symlinks inside the dataset included). */
   paths?: PathPolicy;
+  /** Records of file contents probed before; default: the disk cache (none when CXR_FEATURE_CACHE=off). */
+  store?: ProbeStore | null;
 }
 
 const SEVERITY_RANK: Record<AuditSeverity, number> = { critical: 0, warning: 1, info: 2 };
@@ -23,13 +27,14 @@ export async function auditDataset(req: AuditRequest, opts: AuditOptions = {}): 
   const dataset = await loadDataset(req.data, opts.paths);
   const probed: ProbedItem[] = [];
   const unreadable: { file: string; reason: string }[] = [];
+  const store = countingStore(opts.store !== undefined ? opts.store : featureCacheEnabled() ? new ProbeCache() : null);
   const chunk = 16;
   for (let start = 0; start < dataset.items.length; start += chunk) {
     if (opts.signal?.aborted) throw new CxrError('CANCELLED', 'Audit cancelled.');
     const part = dataset.items.slice(start, start + chunk);
     const results = await mapLimit(part, 4, async (item) => {
       try {
-        return { item, probe: await probeImage(item.path) };
+        return { item, probe: await probeImage(item.path, store) };
       } catch (e) {
         unreadable.push({ file: item.path, reason: toCxrError(e).message });
         return null;
@@ -83,7 +88,33 @@ export async function auditDataset(req: AuditRequest, opts: AuditOptions = {}): 
     },
     thresholds: { hashMaxDistance: NEAR_DUPLICATE_MAX_DISTANCE, minCorrelation: NEAR_DUPLICATE_MIN_CORRELATION },
     seconds: (Date.now() - started) / 1000,
+    probes: { fromCache: store.hits, decoded: probed.length - store.hits },
   };
+}
+
+/**
+ * Counts cache hits. The cache only saves time: a record that cannot be written is skipped (the audit's result does
+ * not depend on it), and after the first failure no more writes are tried.
+ */
+function countingStore(inner: ProbeStore | null): ProbeStore & { hits: number } {
+  let broken = false;
+  const counter = {
+    hits: 0,
+    async get(sha256: string): Promise<ProbeRecord | null> {
+      const record = inner ? await inner.get(sha256) : null;
+      if (record) counter.hits++;
+      return record;
+    },
+    async put(record: ProbeRecord): Promise<void> {
+      if (!inner || broken) return;
+      try {
+        await inner.put(record);
+      } catch {
+        broken = true;
+      }
+    },
+  };
+  return counter;
 }
 
 function duplicateFindings(pairs: DuplicatePair[]): AuditFinding[] {

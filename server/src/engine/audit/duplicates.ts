@@ -1,4 +1,4 @@
-import { boxDown, PROBE_SIZE, type ImageProbe } from './imageProbe';
+import type { ImageProbe } from './imageProbe';
 import { hammingDistance } from './perceptualHash';
 
 /**
@@ -27,7 +27,7 @@ export interface DuplicatePair {
 }
 
 export function findDuplicatePairs(items: readonly ProbedItem[]): DuplicatePair[] {
-  const thumbs = items.map((i) => standardised(boxDown(i.probe.grey, PROBE_SIZE, 4)));
+  const thumbs = items.map((i) => standardised(i.probe.thumb));
   const pairs: DuplicatePair[] = [];
   for (let i = 0; i < items.length; i++) {
     for (let j = i + 1; j < items.length; j++) {
@@ -43,7 +43,7 @@ export function findDuplicatePairs(items: readonly ProbedItem[]): DuplicatePair[
 
 /** Pearson correlation of two probes' 32 x 32 grey thumbnails. */
 export function thumbnailCorrelation(a: ImageProbe, b: ImageProbe): number {
-  return dot(standardised(boxDown(a.grey, PROBE_SIZE, 4)), standardised(boxDown(b.grey, PROBE_SIZE, 4)));
+  return dot(standardised(a.thumb), standardised(b.thumb));
 }
 
 /** Zero mean, unit norm: the dot product of two is their Pearson correlation. */

@@ -1,39 +1,57 @@
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import { decodeImage, type DecodedImage } from '../data/decode';
+import * as path from 'node:path';
+import { decodeImageBuffer, type DecodedImage } from '../data/decode';
+import { MAX_IMAGE_BYTES, readRegularFile } from '../util/safeRead';
 import { perceptualHash } from './perceptualHash';
 
 /** Side of the grey thumbnail every audit measurement is taken on. */
 export const PROBE_SIZE = 128;
+/** Side of the thumbnail kept for the near-duplicate correlation. */
+export const THUMB_SIZE = 32;
 const BORDER = 16;
 
-/** What the audit knows about one image: its hashes and its acquisition properties. */
-export interface ImageProbe {
-  file: string;
+/** What the audit knows about one image, whatever its path: hashes and acquisition properties (the cached part). */
+export interface ProbeRecord {
   sha256: string;
   hash: Uint8Array;
   source: DecodedImage['source'];
   fileBytes: number;
-  /** Grey values in [0, 1], PROBE_SIZE x PROBE_SIZE, row-major. */
-  grey: Float32Array;
+  /** Grey values in [0, 1], THUMB_SIZE x THUMB_SIZE, row-major: block means of the PROBE_SIZE thumbnail. */
+  thumb: Float32Array;
+  /** Intensity statistics of the PROBE_SIZE grey thumbnail. */
+  stats: IntensityStats;
   /** Mean over pixels of (max - min) of R, G, B: 0 for any grey image. */
   colourfulness: number;
 }
 
-/** Decodes (through the one decoder) and measures one image. */
-export async function probeImage(file: string): Promise<ImageProbe> {
-  const bytes = await fs.promises.readFile(file);
-  const decoded = await decodeImage(file, PROBE_SIZE);
+export interface ImageProbe extends ProbeRecord {
+  file: string;
+}
+
+/** Where probe records of already-seen file contents are kept (the disk cache; see cache/probeCache.ts). */
+export interface ProbeStore {
+  get(sha256: string): Promise<ProbeRecord | null>;
+  put(record: ProbeRecord): Promise<void>;
+}
+
+/**
+ * Reads one image and measures it: decoded (through the one decoder) only when `store` does not already know these
+ * bytes. The record is keyed by the sha256 of the bytes read here, and the pixels measured are those same bytes.
+ */
+export async function probeImage(file: string, store?: ProbeStore | null): Promise<ImageProbe> {
+  const bytes = await readRegularFile(file, 'image', MAX_IMAGE_BYTES);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const known = store ? await store.get(sha256) : null;
+  if (known) return { ...known, file };
+  const record = measure(sha256, bytes.length, await decodeImageBuffer(bytes, PROBE_SIZE, path.basename(file)));
+  await store?.put(record);
+  return { ...record, file };
+}
+
+function measure(sha256: string, fileBytes: number, decoded: DecodedImage): ProbeRecord {
   const { grey, colourfulness } = greyAndColour(decoded.data);
-  return {
-    file,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
-    hash: perceptualHash(boxDown(grey, PROBE_SIZE, 4)),
-    source: decoded.source,
-    fileBytes: bytes.length,
-    grey,
-    colourfulness,
-  };
+  const thumb = boxDown(grey, PROBE_SIZE, PROBE_SIZE / THUMB_SIZE);
+  return { sha256, hash: perceptualHash(thumb), source: decoded.source, fileBytes, thumb, stats: intensityStats(grey), colourfulness };
 }
 
 export function greyAndColour(rgb: Float32Array): { grey: Float32Array; colourfulness: number } {

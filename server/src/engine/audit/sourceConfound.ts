@@ -1,6 +1,6 @@
 import type { Interval } from '../api';
 import { wilsonInterval } from '../eval/intervals';
-import { intensityStats, type ImageProbe } from './imageProbe';
+import type { ImageProbe } from './imageProbe';
 import { crossValidatedPredictions, NEAREST_CENTROID } from './logisticRegression';
 
 /**
@@ -34,7 +34,7 @@ export const ACQUISITION_FEATURES = [
 ] as const;
 
 export function acquisitionFeatures(p: ImageProbe): number[] {
-  const s = intensityStats(p.grey);
+  const s = p.stats;
   const { width, height, format, bitDepth, channels } = p.source;
   return [
     Math.log(width),

@@ -22,7 +22,7 @@ export function cacheDir(): string {
   return path.join(base, 'cxr-studio');
 }
 
-/** False when CXR_FEATURE_CACHE=off: nothing is read from or written to the cache (benchmarks of the cold path). */
+/** False when CXR_FEATURE_CACHE=off: nothing is read from or written to the cache, features or audit records (benchmarks of the cold path). */
 export function featureCacheEnabled(): boolean {
   return process.env.CXR_FEATURE_CACHE !== 'off';
 }
@@ -91,15 +91,25 @@ export class FeatureCache {
 
   /** Written under a temporary name and renamed, so a reader never sees half an entry. */
   async put(key: string, data: Float32Array): Promise<void> {
-    const file = this.fileFor(key);
-    await fs.promises.mkdir(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await fs.promises.writeFile(tmp, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    await fs.promises.rename(tmp, file);
+    await writeEntryAtomic(this.fileFor(key), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
 }
 
-export function cacheInfo(dir = cacheDir()): CacheInfo {
+/** Writes a cache entry under a temporary name and renames it, so a reader never sees half an entry. */
+export async function writeEntryAtomic(file: string, data: Uint8Array | string): Promise<void> {
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  await fs.promises.writeFile(tmp, data);
+  await fs.promises.rename(tmp, file);
+}
+
+/** The cache's sub-folders and the entry files each holds (nothing else in `dir` is counted or removed). */
+const PARTS = [
+  { folder: 'features', suffix: '.f32' },
+  { folder: 'audit', suffix: '.json' },
+] as const;
+
+function countEntries(dir: string, suffix: string): { entries: number; bytes: number } {
   let entries = 0;
   let bytes = 0;
   const walk = (d: string): void => {
@@ -112,19 +122,25 @@ export function cacheInfo(dir = cacheDir()): CacheInfo {
     for (const e of list) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.isFile() && e.name.endsWith('.f32')) {
+      else if (e.isFile() && e.name.endsWith(suffix)) {
         entries++;
         bytes += fs.statSync(p).size;
       }
     }
   };
-  walk(path.join(dir, 'features'));
-  return { dir, entries, bytes };
+  walk(dir);
+  return { entries, bytes };
 }
 
-/** Removes the stored features (only the cache's own sub-folder, never anything else in `dir`). */
+/** Entries and bytes of the whole cache: frozen outputs and the dataset audit's per-image records. */
+export function cacheInfo(dir = cacheDir()): CacheInfo {
+  const [features, audit] = PARTS.map((p) => countEntries(path.join(dir, p.folder), p.suffix));
+  return { dir, entries: features.entries + audit.entries, bytes: features.bytes + audit.bytes, auditRecords: audit.entries };
+}
+
+/** Removes the stored entries (only the cache's own sub-folders, never anything else in `dir`). */
 export function clearCache(dir = cacheDir()): CacheInfo {
   const before = cacheInfo(dir);
-  fs.rmSync(path.join(dir, 'features'), { recursive: true, force: true });
+  for (const p of PARTS) fs.rmSync(path.join(dir, p.folder), { recursive: true, force: true });
   return before;
 }

@@ -44,9 +44,16 @@ export interface DecodeOptions {
 export { DEFAULT_MAX_INPUT_PIXELS };
 export const MAX_OUTPUT_SIZE = 4096;
 
+let decodes = 0;
+/** Images this thread has started to decode (both entry points): lets tests show that a cache hit decoded nothing. */
+export function decodeCount(): number {
+  return decodes;
+}
+
 /** Decodes a file; the format comes from its bytes, never from its extension. */
 export async function decodeImage(file: string, size: number, opts: DecodeOptions = {}): Promise<DecodedImage> {
   checkSize(size);
+  decodes++;
   const abs = path.resolve(file);
   const head = await readHead(abs);
   const sniffed = sniffFormat(head);
@@ -59,6 +66,7 @@ export async function decodeImage(file: string, size: number, opts: DecodeOption
 /** Decodes bytes already in memory; `name` is only used in messages (and as a DICOM hint when it ends in .dcm). */
 export async function decodeImageBuffer(buf: Buffer, size: number, name: string, opts: DecodeOptions = {}): Promise<DecodedImage> {
   checkSize(size);
+  decodes++;
   const sniffed = sniffFormat(buf.subarray(0, SNIFF_BYTES));
   if (sniffed.kind === 'raster') return decodeRaster(buf, sniffed.format, size, name, opts);
   if (sniffed.kind === 'dicom' || (sniffed.unknownBinary && isDcmName(name))) return decodeDicomBytes(buf, size, name, opts);
