@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { BROWSER_IMAGE_MIME, explain } from '../../common/src/protocol';
 import type { CamMethodName } from '../../common/src/protocol';
+import { selectHeatmap } from '../../common/src/heatmapView';
 import { HeatmapFromWebview, HeatmapModelInfo, HeatmapState, HeatmapToWebview } from '../../common/src/webviewProtocol';
 import type { Backend } from './backend';
 import { errorMessage } from './errors';
@@ -82,6 +83,7 @@ class HeatmapSession {
       loading: true,
       result: null,
       error: null,
+      backendExplains: 0,
     };
     this.disposables.push(
       panel.webview.onDidReceiveMessage((m: HeatmapFromWebview) => void this.onMessage(m)),
@@ -144,6 +146,7 @@ class HeatmapSession {
     // Without a browser-readable original, ask for the model-resolution image itself (alpha 0 = no overlay).
     const needBase = this.state.imageSrc === null;
     try {
+      this.state.backendExplains++;
       const result = await this.backend.request(explain, {
         run: model.runDir,
         image: this.uri.fsPath,
@@ -173,6 +176,12 @@ class HeatmapSession {
       case 'explain':
         await this.explain(message.method, message.target);
         break;
+      case 'select': {
+        const selected = this.state.result && selectHeatmap(this.state.result, message.method, message.target);
+        if (selected) Object.assign(this.state, { method: message.method, target: message.target, result: selected });
+        else await this.explain(message.method, message.target);
+        break;
+      }
       case 'opacity':
         this.state.opacity = Math.min(1, Math.max(0, message.opacity));
         break;
@@ -206,6 +215,7 @@ class HeatmapSession {
         void vscode.window.showErrorMessage(`Not saved: ${uri.fsPath} is inside the dataset split ${split}, where it would become a training or test image. Choose another folder.`);
       } else if (uri) {
         try {
+          this.state.backendExplains++;
           const rendered = await this.backend.request(explain, {
             run: model.runDir,
             image: this.uri.fsPath,

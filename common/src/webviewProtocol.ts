@@ -121,6 +121,8 @@ export interface HeatmapState {
   loading: boolean;
   result: ExplainResult | null;
   error: string | null;
+  /** How many explain requests this viewer has sent to the backend (a class or method switch served locally sends none). */
+  backendExplains: number;
 }
 
 export type HeatmapToWebview =
@@ -130,6 +132,8 @@ export type HeatmapToWebview =
 export type HeatmapFromWebview =
   | ReadyMessage
   | { type: 'explain'; method: CamMethodName; target: string | null }
+  /** The webview switched to another class or method from the reply's all-class maps; no backend request. */
+  | { type: 'select'; method: CamMethodName; target: string | null }
   | { type: 'opacity'; opacity: number }
   | { type: 'export'; opacity: number }
   | { type: 'pickModel' };

@@ -1,0 +1,88 @@
+/**
+ * The heatmap viewer in code-server, on a small real run (MobileNetV2 trained briefly on ci-tiny): switching the
+ * target class and the method is served from the one explain reply's all-class maps, with no backend request.
+ */
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { before, describe, it } from 'node:test';
+import type { FrameLocator } from 'playwright-core';
+import { WebviewIds } from '../../common/src/webviewProtocol';
+import { Engine } from '../../server/src/engine/engine';
+import { scratchDirFactory } from '../helpers/scratch';
+import { CI_TINY, MOBILENET_NOTOP_MANIFEST, requireShared } from '../helpers/shared';
+import { CodeServerSession, escapeRegExp, useSession } from './harness';
+
+const heat = WebviewIds.heatmap;
+const CLASSES = ['Covid', 'Normal', 'Viral Pneumonia'];
+const XRAY = 'data/ci-tiny/test/Covid/0105.png';
+const scratch = scratchDirFactory();
+const outside = scratch('e2e-heatmap-trust');
+const runsDir = path.join(outside, 'runs');
+const run = path.join(runsDir, 'heatmap-trust');
+
+function exactly(text: string): RegExp {
+  return new RegExp(`^\\s*${escapeRegExp(text)}\\s*$`);
+}
+
+describe('CXR Studio heatmap viewer: local class and method switches', { timeout: 600_000 }, () => {
+  let s: CodeServerSession;
+
+  before(async () => {
+    const engine = new Engine();
+    const result = await engine.train({
+      data: requireShared(CI_TINY), out: run, backbone: 'mobilenet_v2', weights: requireShared(MOBILENET_NOTOP_MANIFEST),
+      imageSize: 96, epochs: 2, batchSize: 4, seed: 2,
+    });
+    assert.equal(result.status, 'completed');
+  });
+
+  useSession({ name: 'heatmap-trust', settings: { 'cxr.runsDirectory': runsDir, 'cxr.activeModel': run } }, async (started) => {
+    s = started;
+    await s.statusBarItem('cxr.status').filter({ hasText: /· heatmap-trust$/ }).waitFor({ timeout: 90_000 });
+  });
+
+  async function openHeatmap(relPath: string): Promise<FrameLocator> {
+    await s.rightClickExplorer(relPath);
+    await s.contextMenuItem('Show Heatmap');
+    await s.tab(`Heatmap: ${path.basename(relPath)}`).waitFor();
+    const view = await s.webviewWith(heat.canvas, 60_000);
+    await view.locator(`#${heat.canvas}`).waitFor({ state: 'visible', timeout: 60_000 });
+    return view;
+  }
+
+  it('switches target class and method from the one reply, without a backend request', async () => {
+    const view = await openHeatmap(XRAY);
+    const canvas = view.locator(`#${heat.canvas}`);
+    await canvas.and(view.locator('[data-backend-explains="1"]')).waitFor();
+    const predicted = (await canvas.getAttribute('data-target')) ?? '';
+    assert.ok(CLASSES.includes(predicted), `the first map is for the predicted class, got '${predicted}'`);
+    assert.equal(await canvas.getAttribute('data-method'), 'cam');
+    const original = await canvas.evaluate((el) => el.toDataURL());
+    const switches: number[] = [];
+
+    for (const other of CLASSES.filter((c) => c !== predicted)) {
+      await view.locator(`#${heat.target}`).click();
+      await view.locator(`#${heat.target} li[role="option"]`).filter({ hasText: exactly(other) }).click();
+      await canvas.and(view.locator(`[data-target="${other}"]`)).waitFor();
+      assert.notEqual(await canvas.evaluate((el) => el.toDataURL()), original, `the overlay for ${other} differs from ${predicted}'s`);
+      assert.equal(await canvas.getAttribute('data-backend-explains'), '1', `switching to ${other} sent no explain request`);
+      switches.push(Number(await canvas.getAttribute('data-switch-ms')));
+    }
+    await view.locator(`#${heat.method}`).click();
+    await view.locator(`#${heat.method} li[role="option"]`).filter({ hasText: exactly('Grad-CAM') }).click();
+    await canvas.and(view.locator('[data-method="gradcam"]')).waitFor();
+    switches.push(Number(await canvas.getAttribute('data-switch-ms')));
+    await view.locator('#heatmap-meta').filter({ hasText: /· Grad-CAM for / }).waitFor();
+
+    // Back to CAM and the predicted class: exactly the first overlay again.
+    await view.locator(`#${heat.method}`).click();
+    await view.locator(`#${heat.method} li[role="option"]`).filter({ hasText: exactly('CAM') }).click();
+    await view.locator(`#${heat.target}`).click();
+    await view.locator(`#${heat.target} li[role="option"]`).filter({ hasText: exactly('Predicted class') }).click();
+    await canvas.and(view.locator(`[data-target="${predicted}"][data-method="cam"]`)).waitFor();
+    assert.equal(await canvas.evaluate((el) => el.toDataURL()), original, 'the predicted class\'s CAM is drawn again');
+    assert.equal(await canvas.getAttribute('data-backend-explains'), '1', 'no switch asked the backend');
+    assert.ok(switches.every((ms) => Number.isFinite(ms) && ms >= 0), `switch times ${switches.join(', ')} ms`);
+    process.stderr.write(`[e2e] heatmap switch times in the webview (ms): ${switches.join(', ')}\n`);
+  });
+});
