@@ -9,6 +9,7 @@ import type { ProgressToken } from 'vscode-jsonrpc';
 import type {
   AuditRequest,
   AuditResult,
+  AugmentParams,
   BackboneId,
   BackendName,
   BackendReport,
@@ -32,7 +33,7 @@ import type {
   TrainResult,
 } from '../../server/src/engine/api';
 import type { CxrErrorCode } from '../../server/src/engine/errors';
-import type { EngineBackendSetting } from '../../server/src/engine/names';
+import type { BatchNormMode, EngineBackendSetting } from '../../server/src/engine/names';
 
 export type * from '../../server/src/engine/api';
 export type { CxrErrorCode } from '../../server/src/engine/errors';
@@ -348,3 +349,48 @@ export const shortcutAudit = new RequestType<ShortcutAuditRequest, ShortcutAudit
 
 /** Writes the run's model card from its folder (config, audit, evaluation, calibration, OOD, shortcut audits). */
 export const modelCard = new RequestType<ModelCardParams, ModelCardResult, CxrErrorData>('cxr/modelCard');
+
+// ---------------------------------------------------------------------------------------------------------------
+// Training form and image views
+
+/** One backbone as the training form offers it: its recipe's defaults, where it can be frozen, its weights. */
+export interface BackboneTrainingOptions {
+  backbone: BackboneId;
+  label: string;
+  recipe: { epochs: number; batchSize: number; learningRate: number; momentum: number; augment: AugmentParams | null };
+  /** The recipe's freeze point, one of `freezePoints`. */
+  defaultFreezeAt: string;
+  /** Layers the model can be cut at (block boundaries), in model order. */
+  freezePoints: string[];
+  imageSize: number;
+  /** The ImageNet (no-top) weights a training would load by default; null: random initialisation. */
+  weights: string | null;
+  /** The augmentation "on" means for this backbone (its recipe's, or the method's). */
+  augmentWhenOn: AugmentParams;
+}
+
+export interface TrainingOptions {
+  backbones: BackboneTrainingOptions[];
+  valFraction: number;
+  seed: number;
+  batchNorm: BatchNormMode;
+}
+
+/** Every backbone's training defaults and freeze points, for the training form. Params: {}. */
+export const trainingOptions = new RequestType<Record<string, never>, TrainingOptions, CxrErrorData>('cxr/trainingOptions');
+
+export interface ThumbnailsParams {
+  files: string[];
+  /** Edge in pixels (16-256); default 96. */
+  size?: number;
+}
+
+export interface Thumbnail {
+  file: string;
+  /** A small JPEG as a data: URL, or null when the file could not be decoded (then `error` says why). */
+  dataUrl: string | null;
+  error?: string;
+}
+
+/** Small JPEGs of images (at most 200 per request) made by the backend, so webviews never load full images. */
+export const thumbnails = new RequestType<ThumbnailsParams, Thumbnail[], CxrErrorData>('cxr/thumbnails');

@@ -2,33 +2,30 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { EpochMetrics, RunConfig } from './api';
 import { CxrError } from './errors';
 import { BACKBONE_IDS } from './names';
+import { MAX_BATCH_SIZE, MAX_EPOCHS, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, rangeProblem, type TrainingNumberField } from './trainingRanges';
+
+export { MAX_IMAGE_SIZE, MAX_LEARNING_RATE, MIN_IMAGE_SIZE } from './trainingRanges';
 
 /**
  * Numbers that would lie: non-finite weights, predictions and losses, a training that diverged, hyperparameters
  * and run configs out of range. Each check fails with a sentence that says what is wrong and what to do.
  */
 
-/** Inputs larger than this cost gigabytes per batch (activations grow with the square of the size). */
-export const MAX_IMAGE_SIZE = 512;
-export const MIN_IMAGE_SIZE = 32;
-/** SGD learning rates beyond this only diverge; 0 or below never learns. */
-export const MAX_LEARNING_RATE = 10;
 /** A trainable weight larger than this in magnitude means the optimisation has blown up. */
 export const DIVERGED_WEIGHT_MAGNITUDE = 1e6;
 
-function rangeError(what: string, value: unknown, range: string): CxrError {
-  return new CxrError('INVALID_ARGUMENT', `The ${what} must be ${range} (got ${String(value)}).`, { field: what, value: String(value) });
+/** INVALID_ARGUMENT naming the first out-of-range value among `values` (ranges: trainingRanges.ts). */
+export function validateTrainingNumbers(values: Partial<Record<TrainingNumberField, number>>): void {
+  for (const [field, value] of Object.entries(values) as [TrainingNumberField, number | undefined][]) {
+    if (value === undefined) continue;
+    const problem = rangeProblem(field, value);
+    if (problem) throw new CxrError('INVALID_ARGUMENT', problem.message, { field, value: String(value) });
+  }
 }
 
 /** Learning rate, momentum and input size of a new training. */
 export function validateHyperparameters(h: { learningRate: number; momentum: number; imageSize: number }): void {
-  if (!(Number.isFinite(h.learningRate) && h.learningRate > 0 && h.learningRate <= MAX_LEARNING_RATE)) {
-    throw rangeError('learning rate', h.learningRate, `a number in (0, ${MAX_LEARNING_RATE}]`);
-  }
-  if (!(Number.isFinite(h.momentum) && h.momentum >= 0 && h.momentum < 1)) throw rangeError('momentum', h.momentum, 'a number in [0, 1)');
-  if (!(Number.isInteger(h.imageSize) && h.imageSize >= MIN_IMAGE_SIZE && h.imageSize <= MAX_IMAGE_SIZE)) {
-    throw rangeError('image size', h.imageSize, `a whole number from ${MIN_IMAGE_SIZE} to ${MAX_IMAGE_SIZE}`);
-  }
+  validateTrainingNumbers({ learningRate: h.learningRate, momentum: h.momentum, imageSize: h.imageSize });
 }
 
 /**
@@ -49,8 +46,8 @@ export function validateRunConfig(config: unknown, file: string): RunConfig {
     if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) throw bad(`'${name}' is ${JSON.stringify(v)}, not a whole number from ${min} to ${max}`);
   };
   int('imageSize', MIN_IMAGE_SIZE, MAX_IMAGE_SIZE);
-  int('epochs', 1, 100_000);
-  int('batchSize', 1, 4096);
+  int('epochs', 1, MAX_EPOCHS);
+  int('batchSize', 1, MAX_BATCH_SIZE);
   try {
     validateHyperparameters({ learningRate: c.learningRate as number, momentum: c.momentum as number, imageSize: c.imageSize as number });
   } catch (e) {

@@ -38,6 +38,7 @@ import { PathGuard } from './pathGuard';
 import * as requests from './requests';
 import { toResponseError } from './responseErrors';
 import { TrainingHost } from './trainingHost';
+import * as viewRequests from './viewRequests';
 import { cancelByProgressToken, TrainingProgress } from './trainingProgress';
 
 const connection = openConnection();
@@ -246,6 +247,16 @@ handle(protocol.scanDatasets, (params) => scanDatasets(requests.parseScanRoots(p
 handle(protocol.datasetImages, (params) => {
   const { dataset, ...filter } = requests.parseDatasetImages(params, guard);
   return listDatasetImages(dataset, filter, guard);
+});
+
+handle(protocol.trainingOptions, async () => {
+  await engine.init();
+  return viewRequests.trainingOptions();
+});
+
+handle(protocol.thumbnails, (params) => {
+  const { files, size } = viewRequests.parseThumbnails(params, guard);
+  return heavy.run(() => viewRequests.thumbnails(files, size));
 });
 
 handle(protocol.runDetails, (params) => readRunDetails(requests.parseRunDetails(params, guard), guard));

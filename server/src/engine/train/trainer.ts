@@ -19,7 +19,8 @@ import { resolvePretrainedWeights } from '../models/pretrained';
 import { mapLimit, yieldToEventLoop } from '../util/concurrency';
 import { Rng } from '../util/rng';
 import { ensureFolder } from '../util/atomic';
-import { divergence, validateHyperparameters } from '../numbers';
+import { divergence, validateTrainingNumbers } from '../numbers';
+import { TRAINING_DEFAULTS } from '../trainingRanges';
 import { UNRESTRICTED, type PathPolicy } from '../security/pathPolicy';
 import {
   isOptimizerSlot,
@@ -48,7 +49,6 @@ export interface TrainContext {
   paths?: PathPolicy;
 }
 
-const DEFAULT_VAL_FRACTION = 0.1;
 /** Largest batch pushed through trainable conv layers at once: the 32-bit wasm heap overflows beyond (engine.md). */
 const CONV_MICRO_BATCH = 8;
 /** Images per frozen-part call while streaming. */
@@ -330,17 +330,16 @@ function newRunConfig(req: TrainRequest, classes: string[]): RunConfig {
     : req.augment;
   const epochs = req.epochs ?? spec.recipe.epochs;
   const batchSize = req.batchSize ?? spec.recipe.batchSize;
-  for (const [name, v] of [['epochs', epochs], ['batch size', batchSize]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new CxrError('INVALID_ARGUMENT', `The ${name} must be a positive integer (got ${v}).`);
-  }
-  const valFraction = req.valFraction ?? DEFAULT_VAL_FRACTION;
-  if (!(valFraction >= 0 && valFraction < 1)) {
-    throw new CxrError('INVALID_ARGUMENT', `The validation fraction must be in [0, 1) (got ${valFraction}).`);
-  }
+  const valFraction = req.valFraction ?? TRAINING_DEFAULTS.valFraction;
   const learningRate = req.learningRate ?? spec.recipe.learningRate;
   const momentum = req.momentum ?? spec.recipe.momentum;
   const imageSize = req.imageSize ?? spec.defaultInputSize;
-  validateHyperparameters({ learningRate, momentum, imageSize });
+  const seed = req.seed ?? TRAINING_DEFAULTS.seed;
+  validateTrainingNumbers({ epochs, batchSize, learningRate, momentum, valFraction, seed, imageSize });
+  if (augment) {
+    const { rotationDeg, widthShift, heightShift, zoom } = augment;
+    validateTrainingNumbers({ rotationDeg, widthShift, heightShift, zoom });
+  }
   return {
     version: 1,
     createdAt: new Date().toISOString(),
@@ -353,7 +352,7 @@ function newRunConfig(req: TrainRequest, classes: string[]): RunConfig {
     batchSize,
     learningRate,
     momentum,
-    seed: req.seed ?? 42,
+    seed,
     valFraction,
     freezeAt: req.freezeAt ?? spec.defaultFreezeAt,
     augment,
