@@ -19,6 +19,7 @@ import { StatusBar } from './statusBar';
 import { describeDevice } from './device';
 import { useTensorflowInstallation } from './tensorflowInstallation';
 import { TrainingController } from './training';
+import { TrainingFormPanel } from './trainingFormPanel';
 import { WeightsCommand } from './weights';
 
 let backend: Backend | undefined;
@@ -39,6 +40,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const heatmaps = new HeatmapEditorProvider(context.extensionUri, b, settings, runs, (file) => datasets.splitFolderOf(file));
   const classify = new ClassifyCommands(b, runs, heatmaps);
   const audit = new AuditCommand(b, datasets, context.globalStorageUri);
+  const trainingForm = new TrainingFormPanel(context.extensionUri, context.workspaceState, b, settings, datasets, training);
 
   const command = (id: string, handler: (...args: unknown[]) => unknown) =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {
@@ -59,7 +61,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     evaluation,
     HeatmapEditorProvider.register(context, heatmaps),
     ...registerPanelSerializers(b, training.dashboard, evaluation.panel),
+    trainingForm,
     command('cxr.train', (arg) => training.trainCommand(arg)),
+    command('cxr.configureTraining', () => trainingForm.show()),
     command('cxr.resumeTraining', (arg) => training.resumeCommand(arg)),
     command('cxr.cancelTraining', (arg) => training.cancelCommand(arg)),
     command('cxr.evaluate', (arg) => evaluation.evaluateCommand(arg)),

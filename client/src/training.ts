@@ -99,6 +99,18 @@ export class TrainingController implements vscode.Disposable {
     await this.start({ data: dataset.path, out, backbone, epochs }, dataset.classes);
   }
 
+  /**
+   * Starts a new training from a request the training form built (everything but the run folder), after the same
+   * trust and one-at-a-time checks as `cxr.train`. Returns the run folder, or undefined when it did not start; the
+   * training itself goes on in the background with the progress notification and the dashboard.
+   */
+  async startConfigured(req: Omit<TrainRequest, 'out'>, dataset: { label: string; classes: string[] }): Promise<string | undefined> {
+    if (!this.ensureTrusted() || !(await this.ensureIdle())) return undefined;
+    const out = path.join(this.settings.runsDirectory, `${slug(dataset.label)}-${req.backbone}-${timestamp()}`);
+    void this.start({ ...req, out }, dataset.classes);
+    return path.resolve(out);
+  }
+
   /** `cxr.resumeTraining`: continues an interrupted, cancelled or failed run from its last checkpoint. */
   async resumeCommand(arg?: unknown): Promise<void> {
     if (!this.ensureTrusted() || !(await this.ensureIdle())) return;
