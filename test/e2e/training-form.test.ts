@@ -51,7 +51,7 @@ describe('CXR Studio training form in code-server', { timeout: 300_000 }, () => 
     assert.equal(await field('rotationDeg').isDisabled(), true);
     // Every control has a label naming it (screen readers read it) and says where its error message is.
     const unlabelled = await form.locator('[data-field]').evaluateAll((els) =>
-      els.filter((el) => !(el as HTMLInputElement).labels?.length || !el.getAttribute('aria-describedby')).map((el) => el.id),
+      els.filter((el) => !(el as unknown as { labels?: { length: number } }).labels?.length || !el.getAttribute('aria-describedby')).map((el) => el.id),
     );
     assert.deepEqual(unlabelled, []);
 
