@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { scratchDirFactory } from '../helpers/scratch';
-import { CI_TINY, MOBILENET_NOTOP_MANIFEST, requireShared } from '../helpers/shared';
+import { CI_TINY, COVID19, MOBILENET_NOTOP_MANIFEST, requireShared } from '../helpers/shared';
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'cxr.js');
 const IMAGE = path.join(CI_TINY, 'test', 'Covid', '0102.jpeg');
@@ -120,6 +120,26 @@ describe('cxr command line: train, Ctrl-C, --resume, evaluate, cam, cam-grid', (
     const human = cxr('evaluate', run, CI_TINY);
     assert.equal(human.code, 0, human.stderr);
     assert.match(human.stdout, /\d+\.\d%/);
+  });
+
+  it('Ctrl-C during predict and evaluate exits 130 with one line, writing nothing', async () => {
+    requireShared(COVID19);
+    // 300-odd images at 224 px: seconds of work, so the signal lands mid-way.
+    const folders = ['train', 'test'].flatMap((s) => fs.readdirSync(path.join(COVID19, s)).map((c) => path.join(COVID19, s, c)));
+    const p = await cxrInterrupted(/^Loaded model of /m, 'predict', run, ...folders, '--json');
+    assert.ok(p.interrupted, `no 'Loaded model' line on stderr:\n${p.stderr}`);
+    assert.equal(p.code, 130, `exit ${p.code} ${p.signal}\n${p.stderr}`);
+    assert.equal(p.stdout, '', 'predictions printed after Ctrl-C');
+    const after = p.stderr.slice(p.stderr.search(/^Loaded model of /m)).trim().split('\n').slice(1);
+    assert.deepEqual(after.filter((l) => !/^Inference for /.test(l)), ['cxr: predict cancelled (Ctrl-C).'], p.stderr);
+
+    const out = path.join(dir, 'eval-interrupted');
+    const e = await cxrInterrupted(/^evaluating \d+\/328/m, 'evaluate', run, COVID19, '--split', 'all', '--out', out, '--json');
+    assert.ok(e.interrupted, `no progress line on stderr:\n${e.stderr}`);
+    assert.equal(e.code, 130, `exit ${e.code} ${e.signal}\n${e.stderr}`);
+    assert.equal(e.stdout, '');
+    assert.match(e.stderr, /^cxr: evaluate cancelled \(Ctrl-C\)\.\n$/m);
+    assert.equal(fs.existsSync(path.join(out, 'evaluation.json')), false, 'an evaluation written after Ctrl-C');
   });
 
   it('writes a Grad-CAM overlay for a chosen class with cam (exit 0), and a grid with cam-grid (exit 0)', async () => {

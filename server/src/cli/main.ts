@@ -115,6 +115,11 @@ async function main(argv: string[]): Promise<number> {
   const engine = new Engine({ backend: backendName(values.backend), log: (m) => io.progress(m) });
   const controller = new AbortController();
   process.once('SIGINT', () => {
+    if (command !== 'train') {
+      // Nothing to keep: predict, evaluate and the CAM commands write their files whole (atomic renames) or not at all.
+      process.stderr.write(`cxr: ${command} cancelled (Ctrl-C).\n`);
+      process.exit(130);
+    }
     io.progress('Cancelling after the current batch (press Ctrl-C again to abort at once)...');
     controller.abort();
     process.once('SIGINT', () => process.exit(130));
