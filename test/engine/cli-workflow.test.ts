@@ -134,7 +134,7 @@ describe('cxr command line: train, Ctrl-C, --resume, evaluate, cam, cam-grid', (
     assert.deepEqual(after.filter((l) => !/^Inference for /.test(l)), ['cxr: predict cancelled (Ctrl-C).'], p.stderr);
 
     const out = path.join(dir, 'eval-interrupted');
-    const e = await cxrInterrupted(/^evaluating \d+\/328/m, 'evaluate', run, COVID19, '--split', 'all', '--out', out, '--json');
+    const e = await cxrInterrupted(/^evaluating \d+\/\d+/m, 'evaluate', run, COVID19, '--split', 'all', '--out', out, '--json');
     assert.ok(e.interrupted, `no progress line on stderr:\n${e.stderr}`);
     assert.equal(e.code, 130, `exit ${e.code} ${e.signal}\n${e.stderr}`);
     assert.equal(e.stdout, '');
