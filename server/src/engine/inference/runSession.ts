@@ -134,20 +134,30 @@ function featureOutput(model: tfl.LayersModel, featureLayer: string): tfl.Symbol
 
 /** The Dense kernel when the model is features -> GAP -> Dense (the head CAM needs), else null. */
 async function pooledDenseHead(model: tfl.LayersModel, featureLayer: string): Promise<CamHead | null> {
-  let dense: tfl.layers.Layer;
+  let split: ReturnType<typeof splitModelAt>;
   try {
-    dense = camDense(splitModelAt(model, featureLayer).after, featureLayer);
+    split = splitModelAt(model, featureLayer);
   } catch {
     return null;
   }
-  const [kernel] = dense.getWeights();
-  const [channels, classes] = kernel.shape as [number, number];
-  const shape = featureOutput(model, featureLayer).shape as number[];
-  return {
-    kernel: (await kernel.data()) as Float32Array, // async: webgpu has no sync read in Node
-    channels,
-    classes,
-    height: shape[1],
-    width: shape[2],
-  };
+  try {
+    let dense: tfl.layers.Layer;
+    try {
+      dense = camDense(split.after, featureLayer);
+    } catch {
+      return null;
+    }
+    const [kernel] = dense.getWeights();
+    const [channels, classes] = kernel.shape as [number, number];
+    const shape = featureOutput(model, featureLayer).shape as number[];
+    return {
+      kernel: (await kernel.data()) as Float32Array, // async: webgpu has no sync read in Node
+      channels,
+      classes,
+      height: shape[1],
+      width: shape[2],
+    };
+  } finally {
+    split.after.dispose(); // the head's layers stay the run model's (see SplitModel.after)
+  }
 }

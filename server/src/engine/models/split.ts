@@ -6,7 +6,11 @@ type SymbolicTensor = tfl.SymbolicTensor;
 export interface SplitModel {
   /** Input -> output of the cut layer. */
   before: tfl.LayersModel;
-  /** Output of the cut layer -> the model's output. Shares layer objects (and so weights) with the original. */
+  /**
+   * Output of the cut layer -> the model's output. Shares layer objects (and so weights) with the original. Dispose it
+   * when done: re-applying the layers counted one more use of each, and until that use is released, disposing the
+   * original model leaves their weights allocated. Disposing it frees no weight the original still uses.
+   */
   after: tfl.LayersModel;
   /** Names of the layers in `before` (the cut layer included). */
   beforeLayers: string[];

@@ -155,7 +155,8 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
   // A pooling + Dense head sees the pooled features only, and the pooling is fixed: so the frozen part is extended
   // through the pooling and the head trains on 1280 numbers per image instead of a 7x7x1280 map.
   const pooledHead = !config.augment && ctx.headInputs !== 'featureMaps' && isPooledDenseHead(cut.after);
-  const { before, after } = pooledHead ? splitModelAt(model, HEAD_POOL_LAYER) : cut;
+  const pooledSplit = pooledHead ? splitModelAt(model, HEAD_POOL_LAYER) : null;
+  const { before, after } = pooledSplit ?? cut;
   const trainVars = after.trainableWeights.map((w) => w.read() as tf.Variable);
   // Runs made before the option existed trained BatchNorm on batch statistics: a resumed one keeps doing so.
   const batchNorm = config.batchNorm ?? 'batch';
@@ -229,7 +230,11 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     }
 
     const optimizer = tf.train.momentum(config.learningRate, config.momentum);
-    disposeOptimizer = () => optimizer.dispose();
+    disposeOptimizer = () => {
+      optimizer.dispose();
+      // tfjs 4.22's MomentumOptimizer.dispose skips its SGD parent's learning-rate scalar: one tensor per training.
+      tf.SGDOptimizer.prototype.dispose.call(optimizer);
+    };
     if (optimizerSlots.length > 0) await optimizer.setWeights(optimizerSlots);
     const batches = Math.ceil(trainSource.size / config.batchSize);
     emit({ kind: 'phase', phase: 'training', message: `Training ${spec.displayName} from layer after '${config.freezeAt}'` });
@@ -286,7 +291,13 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
       state.epochsDone = epoch;
       state.rngState = rng.getState();
       run.writeHistory(history);
-      await saveCheckpoint(run.checkpointDir, model, await optimizer.getWeights(), state);
+      const slots = await optimizer.getWeights();
+      try {
+        await saveCheckpoint(run.checkpointDir, model, slots, state);
+      } finally {
+        // getWeights makes a new 'iter' scalar each call; the other slots are the optimizer's own variables.
+        tf.dispose(slots.filter((s) => s.name === 'iter').map((s) => s.tensor));
+      }
       writeStatus('running');
       emit({ kind: 'epoch', epochs: config.epochs, improved, ...metrics });
       await yieldToEventLoop();
@@ -305,7 +316,10 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     throw err;
   } finally {
     disposeOptimizer();
+    tf.dispose(optimizerSlots.map((s) => s.tensor)); // setWeights copied them into the optimizer's own variables
     frozen.dispose();
+    pooledSplit?.after.dispose();
+    cut.after.dispose();
     model.dispose();
   }
 
@@ -364,7 +378,13 @@ function newRunConfig(req: TrainRequest, classes: string[]): RunConfig {
 
 /** Makes sure `run.dir` is an empty folder to train into; true when it was created here (so a failure removes it). */
 function prepareNewRunFolder(run: RunFolder): boolean {
-  const stat = fs.statSync(run.dir, { throwIfNoEntry: false });
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(run.dir, { throwIfNoEntry: false });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOTDIR') throw e;
+    throw new CxrError('OUTPUT_INVALID', `${run.dir} cannot be a run folder: a folder above it is a file. Give a folder path for --out.`, { runDir: run.dir });
+  }
   if (stat && !stat.isDirectory()) {
     throw new CxrError('OUTPUT_INVALID', `${run.dir} is a file; --out must name a folder for the run (new, or empty).`, { runDir: run.dir });
   }
@@ -433,7 +453,9 @@ function initialiseHead(model: tfl.LayersModel, seed: number): void {
   const limit = Math.sqrt(6 / (fanIn + fanOut));
   const rng = new Rng(seed);
   const values = Float32Array.from({ length: fanIn * fanOut }, () => rng.uniform(-limit, limit));
-  dense.setWeights([tf.tensor2d(values, [fanIn, fanOut]), tf.zerosLike(bias)]);
+  const initial = [tf.tensor2d(values, [fanIn, fanOut]), tf.zerosLike(bias)];
+  dense.setWeights(initial); // copies into the layer's variables
+  tf.dispose(initial);
 }
 
 /** Stream hooks that read and write the feature cache; a cache that cannot be written warns once and is skipped. */

@@ -98,11 +98,13 @@ export abstract class CamMethod {
   }
 
   /**
-   * Forgets the helper models. They share layers, and so weight variables, with the caller's model, which must stay
-   * usable: disposing them would free its weights. Nothing else is held between calls.
+   * Releases the helper models. They share layers, and so weight variables, with the caller's model, which stays
+   * usable: only the use the cut added to the head's layers is released (see SplitModel.after).
    */
   dispose(): void {
+    if (this.disposed) return;
     this.disposed = true;
+    this.head.dispose();
   }
 
   private checkInput(input: tf.Tensor4D): void {
