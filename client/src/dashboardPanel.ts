@@ -167,5 +167,6 @@ export function runInfoOf(details: RunDetails): DashboardRunInfo {
     learningRate: c.learningRate,
     classes: c.classes,
     createdAt: c.createdAt,
+    config: c,
   };
 }

@@ -14,8 +14,31 @@ export interface TrainingPosition {
 /** Percent of all batches of all epochs done, 0-100. */
 export function trainingPercent(p: TrainingPosition): number {
   const total = Math.max(1, p.epochs * p.batches);
-  const done = (p.epoch - 1) * p.batches + p.batch;
+  const done = batchesDone(p);
   return Math.min(100, Math.max(0, (100 * done) / total));
+}
+
+/** Batches of all epochs done at a position (the batch itself included). */
+export function batchesDone(p: TrainingPosition): number {
+  return (p.epoch - 1) * p.batches + p.batch;
+}
+
+/**
+ * Seconds left when `done` of `total` units are done, `startDone` of them were already done when the clock started
+ * `elapsedMs` ago; undefined until there is enough to go on (two units and a second of work).
+ */
+export function etaSeconds(done: number, total: number, startDone: number, elapsedMs: number): number | undefined {
+  const measured = done - startDone;
+  if (measured < 2 || elapsedMs < 1000 || total <= 0) return undefined;
+  return Math.max(0, ((elapsedMs / measured) * (total - done)) / 1000);
+}
+
+/** "45 s", "3 min 20 s", "1 h 05 min". */
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
 }
 
 /** Percent of a counted phase (decoding, feature pass) done, or undefined when the phase has no counts. */

@@ -12,9 +12,11 @@ import type {
   EpochMetrics,
   EvaluateResult,
   ExplainResult,
+  RunConfig,
   RunStatus,
   TrainEvent,
 } from '../../server/src/engine/api';
+import { batchesDone } from './trainingProgress';
 
 /** The message every webview posts first (and again after each reload). */
 export interface ReadyMessage {
@@ -34,6 +36,8 @@ export interface DashboardRunInfo {
   learningRate: number | null;
   classes: string[];
   createdAt: string | null;
+  /** The run's whole config.json, once written (the dashboard lists every value). */
+  config?: RunConfig;
 }
 
 /** One training-loss/accuracy sample at batch granularity; `x` is the fractional epoch (epoch 1, batch 5/10 -> 0.5). */
@@ -48,6 +52,10 @@ export interface DashboardPhase {
   message: string;
   done?: number;
   total?: number;
+  /** When this phase began (ms since the epoch, by the clock of whoever applied the event), for the ETA. */
+  startedAt?: number;
+  /** Training phase: batches already done when it began (a resumed run starts part-way), for the ETA. */
+  startDone?: number;
 }
 
 export interface DashboardState {
@@ -148,6 +156,8 @@ export const WebviewIds = {
     epochTable: 'epoch-table',
     cancel: 'cancel-training',
     status: 'run-status',
+    config: 'run-config',
+    eta: 'train-eta',
   },
   evaluation: {
     accuracy: 'accuracy',
@@ -196,18 +206,27 @@ export function emptyDashboardState(run: DashboardRunInfo | null): DashboardStat
 }
 
 /** Applies one training event to a dashboard state in place and returns it. */
-export function applyTrainEvent(state: DashboardState, event: TrainEvent): DashboardState {
+export function applyTrainEvent(state: DashboardState, event: TrainEvent, now = Date.now()): DashboardState {
   switch (event.kind) {
-    case 'phase':
-      state.phase = { phase: event.phase, message: event.message, done: event.done, total: event.total };
+    case 'phase': {
+      // A phase reports many times (each count); its start is when it was first seen, or when its count restarted.
+      const same = state.phase?.phase === event.phase && !(event.done !== undefined && (state.phase.done ?? 0) > event.done);
+      const startedAt = same ? (state.phase?.startedAt ?? now) : now;
+      state.phase = { phase: event.phase, message: event.message, done: event.done, total: event.total, startedAt };
       if (event.phase !== 'finished') {
         state.training = true;
         state.status = 'running';
       }
       break;
+    }
     case 'batch':
       state.training = true;
       state.status = 'running';
+      if (state.phase?.phase === 'training' && state.phase.startDone === undefined) {
+        // Timed from the end of the first batch: what came before (building the head, compiling kernels) is no batch work.
+        state.phase.startDone = batchesDone(event);
+        state.phase.startedAt = now;
+      }
       state.position = { epoch: event.epoch, epochs: event.epochs, batch: event.batch, batches: event.batches };
       state.batches.push({ x: event.epoch - 1 + event.batch / Math.max(1, event.batches), loss: event.loss, accuracy: event.accuracy });
       if (state.batches.length > MAX_BATCH_POINTS) state.batches = state.batches.filter((_, i) => i % 2 === 0);

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import type { FrameLocator } from 'playwright-core';
 import { TrainingFormIds as ids } from '../../common/src/trainingForm';
+import { WebviewIds } from '../../common/src/webviewProtocol';
 import type { TrainingFormField } from '../../common/src/trainingForm';
 import { CodeServerSession, STATUS_ENGINE, useSession } from './harness';
 
@@ -91,6 +92,16 @@ describe('CXR Studio training form in code-server', { timeout: 300_000 }, () => 
     await s.tab(`Training: ${path.basename(run)}`).waitFor({ timeout: 30_000 });
     await s.waitToast(new RegExp(`${path.basename(run)}: training completed after 2 epochs`), 180_000);
     await s.clearNotifications();
+    // The dashboard lists the run's whole configuration, as recorded.
+    const dashboard = await s.webviewWith(WebviewIds.dashboard.config, 30_000);
+    await dashboard.locator('.config-section summary').click();
+    const value = (key: string) => dashboard.locator(`#${WebviewIds.dashboard.config} dd[data-key="${key}"]`);
+    await value('Epochs').filter({ hasText: /^2$/ }).waitFor({ timeout: 30_000 });
+    assert.deepEqual(
+      [await value('Batch size').innerText(), await value('Momentum').innerText(), await value('Seed').innerText(), await value('Augmentation').innerText(), await value('Frozen up to layer').innerText()],
+      ['4', '0.8', '7', 'off', 'out_relu'],
+    );
+    await s.screenshot('dashboard-configuration');
     // The form (behind the dashboard now) says what it started.
     await s.tab('Configure Training').click();
     form = await s.webviewWith(ids.form, 30_000);

@@ -4,6 +4,7 @@ import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
 import type { VscodeButton } from '@vscode-elements/elements/dist/vscode-button/vscode-button.js';
 import type { VscodeProgressBar } from '@vscode-elements/elements/dist/vscode-progress-bar/vscode-progress-bar.js';
+import type { RunConfig } from '../../server/src/engine/api';
 import {
   applyTrainEvent,
   DashboardFromWebview,
@@ -13,7 +14,7 @@ import {
 } from '../../common/src/webviewProtocol';
 import { CurveChart } from './curveChart';
 import { append, byId, clear, h } from './dom';
-import { phasePercent, trainingPercent } from '../../common/src/trainingProgress';
+import { batchesDone, etaSeconds, formatDuration, phasePercent, trainingPercent } from '../../common/src/trainingProgress';
 import { fixed, percent } from './format';
 import { onThemeChange } from './theme';
 import { getVsCodeApi, onExtensionMessage } from './vscodeApi';
@@ -53,7 +54,13 @@ function buildLayout(): void {
       h('div', { className: 'title-row' }, h('h1', { id: 'run-name', text: 'Training dashboard' }), h('vscode-badge', { id: ids.status }, 'idle')),
       h('div', { id: ids.runInfo, className: 'run-info' }),
       h('div', { className: 'toolbar' }, cancel, evaluate, logs),
-      h('div', { id: ids.phase, className: 'phase' }, h('span', { id: 'phase-text' }), h('vscode-progress-bar', { id: 'phase-progress' })),
+      h(
+        'div',
+        { id: ids.phase, className: 'phase' },
+        h('span', { id: 'phase-text', attrs: { role: 'status' } }),
+        h('span', { id: ids.eta, className: 'hint' }),
+        h('vscode-progress-bar', { id: 'phase-progress', attrs: { 'aria-label': 'Training progress' } }),
+      ),
     ),
     h('div', { id: 'error', className: 'message error', attrs: { role: 'alert' } }),
     h('ul', { id: 'warnings', className: 'warnings' }),
@@ -73,6 +80,7 @@ function buildLayout(): void {
         h('div', { className: 'chart-canvas' }, h('canvas', { id: ids.accuracyChart, attrs: { role: 'img', 'aria-label': 'Training and validation accuracy per epoch' } }), h('p', { className: 'chart-empty' })),
       ),
     ),
+    h('details', { className: 'config-section' }, h('summary', {}, h('h2', { text: 'Configuration' })), h('div', { id: ids.config })),
     h(
       'section',
       {},
@@ -156,6 +164,40 @@ function renderRunInfo(s: DashboardState | null): void {
   const dl = h('dl', { className: 'facts' });
   for (const [k, v] of items) append(dl, h('dt', { text: k }), h('dd', { text: v, title: v }));
   el.appendChild(dl);
+  renderConfig(run.config);
+}
+
+/** Every value of the run's config.json, as the engine recorded it (defaults filled in). */
+function renderConfig(c: RunConfig | undefined): void {
+  const el = byId(ids.config);
+  clear(el);
+  if (!c) {
+    el.textContent = 'The configuration shows once the run has written its config.json.';
+    return;
+  }
+  const a = c.augment;
+  const items: [string, string][] = [
+    ['Backbone', c.backbone],
+    ['Weights', c.weights ? `${c.weights}${c.pretrained ? '' : ' (not loaded yet)'}` : 'none: random initialisation'],
+    ['Frozen up to layer', c.freezeAt],
+    ['Batch-norm mode', c.batchNorm ?? 'batch (runs made before the option existed)'],
+    ['Image size', `${c.imageSize} x ${c.imageSize}`],
+    ['Epochs', String(c.epochs)],
+    ['Batch size', String(c.batchSize)],
+    ['Learning rate', String(c.learningRate)],
+    ['Momentum', String(c.momentum)],
+    ['Augmentation', a ? `rotation ±${a.rotationDeg}°, width shift ${a.widthShift}, height shift ${a.heightShift}, zoom ${a.zoom}` : 'off'],
+    ['Validation fraction', String(c.valFraction)],
+    ['Seed', String(c.seed)],
+    ['Split', `train ${c.split.train} · validation ${c.split.val} · test ${c.split.test}${c.split.groupedByPatient ? ' (grouped by patient)' : ''}`],
+    ['Classes', c.classes.join(', ')],
+    ['Data', c.data],
+    ['Device', c.device ? `${c.device.backend}` : '–'],
+    ['Created', c.createdAt],
+  ];
+  const dl = h('dl', { className: 'facts' });
+  for (const [k, v] of items) append(dl, h('dt', { text: k }), h('dd', { text: v, title: v, attrs: { 'data-key': k } }));
+  el.appendChild(dl);
 }
 
 function renderStatus(s: DashboardState | null): void {
@@ -168,14 +210,19 @@ function renderPhase(s: DashboardState | null): void {
   const text = byId('phase-text');
   const bar = byId('phase-progress') as VscodeProgressBar;
   const pos = s?.position;
+  const phase = s?.phase;
   const parts: string[] = [];
-  if (s?.phase && (s.training || s.phase.phase === 'finished')) parts.push(s.phase.message);
-  if (s?.training && pos) parts.push(`epoch ${pos.epoch}/${pos.epochs} · batch ${pos.batch}/${pos.batches}`);
+  if (phase && (s.training || phase.phase === 'finished')) {
+    const counted = s.training && phase.done !== undefined && phase.total !== undefined && phase.phase !== 'training';
+    parts.push(counted ? `${phase.message} (${phase.done}/${phase.total})` : phase.message);
+  }
+  if (s?.training && pos) parts.push(`epoch ${pos.epoch}/${pos.epochs} · batch ${pos.batch}/${pos.batches} (${batchesDone(pos)}/${pos.epochs * pos.batches} batches)`);
   if (s?.bestEpoch) parts.push(`best epoch ${s.bestEpoch}`);
   text.textContent = parts.join(' · ');
+  byId(ids.eta).textContent = s?.training ? etaText(s) : '';
   bar.hidden = !s?.training;
-  const counted = phasePercent(s?.phase?.done, s?.phase?.total);
-  if (s?.training && pos && s.phase?.phase === 'training') {
+  const counted = phasePercent(phase?.done, phase?.total);
+  if (s?.training && pos && phase?.phase === 'training') {
     bar.indeterminate = false;
     bar.max = 100;
     bar.value = trainingPercent(pos);
@@ -186,6 +233,22 @@ function renderPhase(s: DashboardState | null): void {
   } else {
     bar.indeterminate = true;
   }
+}
+
+/** "about 2 min 10 s left in this phase", from the pace since the phase (or its first batch) began. */
+function etaText(s: DashboardState): string {
+  const phase = s.phase;
+  if (!phase?.startedAt) return '';
+  const elapsed = Date.now() - phase.startedAt;
+  let eta: number | undefined;
+  let what = 'in this phase';
+  if (phase.phase === 'training' && s.position) {
+    eta = etaSeconds(batchesDone(s.position), s.position.epochs * s.position.batches, phase.startDone ?? 0, elapsed);
+    what = 'of training';
+  } else if (phase.done !== undefined && phase.total !== undefined) {
+    eta = etaSeconds(phase.done, phase.total, 0, elapsed);
+  }
+  return eta === undefined ? '' : `about ${formatDuration(eta)} left ${what}`;
 }
 
 function renderMessages(s: DashboardState | null): void {
