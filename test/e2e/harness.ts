@@ -65,6 +65,8 @@ export interface SessionOptions {
   settings?: Record<string, unknown>;
   /** Extra environment for code-server; the extension host and the backend process inherit it. */
   env?: Record<string, string>;
+  /** Settings of the workspace folder (.vscode/settings.json), written before the workbench opens it. */
+  workspaceSettings?: Record<string, unknown>;
 }
 
 function log(msg: string): void {
@@ -209,6 +211,32 @@ export class CodeServerSession {
       ...this.opts.settings,
     };
     fs.writeFileSync(path.join(state, 'data', 'User', 'settings.json'), JSON.stringify(settings, null, 2));
+    if (this.opts.workspaceSettings) this.writeWorkspaceSettings(this.opts.workspaceSettings);
+  }
+
+  /**
+   * Writes the workspace folder's .vscode/settings.json. code-server picks up an edit of this file at once (the
+   * workspace is watched); it does not notice an outside edit of the user settings file, so a test changes user
+   * settings through the Settings editor instead.
+   */
+  writeWorkspaceSettings(settings: Record<string, unknown>): void {
+    fs.mkdirSync(path.join(this.workspace, '.vscode'), { recursive: true });
+    fs.writeFileSync(path.join(this.workspace, '.vscode', 'settings.json'), JSON.stringify(settings, null, 2));
+  }
+
+  /** What the extension wrote to its "CXR Studio" log output channel so far (all windows of this session). */
+  extensionLog(): string {
+    const found: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(p);
+        else if (entry.name === 'CXR Studio.log') found.push(fs.readFileSync(p, 'utf8'));
+      }
+    };
+    const logs = path.join(this.stateDir, 'data', 'logs');
+    if (fs.existsSync(logs)) walk(logs);
+    return found.join('\n');
   }
 
   private async launch(bin: string, vsix: string): Promise<void> {
@@ -253,6 +281,15 @@ export class CodeServerSession {
       await this.page.goto(`http://127.0.0.1:${this.port}/?folder=${encodeURIComponent(this.workspace)}`, { timeout: 120_000 });
       await this.page.locator('.monaco-workbench').waitFor({ timeout: 120_000 }); // minutes on a busy 2-core machine
     });
+  }
+
+  /** Runs `start` (e.g. "CXR: Train Model" and its quick picks) and returns the run folder it created in the runs folder. */
+  async newRunFolder(start: () => Promise<void>, timeoutMs = 60_000): Promise<string> {
+    const names = (): string[] => (fs.existsSync(this.runsDir) ? fs.readdirSync(this.runsDir) : []);
+    const existing = new Set(names());
+    await start();
+    const created = await waitUntil(() => names().find((n) => !existing.has(n)), timeoutMs, 'a new run folder appears');
+    return path.join(this.runsDir, created);
   }
 
   /** The status bar entry an extension created with `createStatusBarItem(id)`. */
@@ -312,6 +349,27 @@ export class CodeServerSession {
     await input.waitFor({ state: 'visible' });
     await input.fill(text);
     await input.press('Enter');
+  }
+
+  /**
+   * Waits until the open save dialog (in code-server a quick input holding the proposed path) has filled in its
+   * proposal, a path ending in `extension`, and returns it: the dialog fills it in a moment after it shows, so a
+   * test that types over it races the dialog. Press Enter on `saveDialogInput()` to accept it.
+   */
+  async saveDialogProposal(extension: string): Promise<string> {
+    const input = this.saveDialogInput();
+    await input.waitFor({ state: 'visible' });
+    let proposed = await input.inputValue();
+    for (let i = 0; i < 100 && !proposed.endsWith(extension); i++) {
+      await this.page.waitForTimeout(100);
+      proposed = await input.inputValue();
+    }
+    if (!proposed.endsWith(extension)) throw new Error(`the save dialog proposed no ${extension} file after 10 s: "${proposed}"`);
+    return proposed;
+  }
+
+  saveDialogInput(): Locator {
+    return this.page.locator('.quick-input-widget input');
   }
 
   /** Waits for a notification toast containing `text`; returns it once it has slid in. */
@@ -505,6 +563,17 @@ const THEME_CLASSES: Record<string, string> = {
   'Dark High Contrast': 'hc-black',
   'Light High Contrast': 'hc-light',
 };
+
+/** Polls `probe` every 200 ms until it returns a truthy value, and returns that value. */
+export async function waitUntil<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
 
 export function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import type { FrameLocator, Locator } from 'playwright-core';
 import { WebviewIds } from '../../common/src/webviewProtocol';
-import { CodeServerSession, escapeRegExp, useSession, STATUS_ENGINE, STATUS_BACKEND } from './harness';
+import { CodeServerSession, escapeRegExp, useSession, waitUntil, STATUS_ENGINE, STATUS_BACKEND } from './harness';
 
 const CLASSES = ['Covid', 'Normal', 'Viral Pneumonia'];
 const CLASS_RE = new RegExp(`^(${CLASSES.join('|')})`);
@@ -47,15 +47,6 @@ function readJson<T>(file: string): T {
 
 function runStatus(runDir: string): StatusFile {
   return readJson<StatusFile>(path.join(runDir, 'status.json'));
-}
-
-/** Polls `condition` every 200 ms until it holds. */
-async function waitUntil(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 /**
@@ -95,18 +86,12 @@ describe('CXR Studio views and commands in code-server', { timeout: 600_000 }, (
 
   /** Starts "CXR: Train Model" on a dataset of the workspace with MobileNetV2 and returns the new run folder. */
   async function startTraining(dataset: string): Promise<string> {
-    const existing = new Set(fs.existsSync(s.runsDir) ? fs.readdirSync(s.runsDir) : []);
-    await s.runCommand('CXR: Train Model');
-    await s.quickPick(dataset);
-    await s.quickPick('MobileNetV2');
-    await s.quickInput(String(EPOCHS));
-    let created: string | undefined;
-    await waitUntil(
-      () => (created = fs.existsSync(s.runsDir) ? fs.readdirSync(s.runsDir).find((n) => !existing.has(n)) : undefined) !== undefined,
-      60_000,
-      'a new run folder appears',
-    );
-    return path.join(s.runsDir, created!);
+    return s.newRunFolder(async () => {
+      await s.runCommand('CXR: Train Model');
+      await s.quickPick(dataset);
+      await s.quickPick('MobileNetV2');
+      await s.quickInput(String(EPOCHS));
+    });
   }
 
   async function dashboardOf(runDir: string, timeoutMs = 15_000): Promise<FrameLocator> {

@@ -11,18 +11,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { WebviewIds } from '../../common/src/webviewProtocol';
-import { CodeServerSession, escapeRegExp, REPO_ROOT, useSession, STATUS_ENGINE } from './harness';
+import { CodeServerSession, escapeRegExp, REPO_ROOT, useSession, waitUntil, STATUS_ENGINE } from './harness';
 
 const EPOCHS = 1000;
 const ENGINE = new RegExp(`\\b${STATUS_ENGINE}`);
-
-async function waitUntil(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 function readJson<T>(file: string): T {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
@@ -41,23 +33,17 @@ describe('CXR Studio workbench bugs, fixed, in code-server', { timeout: 600_000 
     await status().filter({ hasText: ENGINE }).waitFor({ timeout: 90_000 });
   });
 
-  async function startTraining(): Promise<string> {
-    const existing = new Set(fs.existsSync(s.runsDir) ? fs.readdirSync(s.runsDir) : []);
-    await s.runCommand('CXR: Train Model');
-    // Typed and accepted with Enter: a click on a quick pick row right after the previous one closed can miss it.
-    await s.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').first().waitFor();
-    await s.quickInput('ci-tiny');
-    await s.page.locator('.quick-input-widget .quick-input-title').filter({ hasText: /backbone/ }).waitFor();
-    await s.quickInput('MobileNetV2');
-    await s.page.locator('.quick-input-widget .quick-input-title').filter({ hasText: /epochs/ }).waitFor();
-    await s.quickInput(String(EPOCHS));
-    let created: string | undefined;
-    await waitUntil(
-      () => (created = fs.existsSync(s.runsDir) ? fs.readdirSync(s.runsDir).find((n) => !existing.has(n)) : undefined) !== undefined,
-      60_000,
-      'a new run folder appears',
-    );
-    return path.join(s.runsDir, created!);
+  async function startTraining(dataset = 'ci-tiny'): Promise<string> {
+    return s.newRunFolder(async () => {
+      await s.runCommand('CXR: Train Model');
+      // Typed and accepted with Enter: a click on a quick pick row right after the previous one closed can miss it.
+      await s.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').first().waitFor();
+      await s.quickInput(dataset);
+      await s.page.locator('.quick-input-widget .quick-input-title').filter({ hasText: /backbone/ }).waitFor();
+      await s.quickInput('MobileNetV2');
+      await s.page.locator('.quick-input-widget .quick-input-title').filter({ hasText: /epochs/ }).waitFor();
+      await s.quickInput(String(EPOCHS));
+    });
   }
 
   it('a fresh install trains from the ImageNet weights inside the .vsix, with no setting touched', async () => {
@@ -86,18 +72,11 @@ describe('CXR Studio workbench bugs, fixed, in code-server', { timeout: 600_000 
     const view = await s.webviewWith(WebviewIds.heatmap.exportPng, 60_000);
     await view.locator(`#${WebviewIds.heatmap.predicted}`).filter({ hasText: /\(/ }).waitFor({ timeout: 90_000 });
     await view.locator(`#${WebviewIds.heatmap.exportPng}`).click();
-    // code-server's save dialog is a quick input holding the proposed path.
-    const input = s.page.locator('.quick-input-widget input');
-    await input.waitFor({ state: 'visible' });
-    let proposed = await input.inputValue();
-    for (let i = 0; i < 100 && !proposed.endsWith('.png'); i++) {
-      await s.page.waitForTimeout(100); // the dialog fills in its proposal after it shows
-      proposed = await input.inputValue();
-    }
+    const proposed = await s.saveDialogProposal('.png');
     // The default place is the model's run folder, never the dataset: take it as proposed.
     assert.ok(proposed.startsWith(path.join(trained, 'exports') + path.sep), `proposed ${proposed}`);
     const expected = proposed;
-    await input.press('Enter');
+    await s.saveDialogInput().press('Enter');
     await waitUntil(() => fs.existsSync(expected), 60_000, 'the export is written');
     await s.waitToast(/Saved heatmap overlay/);
     assert.equal(fs.readdirSync(path.dirname(image)).length, testImagesBefore, 'the test split gained a file');
