@@ -2,6 +2,8 @@
  * Workspace trust left on (VS Code's default). In an untrusted workspace (Restricted Mode) training is refused with a
  * clear message and no run folder is written, while classifying, evaluating and the heatmap viewer work with an
  * existing run; once the user trusts the folder mid-session, training works without a reload.
+ * The workspace's own settings file names a data root outside it: in Restricted Mode that setting is ignored (the
+ * folder is not listed and the backend refuses an image there); once trusted, the same image classifies.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -10,8 +12,8 @@ import { before, describe, it } from 'node:test';
 import { WebviewIds } from '../../common/src/webviewProtocol';
 import { buildEvidenceRun, writeEvidenceImage } from '../helpers/knownEvidence';
 import { scratchDirFactory } from '../helpers/scratch';
-import { CI_TINY } from '../helpers/shared';
-import { CodeServerSession, escapeRegExp, useSession } from './harness';
+import { CI_TINY, requireShared } from '../helpers/shared';
+import { CodeServerSession, escapeRegExp, useSession, waitUntil } from './harness';
 
 const CLASSES = /(Covid|Normal|Viral Pneumonia)/;
 const IMAGE = 'data/ci-tiny/test/Covid/0105.png';
@@ -20,11 +22,16 @@ const outside = scratch('e2e-trust');
 /** A run trained before the session (a real run folder on ci-tiny), in the runs folder (outside the workspace). */
 const existingRuns = path.join(outside, 'runs');
 const existingRun = path.join(existingRuns, 'existing');
+/** Named as a data root by the workspace's .vscode/settings.json only; holds a copy of ci-tiny. */
+const workspaceOnlyRoot = path.join(outside, 'workspace-only-root');
+const WORKSPACE_ONLY_DATASET = 'elsewhere-tiny';
+const workspaceOnlyImage = path.join(workspaceOnlyRoot, WORKSPACE_ONLY_DATASET, 'test', 'Covid', '0105.png');
 
 describe('CXR Studio in an untrusted workspace', { timeout: 600_000 }, () => {
   let s: CodeServerSession;
 
   before(async () => {
+    fs.cpSync(requireShared(CI_TINY), path.join(workspaceOnlyRoot, WORKSPACE_ONLY_DATASET), { recursive: true });
     fs.mkdirSync(existingRuns, { recursive: true });
     const image = path.join(outside, 'evidence.png');
     await writeEvidenceImage(image);
@@ -37,6 +44,8 @@ describe('CXR Studio in an untrusted workspace', { timeout: 600_000 }, () => {
       workspaceTrust: true,
       // The run's own dataset (shared ci-tiny) must be readable for "Evaluate Model".
       settings: { 'cxr.dataRoots': [path.dirname(CI_TINY)], 'cxr.runsDirectory': existingRuns, 'cxr.activeModel': existingRun },
+      // What an untrusted repository could ship to widen what the backend reads.
+      workspaceSettings: { 'cxr.dataRoots': [workspaceOnlyRoot] },
     },
     (started) => {
       s = started;
@@ -56,6 +65,44 @@ describe('CXR Studio in an untrusted workspace', { timeout: 600_000 }, () => {
     const toast = await s.waitToast(/Restricted Mode/);
     assert.match(await toast.innerText(), /training is disabled/i);
     assert.deepEqual(fs.readdirSync(existingRuns), ['existing'], 'no run folder written');
+    await s.clearNotifications();
+  });
+
+  /** "CXR: Classify Image" from the palette on a file picked in the open dialog (code-server's is a quick input). */
+  async function classifyPicked(file: string): Promise<void> {
+    await s.runCommand('View: Close All Editors'); // with an image editor active, the command would classify that
+    await s.runCommand('CXR: Classify Image');
+    const input = s.page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(file);
+    // The dialog lists the typed folder's entries as it updates: accept once it shows the file.
+    await s.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: path.basename(file) }).first().waitFor();
+    await input.press('Enter');
+  }
+
+  /** The allowed roots the backend reports in its status (the details go to the log). */
+  async function backendAllowedRoots(): Promise<string[]> {
+    const logged = s.extensionLog().length;
+    await s.runCommand('CXR: Show Backend Status');
+    await s.waitToast(/CXR backend:/, 30_000);
+    const line = await waitUntil(() => s.extensionLog().slice(logged).split('\n').find((l) => l.includes('Allowed roots: ')), 10_000, 'the backend status details are logged');
+    await s.clearNotifications();
+    return line.slice(line.indexOf('Allowed roots: ') + 'Allowed roots: '.length).split(', ').map((r) => r.trim());
+  }
+
+  it("ignores the workspace's cxr.dataRoots in Restricted Mode: not listed, and the backend refuses an image there", async () => {
+    const roots = await backendAllowedRoots();
+    assert.ok(roots.includes(s.workspace), `the workspace is not an allowed root: ${roots.join(', ')}`);
+    assert.ok(!roots.includes(workspaceOnlyRoot), `the backend allows the workspace's data root: ${roots.join(', ')}`);
+    await s.openContainer('CXR Studio');
+    const datasets = await s.expandView('Datasets');
+    await datasets.locator('.monaco-list-row[aria-level="1"] .label-name').filter({ hasText: /^ci-tiny$/ }).first().waitFor({ timeout: 30_000 });
+    const listed = await datasets.locator('.monaco-list-row[aria-level="1"] .label-name').allInnerTexts();
+    assert.ok(!listed.includes(WORKSPACE_ONLY_DATASET), `listed: ${listed.join(' | ')}`);
+
+    await classifyPicked(workspaceOnlyImage);
+    const toast = await s.waitToast(/Classification failed/, 60_000);
+    assert.match(await toast.innerText(), /cannot be used\. It is outside the folders CXR Studio may access/);
     await s.clearNotifications();
   });
 
@@ -104,5 +151,14 @@ describe('CXR Studio in an untrusted workspace', { timeout: 600_000 }, () => {
     assert.equal(runs.length, 1, runs.join(', '));
     const status = JSON.parse(fs.readFileSync(path.join(existingRuns, runs[0], 'status.json'), 'utf8')) as { status: string; epochsRun: number };
     assert.deepEqual([status.status, status.epochsRun], ['completed', 1]);
+  });
+
+  it("honours the workspace's cxr.dataRoots once trusted: the folder is listed and its image classifies", async () => {
+    assert.ok((await backendAllowedRoots()).includes(workspaceOnlyRoot), 'the trusted workspace data root is not allowed');
+    await s.viewRow('Datasets', WORKSPACE_ONLY_DATASET);
+    await classifyPicked(workspaceOnlyImage);
+    const toast = await s.waitToast(/not a diagnosis/, 60_000);
+    assert.match(await toast.innerText(), new RegExp(`${CLASSES.source} \\(\\d+\\.\\d%\\)`));
+    await s.clearNotifications();
   });
 });
