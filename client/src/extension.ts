@@ -6,6 +6,7 @@ import { Backend } from './backend';
 import { showModelCard } from './modelCard';
 import { runShortcutAudit } from './shortcutAudit';
 import { ClassifyCommands } from './classify';
+import { CompareRuns } from './compareRuns';
 import { DatasetsTree } from './datasetsTree';
 import { errorMessage, showError } from './errors';
 import { EvaluationController } from './evaluate';
@@ -41,6 +42,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const classify = new ClassifyCommands(b, runs, heatmaps);
   const audit = new AuditCommand(b, datasets, context.globalStorageUri);
   const trainingForm = new TrainingFormPanel(context.extensionUri, context.workspaceState, b, settings, datasets, training);
+  const compare = new CompareRuns(context.extensionUri, b, runs, runsTree, settings, (runDir) => training.dashboard.show(runDir));
 
   const command = (id: string, handler: (...args: unknown[]) => unknown) =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {
@@ -60,8 +62,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     training,
     evaluation,
     HeatmapEditorProvider.register(context, heatmaps),
-    ...registerPanelSerializers(b, training.dashboard, evaluation.panel),
     trainingForm,
+    compare,
+    ...registerPanelSerializers(b, training.dashboard, evaluation.panel, compare.panel),
+    ...compare.register(command),
     command('cxr.train', (arg) => training.trainCommand(arg)),
     command('cxr.configureTraining', () => trainingForm.show()),
     command('cxr.resumeTraining', (arg) => training.resumeCommand(arg)),

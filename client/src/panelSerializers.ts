@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { readEvaluation } from '../../common/src/protocol';
-import type { DashboardState, EvaluationState } from '../../common/src/webviewProtocol';
+import type { CompareState, DashboardState, EvaluationState } from '../../common/src/webviewProtocol';
+import type { ComparePanel } from './comparePanel';
 import type { Backend } from './backend';
 import type { DashboardPanel } from './dashboardPanel';
 import { errorMessage } from './errors';
@@ -10,7 +11,7 @@ import type { EvaluationPanel } from './evaluationPanel';
  * Brings the dashboard and the evaluation back after a window reload. Each webview saves its state with setState;
  * VS Code hands it back here, and the panel shows the same run (and split) again, its data replayed from the run store.
  */
-export function registerPanelSerializers(backend: Backend, dashboard: DashboardPanel, evaluation: EvaluationPanel): vscode.Disposable[] {
+export function registerPanelSerializers(backend: Backend, dashboard: DashboardPanel, evaluation: EvaluationPanel, compare: ComparePanel): vscode.Disposable[] {
   return [
     vscode.window.registerWebviewPanelSerializer('cxr.dashboard', {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
@@ -32,6 +33,11 @@ export function registerPanelSerializers(backend: Backend, dashboard: DashboardP
           backend.output.warn(`The evaluation of ${run} (${split}) could not be restored: ${errorMessage(e)}`);
           panel.dispose();
         }
+      },
+    }),
+    vscode.window.registerWebviewPanelSerializer('cxr.compare', {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
+        compare.restore(panel, isObject(state) ? (state as Partial<CompareState>) : undefined);
       },
     }),
   ];

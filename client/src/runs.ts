@@ -4,7 +4,7 @@ import { runDetails } from '../../common/src/protocol';
 import type { RunDetails, RunSummary } from '../../common/src/protocol';
 import type { Backend } from './backend';
 import { errorMessage } from './errors';
-import { isSamePath, runDescription, runOfNode, RunsTree } from './runsTree';
+import { isSamePath, runDescription, runLabel, runOfNode, RunsTree } from './runsTree';
 import type { Settings } from './settings';
 
 /** Runs: picking one, asking the backend's run store about it, and the active model. The client reads no run file. */
@@ -63,7 +63,7 @@ export class Runs {
     }
     const active = this.settings.activeModel;
     const items = runs.map((r) => ({
-      label: `${isSamePath(active, r.runDir) ? '$(star-full) ' : ''}${r.name}`,
+      label: `${isSamePath(active, r.runDir) ? '$(star-full) ' : ''}${runLabel(r)}`,
       description: runDescription(r),
       detail: r.runDir,
       runDir: r.runDir,

@@ -36,7 +36,8 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     private readonly backend: Backend,
     private readonly settings: Settings,
   ) {
-    this.view = vscode.window.createTreeView('cxr.runs', { treeDataProvider: this });
+    // Several runs can be selected, for Compare Runs.
+    this.view = vscode.window.createTreeView('cxr.runs', { treeDataProvider: this, canSelectMany: true });
     this.watchRunsDirectory();
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -104,7 +105,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
   getTreeItem(node: RunNode): vscode.TreeItem {
     const r = node.run;
     const active = isSamePath(this.settings.activeModel, r.runDir);
-    const item = new vscode.TreeItem(r.name, vscode.TreeItemCollapsibleState.None);
+    const item = new vscode.TreeItem(runLabel(r), vscode.TreeItemCollapsibleState.None);
     item.id = `run:${r.runDir}`;
     item.description = runDescription(r, active);
     const [icon, color] = STATUS_ICONS[r.status] ?? ['circle-outline', undefined];
@@ -135,12 +136,18 @@ export function runDescription(r: RunSummary, active = false): string {
   if (r.testAccuracy !== null) parts.push(`test ${pct(r.testAccuracy)}`);
   if (r.status !== 'completed') parts.push(r.status);
   if (active) parts.push('active');
+  if (r.tags.length > 0) parts.push(r.tags.map((t) => `#${t}`).join(' '));
   return parts.join(' · ');
+}
+
+/** The name a run is shown by: the one the user gave it, else its folder's. */
+export function runLabel(r: RunSummary): string {
+  return r.displayName ?? r.name;
 }
 
 function runTooltip(r: RunSummary, active: boolean): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
-  md.appendMarkdown(`**${r.name}**${active ? ' $(star-full) active model' : ''}\n\n`);
+  md.appendMarkdown(`**${escapeMarkdown(runLabel(r))}**${active ? ' $(star-full) active model' : ''}\n\n`);
   md.appendMarkdown(
     [
       `Status: ${r.status}`,
@@ -150,11 +157,22 @@ function runTooltip(r: RunSummary, active: boolean): vscode.MarkdownString {
       `Test accuracy: ${pct(r.testAccuracy)}`,
       `Classes: ${r.classes.join(', ')}`,
       `Created: ${r.createdAt}`,
+      ...(r.displayName !== null ? [`Folder: ${escapeMarkdown(r.name)}`] : []),
+      ...(r.tags.length > 0 ? [`Tags: ${r.tags.map(escapeMarkdown).join(', ')}`] : []),
     ].join('  \n'),
   );
+  if (r.notes) {
+    md.appendMarkdown('\n\n**Notes**\n\n');
+    md.appendText(r.notes);
+  }
   md.appendMarkdown('\n\n');
   md.appendText(r.runDir);
   return md;
+}
+
+/** User text shown as Markdown: every character Markdown could read as syntax is escaped. */
+function escapeMarkdown(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+\-.!|<>$~]/g, '\\$&');
 }
 
 export function isSamePath(a: string | undefined, b: string | undefined): boolean {

@@ -1,5 +1,5 @@
 /**
- * Messages between the extension host and the CXR Studio webviews (dashboard, evaluation, heatmap editor).
+ * Messages between the extension host and the CXR Studio webviews (dashboard, evaluation, heatmap editor, compare runs).
  *
  * Every webview follows the same handshake: it posts `{type: 'ready'}` once its script has loaded, and the
  * extension answers with a full `state` message. Later messages are incremental. Because panels are not kept alive
@@ -17,6 +17,7 @@ import type {
   TrainEvent,
 } from '../../server/src/engine/api';
 import { batchesDone } from './trainingProgress';
+import type { CompareRun } from './compareRuns';
 
 /** The message every webview posts first (and again after each reload). */
 export interface ReadyMessage {
@@ -145,6 +146,37 @@ export type HeatmapFromWebview =
   | { type: 'opacity'; opacity: number }
   | { type: 'export'; opacity: number }
   | { type: 'pickModel' };
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Compare Runs (viewType `cxr.compare`)
+
+export interface CompareState {
+  runs: CompareRun[];
+  /** The runs whose curves are overlaid and whose configurations can be diffed, in the order they were picked. */
+  selected: string[];
+  error: string | null;
+}
+
+export type CompareToWebview = { type: 'state'; state: CompareState };
+
+export type CompareFromWebview =
+  | ReadyMessage
+  | { type: 'select'; runDirs: string[] }
+  | { type: 'rename' | 'editNotes' | 'editTags' | 'openDashboard'; runDir: string }
+  | { type: 'refresh' };
+
+/** Element ids of the Compare Runs view (and of its end-to-end test). */
+export const CompareIds = {
+  table: 'runs-table',
+  lossChart: 'compare-loss-chart',
+  accuracyChart: 'compare-accuracy-chart',
+  diff: 'config-diff',
+  diffA: 'diff-run-a',
+  diffB: 'diff-run-b',
+  diffOnly: 'diff-only',
+  refresh: 'refresh-runs',
+  researchNote: 'research-note',
+} as const;
 
 /** Stable element ids used by the webviews (and by the end-to-end tests). */
 export const WebviewIds = {

@@ -30,6 +30,19 @@ export function chartPalette(): ChartPalette {
   };
 }
 
+/** One colour per compared run, from the theme's chart colours (each at 3:1 against the page), repeating after six. */
+export function seriesColors(): string[] {
+  const page = parseRgb(getComputedStyle(document.body).backgroundColor) ?? [30, 30, 30];
+  return [
+    ['--vscode-charts-blue', '#3794ff'],
+    ['--vscode-charts-orange', '#d18616'],
+    ['--vscode-charts-green', '#89d185'],
+    ['--vscode-charts-purple', '#b180d7'],
+    ['--vscode-charts-red', '#f14c4c'],
+    ['--vscode-charts-yellow', '#cca700'],
+  ].map(([name, fallback]) => readableOn(themeColor(name, fallback), page));
+}
+
 type Rgb = [number, number, number];
 
 function parseRgb(css: string): Rgb | null {
