@@ -213,6 +213,8 @@ export const WebviewIds = {
     noModel: 'no-model',
     pickModel: 'pick-model',
     researchNote: 'research-note',
+    /** The out-of-distribution verdict and calibrated confidence (data-status: refused, uncertain or confident). */
+    trust: 'trust-status',
   },
 } as const;
 

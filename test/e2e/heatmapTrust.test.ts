@@ -1,20 +1,24 @@
 /**
  * The heatmap viewer in code-server, on a small real run (MobileNetV2 trained briefly on ci-tiny): switching the
- * target class and the method is served from the one explain reply's all-class maps, with no backend request.
+ * target class and the method is served from the one explain reply's all-class maps, with no backend request; a photo
+ * is shown as refused ("not a chest radiograph"), an X-ray with its calibrated confidence.
  */
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { FrameLocator } from 'playwright-core';
 import { WebviewIds } from '../../common/src/webviewProtocol';
 import { Engine } from '../../server/src/engine/engine';
 import { scratchDirFactory } from '../helpers/scratch';
-import { CI_TINY, MOBILENET_NOTOP_MANIFEST, requireShared } from '../helpers/shared';
+import { CI_TINY, MOBILENET_NOTOP_MANIFEST, MOBILENET_SAMPLES, requireShared } from '../helpers/shared';
 import { CodeServerSession, escapeRegExp, useSession } from './harness';
 
 const heat = WebviewIds.heatmap;
 const CLASSES = ['Covid', 'Normal', 'Viral Pneumonia'];
 const XRAY = 'data/ci-tiny/test/Covid/0105.png';
+/** A colour photo from the MobileNetV2 samples, copied into the workspace. */
+const PHOTO = 'cat.jpg';
 const scratch = scratchDirFactory();
 const outside = scratch('e2e-heatmap-trust');
 const runsDir = path.join(outside, 'runs');
@@ -38,6 +42,7 @@ describe('CXR Studio heatmap viewer: local class and method switches', { timeout
 
   useSession({ name: 'heatmap-trust', settings: { 'cxr.runsDirectory': runsDir, 'cxr.activeModel': run } }, async (started) => {
     s = started;
+    fs.copyFileSync(requireShared(path.join(MOBILENET_SAMPLES, PHOTO)), path.join(s.workspace, PHOTO));
     await s.statusBarItem('cxr.status').filter({ hasText: /· heatmap-trust$/ }).waitFor({ timeout: 90_000 });
   });
 
@@ -84,5 +89,26 @@ describe('CXR Studio heatmap viewer: local class and method switches', { timeout
     assert.equal(await canvas.getAttribute('data-backend-explains'), '1', 'no switch asked the backend');
     assert.ok(switches.every((ms) => Number.isFinite(ms) && ms >= 0), `switch times ${switches.join(', ')} ms`);
     process.stderr.write(`[e2e] heatmap switch times in the webview (ms): ${switches.join(', ')}\n`);
+  });
+
+  it('shows a photo as refused, "not a chest radiograph", and an X-ray with its calibrated confidence', async () => {
+    const photo = await openHeatmap(PHOTO);
+    await photo.locator(`#${heat.predicted}`).filter({ hasText: /^Refused: not a chest radiograph$/ }).waitFor({ timeout: 60_000 });
+    const verdict = photo.locator(`#${heat.trust}`);
+    assert.equal(await verdict.getAttribute('data-status'), 'refused');
+    assert.equal(await verdict.getAttribute('data-ood-flagged'), 'true');
+    assert.match(await verdict.innerText(), /^Not a chest radiograph: it is a colour image .* not a prediction for this image/);
+    assert.equal(await photo.locator(`#${heat.probabilities} .prob-row.predicted`).count(), 0, 'no class is marked as predicted');
+    await s.screenshot('heatmap-refused-photo');
+
+    await s.tab(`Heatmap: ${path.basename(XRAY)}`).click();
+    const xray = await s.webviewWith(heat.canvas);
+    const xrayVerdict = xray.locator(`#${heat.trust}`);
+    assert.equal(await xrayVerdict.getAttribute('data-ood-flagged'), 'false');
+    assert.match(await xrayVerdict.innerText(), /^Looks like the training images \(OOD score \d\.\d\d; above 1 is refused\)\. Calibrated confidence \d+\.\d% \(raw \d+\.\d%\)/);
+    assert.match(await xray.locator('#probabilities-title').innerText(), /^Class probabilities \(calibrated\)$/);
+    const headline = await xray.locator(`#${heat.predicted}`).innerText();
+    const status = await xrayVerdict.getAttribute('data-status');
+    assert.match(headline, status === 'uncertain' ? /^Uncertain: leaning \S/ : /^(Covid|Normal|Viral Pneumonia) \(\d+\.\d%\)$/);
   });
 });

@@ -72,7 +72,7 @@ describe('CXR Studio webviews in four colour themes', { timeout: 600_000 }, () =
       tab: () => path.basename(IMAGE),
       id: heat.canvas,
       ready: async (v) => {
-        await v.locator(`#${heat.predicted}`).filter({ hasText: /^(Covid|Normal|Viral Pneumonia) \(/ }).waitFor({ timeout: 60_000 });
+        await v.locator(`#${heat.predicted}`).filter({ hasText: /^(Covid|Normal|Viral Pneumonia|Uncertain|Refused)\b/ }).waitFor({ timeout: 60_000 });
         await v.locator(`#${heat.canvas}`).waitFor({ state: 'visible' });
       },
     },

@@ -70,7 +70,7 @@ describe('CXR Studio workbench bugs, fixed, in code-server', { timeout: 600_000 
     await s.contextMenuItem('Show Heatmap');
     await s.tab('Heatmap: 0102.jpeg').waitFor();
     const view = await s.webviewWith(WebviewIds.heatmap.exportPng, 60_000);
-    await view.locator(`#${WebviewIds.heatmap.predicted}`).filter({ hasText: /\(/ }).waitFor({ timeout: 90_000 });
+    await view.locator(`#${WebviewIds.heatmap.predicted}`).filter({ hasText: /\(|^Refused: / }).waitFor({ timeout: 90_000 });
     await view.locator(`#${WebviewIds.heatmap.exportPng}`).click();
     const proposed = await s.saveDialogProposal('.png');
     // The default place is the model's run folder, never the dataset: take it as proposed.

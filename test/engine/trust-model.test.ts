@@ -170,3 +170,25 @@ test('predict after explain on the same loaded run (the heatmap editor then Clas
   assert.ok(Object.values(after.probabilities).every((p) => Number.isFinite(p)));
   assert.equal(after.label, explained.predicted);
 });
+
+test('explain carries the same refusal check and calibrated confidence as predict (the heatmap editor shows them)', async () => {
+  const out = await trainedRun();
+  const xray = path.join(CI_TINY, 'test', 'Normal', '0101.jpeg');
+  for (const file of [PHOTOS[0], ABDOMEN, xray]) {
+    const explained = await engine.explain({ run: out, image: file });
+    const [predicted] = await engine.predict({ run: out, files: [file] });
+    assert.equal(explained.status, predicted.status, file);
+    assert.equal(explained.ood?.flagged, predicted.ood?.flagged, file);
+    assert.equal(explained.ood?.reason, predicted.ood?.reason, file);
+    assert.equal(explained.ood?.notChestRadiograph, predicted.ood?.notChestRadiograph, file);
+    // explain pools the feature map of its own pass (ONNX Runtime where it loads); predict's pass is tfjs.
+    assert.ok(Math.abs(explained.ood!.featureDistance! - predicted.ood!.featureDistance!) < 1e-3, `${file}: ${explained.ood!.featureDistance} vs ${predicted.ood!.featureDistance}`);
+    for (const [name, p] of Object.entries(predicted.calibratedProbabilities!)) {
+      assert.ok(Math.abs(explained.calibratedProbabilities![name] - p) < 1e-3, `${file} ${name}: ${explained.calibratedProbabilities![name]} vs ${p}`);
+    }
+    assert.equal(explained.abstainBelow, 0.6);
+  }
+  const cat = await engine.explain({ run: out, image: PHOTOS[0] });
+  assert.equal(cat.status, 'refused');
+  assert.match(cat.ood!.reason!, /^Not a chest radiograph: it is a colour image/);
+});

@@ -64,6 +64,7 @@ function buildLayout(): void {
     h('header', { className: 'page-header' }, h('h1', { id: ids.predicted, text: '' }), h('div', { id: 'heatmap-meta', className: 'run-info' })),
     h('div', { id: ids.noModel, className: 'message' }, h('p', { text: 'No active model. Train a model, or pick a finished run to explain this image with.' }), pick),
     h('div', { id: 'heatmap-error', className: 'message error', attrs: { role: 'alert' } }),
+    h('div', { id: ids.trust, className: 'message', attrs: { role: 'status' } }),
     h(
       'div',
       { className: 'toolbar controls' },
@@ -78,7 +79,7 @@ function buildLayout(): void {
       'div',
       { className: 'heatmap-layout' },
       h('div', { className: 'stage', id: 'heatmap-stage' }, h('img', { id: ids.image, attrs: { alt: '' } }), h('canvas', { id: ids.canvas, attrs: { 'aria-label': 'Heatmap overlay' } })),
-      h('aside', { className: 'side' }, h('h2', { text: 'Class probabilities' }), h('div', { id: ids.probabilities, className: 'prob-bars' }), h('p', { className: 'hint', text: 'Colour scale: blue = low, red = high contribution to the target class.' })),
+      h('aside', { className: 'side' }, h('h2', { id: 'probabilities-title', text: 'Class probabilities' }), h('div', { id: ids.probabilities, className: 'prob-bars' }), h('p', { className: 'hint', text: 'Colour scale: blue = low, red = high contribution to the target class.' })),
     ),
   );
   byId<HTMLImageElement>(ids.image).addEventListener('load', () => {
@@ -135,7 +136,8 @@ function render(): void {
   const s = state;
   const r = s.result;
   document.title = s.fileName;
-  byId(ids.predicted).textContent = r ? `${r.predicted} (${percent(r.probabilities[r.predicted])})` : s.model ? (s.loading ? 'Classifying…' : 'No prediction') : 'No active model';
+  byId(ids.predicted).textContent = r ? headline(r) : s.model ? (s.loading ? 'Classifying…' : 'No prediction') : 'No active model';
+  renderTrust(r);
   byId('heatmap-meta').textContent = [s.fileName, s.model ? `model: ${s.model.name}` : null, r ? `${r.method === 'gradcam' ? 'Grad-CAM' : 'CAM'} for ${r.target}` : null].filter(Boolean).join(' · ');
   byId(ids.noModel).hidden = s.model !== null;
   const error = byId('heatmap-error');
@@ -178,11 +180,36 @@ function renderTargetOptions(s: HeatmapState): void {
   if (select.value !== value) select.value = value;
 }
 
+/** The prediction as `cxr predict` words it: a refused input or an uncertain one never reads as a confident class. */
+function headline(r: ExplainResult): string {
+  const shown = r.calibratedProbabilities ?? r.probabilities;
+  const top = `${r.predicted} (${percent(shown[r.predicted])})`;
+  if (r.status === 'refused') return `Refused: ${r.ood?.notChestRadiograph ? 'not a chest radiograph' : 'unlike the training images'}`;
+  return r.status === 'uncertain' ? `Uncertain: leaning ${top}` : top;
+}
+
+/** The out-of-distribution verdict and the calibrated confidence, in words. */
+function renderTrust(r: ExplainResult | null): void {
+  const box = byId(ids.trust);
+  box.hidden = !r?.ood;
+  box.className = `message ${r?.status ?? ''}`;
+  box.dataset.status = r?.status ?? '';
+  box.dataset.oodFlagged = String(r?.ood?.flagged ?? '');
+  if (!r?.ood) return;
+  const ood = r.ood;
+  const calibrated = r.calibratedProbabilities?.[r.predicted];
+  const confidence = calibrated === undefined ? '' : `Calibrated confidence ${percent(calibrated)} (raw ${percent(r.probabilities[r.predicted])}); below ${percent(r.abstainBelow ?? 0.6)} a prediction is uncertain.`;
+  box.textContent = ood.flagged
+    ? `${ood.reason ?? 'Outside what the model knows.'} The model's output is not a prediction for this image; the heatmap is shown for inspection only (OOD score ${ood.score.toFixed(2)}).`
+    : `Looks like the training images (OOD score ${ood.score.toFixed(2)}; above 1 is refused). ${confidence}`;
+}
+
 function renderProbabilities(r: ExplainResult | null): void {
   const box = byId(ids.probabilities);
   clear(box);
+  byId('probabilities-title').textContent = r?.status === 'refused' ? 'Model output (refused input)' : r?.calibratedProbabilities ? 'Class probabilities (calibrated)' : 'Class probabilities';
   if (!r) return;
-  const entries = Object.entries(r.probabilities).sort((a, b) => b[1] - a[1]);
+  const entries = Object.entries(r.calibratedProbabilities ?? r.probabilities).sort((a, b) => b[1] - a[1]);
   for (const [name, p] of entries) {
     const fill = h('div', { className: 'prob-fill' });
     fill.style.width = `${Math.max(0, Math.min(1, p)) * 100}%`;
@@ -190,7 +217,7 @@ function renderProbabilities(r: ExplainResult | null): void {
       box,
       h(
         'div',
-        { className: name === r.predicted ? 'prob-row predicted' : 'prob-row', attrs: { 'data-class': name } },
+        { className: name === r.predicted && r.status !== 'refused' ? 'prob-row predicted' : 'prob-row', attrs: { 'data-class': name } },
         h('span', { className: 'prob-name', text: name }),
         h('div', { className: 'prob-track', attrs: { role: 'meter', 'aria-valuemin': '0', 'aria-valuemax': '1', 'aria-valuenow': String(p), 'aria-label': name } }, fill),
         h('span', { className: 'prob-value', text: percent(p) }),

@@ -435,6 +435,14 @@ export interface ExplainResult {
    * viewer switches class or method without another request. Absent for other heads.
    */
   maps?: { className: string; cam: number[]; gradcam: number[] }[];
+  /** Run models: is the input outside what the model knows? (the same verdict `cxr predict` gives) */
+  ood?: OodVerdict;
+  /** Run models: 'refused', 'uncertain' or 'confident', as in predictions; a refused image's maps are for inspection only. */
+  status?: PredictionStatus;
+  /** Probabilities after the run's temperature scaling (the raw ones without a fitted temperature). */
+  calibratedProbabilities?: Record<string, number>;
+  /** The calibrated top probability below which the status is 'uncertain'. */
+  abstainBelow?: number;
 }
 
 export type AuditSeverity = 'info' | 'warning' | 'critical';

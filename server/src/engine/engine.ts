@@ -34,8 +34,10 @@ import { classifyWithFeatures } from './ood/classifyWithFeatures';
 import { DEFAULT_ABSTAIN_BELOW, fitTrustModels } from './ood/fitTrustModels';
 import { readCalibration, readOodModel } from './ood/trustFiles';
 import { oodVerdict, predictionStatus } from './ood/verdict';
+import { checkChestRadiograph } from './ood/chestCheck';
+import { readTrustModels, trustFields, type TrustFields } from './ood/explainTrust';
 import { loadDataset, type DatasetItem } from './data/dataset';
-import { decodeImage } from './data/decode';
+import { decodeImage, type DecodedImage } from './data/decode';
 import { splitTrainVal } from './data/split';
 import { CxrError } from './errors';
 import { computeMetrics } from './eval/metrics';
@@ -287,10 +289,11 @@ export class Engine {
     const method = req.method ?? 'cam';
     const explainer = new FileExplainer(session, method);
     try {
-      const { image, out, upsampled, maps } = await explainer.explain(req.image, target);
+      const { decoded, image, out, upsampled, maps } = await explainer.explain(req.image, target);
       const png = await renderOverlayPng(image, config.imageSize, upsampled, req.alpha ?? 0.35);
       if (outFile) writeFileAtomic(outFile, png);
       return {
+        ...(await this.explainTrust(session, req.image, decoded, out.probabilities, maps)),
         file: req.image,
         method,
         predicted: config.classes[argMax(out.probabilities)],
@@ -309,6 +312,18 @@ export class Engine {
     } finally {
       explainer.dispose();
     }
+  }
+
+  /**
+   * The refusal check and calibrated confidence of an explained image, as `cxr predict` gives them. A pooling + Dense
+   * head's maps come with the pooled features; other heads need one more pass for them.
+   */
+  private async explainTrust(session: RunSession, file: string, decoded: DecodedImage, probs: readonly number[], maps: ClassMaps | undefined): Promise<TrustFields> {
+    const { loaded } = session;
+    const models = readTrustModels(loaded.runDir, this.paths);
+    if (maps) return trustFields(loaded.config.classes, probs, checkChestRadiograph(decoded), maps.pooled, models);
+    const [scored] = await classifyWithFeatures(loaded, [file]);
+    return trustFields(loaded.config.classes, probs, scored!.check, scored!.features, models);
   }
 
   /** The method's figure: a grid of images with their CAM, each titled "Predicted / Real" in green or red. */
@@ -425,10 +440,11 @@ class FileExplainer {
     private readonly method: CamMethodName,
   ) {}
 
-  async explain(file: string, target?: number): Promise<{ image: Float32Array; out: CamOutput; upsampled: Float32Array; maps?: ClassMaps }> {
+  async explain(file: string, target?: number): Promise<{ decoded: DecodedImage; image: Float32Array; out: CamOutput; upsampled: Float32Array; maps?: ClassMaps }> {
     const { spec, config, model } = this.session.loaded;
     const size = config.imageSize;
-    const image = (await decodeImage(file, size)).data;
+    const decoded = await decodeImage(file, size);
+    const image = decoded.data;
     const maps = await this.session.explainAll(image);
     let out: CamOutput;
     if (maps) {
@@ -441,7 +457,7 @@ class FileExplainer {
       [out] = this.cam.compute(input, [target]);
       input.dispose();
     }
-    return { image, out, upsampled: upsampleBilinear(out.map, out.width, out.height, size, size), maps: maps ?? undefined };
+    return { decoded, image, out, upsampled: upsampleBilinear(out.map, out.width, out.height, size, size), maps: maps ?? undefined };
   }
 
   dispose(): void {

@@ -13,6 +13,8 @@ export interface ClassMaps {
   width: number;
   height: number;
   probabilities: number[];
+  /** The feature map averaged over positions: the pooled features the Dense head (and the OOD model) sees. */
+  pooled: Float32Array;
   /** Indexed by class. */
   cam: NormalisedMap[];
   gradcam: NormalisedMap[];
@@ -109,7 +111,10 @@ export class RunSession {
       cam.push(minMaxNormalise(raw));
       gradcam.push(reluMaxNormalise(raw));
     }
-    return { width: head.width, height: head.height, probabilities: Array.from(probs), cam, gradcam };
+    const pooled = new Float32Array(head.channels);
+    for (let p = 0; p < positions; p++) for (let k = 0; k < head.channels; k++) pooled[k] += features[p * head.channels + k];
+    for (let k = 0; k < head.channels; k++) pooled[k] /= positions;
+    return { width: head.width, height: head.height, probabilities: Array.from(probs), pooled, cam, gradcam };
   }
 
   /**
