@@ -58,6 +58,7 @@ function buildLayout(): void {
     h('section', {}, h('h2', { text: 'Confusion matrix' }), normalize, h('table', { id: ids.confusionMatrix, className: 'data-table confusion' })),
     h('section', {}, h('h2', { text: 'Per-class metrics' }), h('table', { id: ids.perClass, className: 'data-table' })),
     h('section', {}, h('h2', { id: 'misclassified-title', text: 'Misclassified images' }), h('div', { id: ids.misclassified, className: 'thumbs' })),
+    h('section', { id: 'unreadable-section' }, h('h2', { id: 'unreadable-title', text: 'Unreadable images' }), h('p', { text: 'These files could not be read as images and are left out of every number above.' }), h('table', { id: 'unreadable', className: 'data-table' })),
   );
 }
 
@@ -87,6 +88,7 @@ function render(): void {
   renderConfusion(r, saved.normalized);
   renderPerClass(r);
   renderMisclassified(report);
+  renderUnreadable(r);
 }
 
 function renderCaveats(r: EvaluateResult): void {
@@ -154,6 +156,20 @@ function renderPerClass(r: EvaluateResult): void {
   }
   for (const [name, avg] of [['macro avg', r.macro_avg], ['weighted avg', r.weighted_avg]] as const) {
     append(body, h('tr', { className: 'avg' }, h('th', { text: name, attrs: { scope: 'row' } }), h('td', { text: percent(avg.precision) }), h('td', { text: percent(avg.recall) }), h('td', { text: percent(avg.f1) }), h('td', { text: '' }), h('td', { text: String(avg.support) })));
+  }
+  table.appendChild(body);
+}
+
+function renderUnreadable(r: EvaluateResult): void {
+  const list = r.unreadable ?? [];
+  byId('unreadable-section').hidden = list.length === 0;
+  byId('unreadable-title').textContent = `Unreadable images (${list.length})`;
+  const table = byId('unreadable');
+  clear(table);
+  append(table, h('thead', {}, h('tr', {}, ...['File', 'Code', 'Reason'].map((t) => h('th', { text: t })))));
+  const body = h('tbody');
+  for (const u of list) {
+    append(body, h('tr', {}, h('td', { text: baseName(u.file), title: u.file }), h('td', { text: u.code }), h('td', { text: u.reason })));
   }
   table.appendChild(body);
 }

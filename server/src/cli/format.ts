@@ -33,6 +33,7 @@ export function formatEvaluation(r: EvaluateResult): string {
     `confusion matrix (rows true, columns predicted: ${r.classes.join(' | ')}):`,
     ...r.confusion_matrix.map((row, i) => `  ${r.classes[i]}: ${row.join(' ')}`),
     ...trustLines(r),
+    ...(r.unreadable ?? []).map((u) => `excluded (unreadable): ${u.file} [${u.code}] ${u.reason}`),
     ...r.caveats.map((c) => `note: ${c}`),
     `report: ${r.files.markdown}`,
   ];

@@ -232,7 +232,10 @@ async function main(argv: string[]): Promise<number> {
         method: method(values.method),
         limit: int(values.limit, '--limit'),
       });
-      io.out(result, `CAM grid of ${result.tiles} images (${result.correct} correct) written to ${result.out}`);
+      io.out(result, [
+        `CAM grid of ${result.tiles} images (${result.correct} correct) written to ${result.out}`,
+        ...result.unreadable.map((u) => `excluded (unreadable): ${u.file} [${u.code}] ${u.reason}`),
+      ].join('\n'));
       return 0;
     }
     case 'card': {

@@ -310,6 +310,13 @@ export interface EvaluateRequest {
   outDir?: string;
 }
 
+/** An image left out of an evaluation or a CAM grid because it could not be read: its file, the error code and why. */
+export interface ExcludedImage {
+  file: string;
+  code: string;
+  reason: string;
+}
+
 export interface EvaluateResult extends EvaluationMetrics {
   run: string;
   data: string;
@@ -328,6 +335,8 @@ export interface EvaluateResult extends EvaluationMetrics {
    * dataset audit). null when that could not be checked (other data than the run was trained on).
    */
   withoutTrainDuplicates?: { excluded: string[]; metrics: SubsetMetrics | null } | null;
+  /** Images of the split that could not be read (damaged, unsupported, too large, not a file): not in any metric. */
+  unreadable?: ExcludedImage[];
   /** Patient-level metrics (mean probability over a patient's images) when the data has patient IDs. */
   patientLevel?: (SubsetMetrics & { patients: number }) | null;
   /** Calibration on these images: raw, and after the run's temperature scaling. */

@@ -13,6 +13,7 @@ import type {
   EvaluateRequest,
   EvaluateResult,
   EvaluatedImage,
+  ExcludedImage,
   ExplainRequest,
   ExplainResult,
   ExportRequest,
@@ -58,6 +59,7 @@ import { evaluationDir, readRunConfig, recordAudit, recordShortcuts, recordTestA
 import { UNRESTRICTED, type PathPolicy } from './security/pathPolicy';
 import { RunFolder } from './train/runFolder';
 import { train } from './train/trainer';
+import { SKIPPABLE_DECODE_ERRORS } from './train/featureStream';
 import { stackImages } from './train/tensors';
 import { writeFileAtomic, writeJsonAtomic } from './util/atomic';
 
@@ -69,6 +71,14 @@ export interface EngineOptions {
    * runs, a run's recorded dataset, manifest shards). The language server passes its allowed roots; default: any.
    */
   paths?: PathPolicy;
+}
+
+export interface CamGridResult {
+  out: string;
+  tiles: number;
+  correct: number;
+  /** Images left out because they could not be read. */
+  unreadable: ExcludedImage[];
 }
 
 export interface CamGridRequest {
@@ -180,9 +190,15 @@ export class Engine {
     const session = await this.openSession(req.run);
     const loaded = session.loaded;
     const split = req.split ?? 'test';
-    const items = await selectItems(loaded, req.data, split, this.paths, req.labelMap === undefined);
-    const files = items.map((i) => i.path);
-    const modelProbs = await session.classifyFiles(files, onProgress, signal);
+    const listed = await selectItems(loaded, req.data, split, this.paths, req.labelMap === undefined);
+    // One unreadable image does not void the others: it is left out, and named in the result and the report.
+    const classified = await session.classifyReadable(listed.map((i) => i.path), onProgress, signal);
+    const items = listed.filter((_, i) => classified.probs[i] !== null);
+    const modelProbs = classified.probs.filter((p): p is number[] => p !== null);
+    const unreadable = classified.unreadable;
+    if (items.length === 0) {
+      throw new CxrError('DATASET_INVALID', `None of the ${listed.length} image(s) of the ${split} split could be read; the first: ${unreadable[0]?.reason}`, { unreadable });
+    }
     const mapped = req.labelMap
       ? applyLabelMap(loaded.config.classes, modelProbs, items.map((i) => i.label), req.labelMap)
       : { classes: loaded.config.classes, probs: modelProbs, yTrue: items.map((i) => classIndexOf(loaded.config.classes, i.label)) };
@@ -190,6 +206,9 @@ export class Engine {
     const metrics = computeMetrics(yTrue, probs, classes);
     const trust = await trustEvaluation(loaded.runDir, loaded.config.data, req.data, items, yTrue, probs, classes, this.paths);
     metrics.caveats.push(...datasetCaveats(split), ...trust.caveats);
+    if (unreadable.length > 0) {
+      metrics.caveats.unshift(`${unreadable.length} of the ${listed.length} images could not be read and were left out; every number here describes the other ${items.length} (see Unreadable images).`);
+    }
     const predictions: EvaluatedImage[] = items.map((item, i) => {
       const k = argMax(probs[i]);
       return {
@@ -214,6 +233,7 @@ export class Engine {
       ...(req.labelMap ? { modelClasses: loaded.config.classes, labelMap: req.labelMap } : {}),
       ...trust.fields,
       curves: classCurves(yTrue, probs, classes),
+      unreadable,
     };
     writeJsonAtomic(result.files.json, result);
     writeFileAtomic(result.files.markdown, renderEvaluationMarkdown(result) + renderTrustMarkdown(result));
@@ -327,11 +347,11 @@ export class Engine {
   }
 
   /** The method's figure: a grid of images with their CAM, each titled "Predicted / Real" in green or red. */
-  camGrid(req: CamGridRequest): Promise<{ out: string; tiles: number; correct: number }> {
+  camGrid(req: CamGridRequest): Promise<CamGridResult> {
     return this.onDevice(() => this.camGridOnce(req));
   }
 
-  private async camGridOnce(req: CamGridRequest): Promise<{ out: string; tiles: number; correct: number }> {
+  private async camGridOnce(req: CamGridRequest): Promise<CamGridResult> {
     await this.init();
     const session = await this.openSession(req.run);
     const loaded = session.loaded;
@@ -341,9 +361,18 @@ export class Engine {
     const explainer = new FileExplainer(session, req.method ?? 'cam');
     const size = config.imageSize;
     const tiles = [];
+    const unreadable: ExcludedImage[] = [];
     try {
       for (const item of items) {
-        const { image, out, upsampled } = await explainer.explain(item.path);
+        let explained: Awaited<ReturnType<FileExplainer['explain']>>;
+        try {
+          explained = await explainer.explain(item.path);
+        } catch (e) {
+          if (!(e instanceof CxrError && SKIPPABLE_DECODE_ERRORS.has(e.code))) throw e;
+          unreadable.push({ file: item.path, code: e.code, reason: e.message });
+          continue;
+        }
+        const { image, out, upsampled } = explained;
         tiles.push({
           unitRgb: image,
           size,
@@ -355,9 +384,12 @@ export class Engine {
     } finally {
       explainer.dispose();
     }
+    if (tiles.length === 0) {
+      throw new CxrError('DATASET_INVALID', `None of the ${items.length} image(s) could be read; the first: ${unreadable[0]?.reason}`, { unreadable });
+    }
     const png = await renderCamGrid(tiles, { columns: req.columns ?? 6, title: `${spec.displayName} ${req.method ?? 'cam'}` });
     writeFileAtomic(out, png);
-    return { out, tiles: tiles.length, correct: tiles.filter((t) => t.predicted === t.real).length };
+    return { out, tiles: tiles.length, correct: tiles.filter((t) => t.predicted === t.real).length, unreadable };
   }
 
   /** Writes the run's model as ONNX or TF.js, taking [0,1] RGB and giving probabilities in class order. */

@@ -8,7 +8,7 @@ export function renderEvaluationMarkdown(r: EvaluateResult): string {
     `# Evaluation: ${r.run}`,
     '',
     `- Data: \`${r.data}\``,
-    `- Split: ${r.split} (${r.n} images)`,
+    `- Split: ${r.split} (${r.n} images${r.unreadable?.length ? `; ${r.unreadable.length} more could not be read and are left out` : ''})`,
     `- Classes: ${r.classes.join(', ')}`,
     '',
     '> Research use only. This is not a diagnostic device and must not be used for clinical decisions.',
@@ -49,6 +49,12 @@ export function renderEvaluationMarkdown(r: EvaluateResult): string {
     ...(r.caveats.length > 0 ? r.caveats.map((c) => `- ${c}`) : ['- None computed for this set.']),
     '',
   ];
+
+  if (r.unreadable?.length) {
+    lines.push(`## Unreadable images (${r.unreadable.length})`, '', 'Left out of every number above.', '', '| file | code | reason |', '|---|---|---|');
+    for (const u of r.unreadable) lines.push(`| ${cell(u.file)} | ${u.code} | ${cell(u.reason)} |`);
+    lines.push('');
+  }
 
   const wrong = r.predictions.filter((p) => !p.correct);
   lines.push(`## Misclassified images (${wrong.length})`, '');

@@ -1,5 +1,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
+import type { ExcludedImage } from '../api';
 import { decodeImage } from '../data/decode';
+import { SKIPPABLE_DECODE_ERRORS } from '../train/featureStream';
 import { CxrError } from '../errors';
 import { camDense } from '../explain/cam/head';
 import { minMaxNormalise, reluMaxNormalise, type NormalisedMap } from '../explain/cam/normalise';
@@ -71,22 +73,58 @@ export class RunSession {
     return Array.from({ length: n }, (_, i) => Array.from(probs.subarray(i * k, (i + 1) * k)));
   }
 
-  /** Decodes and classifies files, a chunk at a time; one probability vector per file, in order. */
+  /** Decodes and classifies files, a chunk at a time; one probability vector per file, in order. Any unreadable file fails it. */
   async classifyFiles(files: readonly string[], onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<number[][]> {
+    return (await this.classifyEach(files, false, onProgress, signal)).probs as number[][];
+  }
+
+  /**
+   * Like classifyFiles, but a file that cannot be read as an image (damaged, unsupported, too large, not a regular
+   * file) is left out and reported in `unreadable` instead of failing the whole call: its entry in `probs` is null.
+   */
+  async classifyReadable(
+    files: readonly string[],
+    onProgress?: (done: number, total: number) => void,
+    signal?: AbortSignal,
+  ): Promise<{ probs: (number[] | null)[]; unreadable: ExcludedImage[] }> {
+    return this.classifyEach(files, true, onProgress, signal);
+  }
+
+  private async classifyEach(
+    files: readonly string[],
+    skipUnreadable: boolean,
+    onProgress?: (done: number, total: number) => void,
+    signal?: AbortSignal,
+  ): Promise<{ probs: (number[] | null)[]; unreadable: ExcludedImage[] }> {
     const size = this.loaded.config.imageSize;
     const pixels = size * size * 3;
     const chunk = 16;
-    const out: number[][] = [];
+    const out: (number[] | null)[] = [];
+    const unreadable: ExcludedImage[] = [];
     for (let start = 0; start < files.length; start += chunk) {
       if (signal?.aborted) throw new CxrError('CANCELLED', 'Cancelled.');
       const part = files.slice(start, start + chunk);
-      const batch = new Float32Array(part.length * pixels);
-      await mapLimit(part, 4, async (f, k) => batch.set((await decodeImage(f, size)).data, k * pixels));
-      out.push(...(await this.classify(batch, part.length)));
+      const decoded = await mapLimit(part, 4, async (file) => {
+        try {
+          return (await decodeImage(file, size)).data;
+        } catch (e) {
+          if (!skipUnreadable || !(e instanceof CxrError && SKIPPABLE_DECODE_ERRORS.has(e.code))) throw e;
+          unreadable.push({ file, code: e.code, reason: e.message });
+          return null;
+        }
+      });
+      const readable = decoded.filter((d): d is Float32Array => d !== null);
+      const batch = new Float32Array(readable.length * pixels);
+      readable.forEach((d, k) => batch.set(d, k * pixels));
+      const probs = readable.length > 0 ? await this.classify(batch, readable.length) : [];
+      let next = 0;
+      for (const d of decoded) out.push(d === null ? null : probs[next++]);
       onProgress?.(Math.min(start + chunk, files.length), files.length);
       await yieldToEventLoop();
     }
-    return out;
+    // mapLimit finishes files out of order: report them in the order given.
+    unreadable.sort((a, b) => files.indexOf(a.file) - files.indexOf(b.file));
+    return { probs: out, unreadable };
   }
 
   /** Probabilities and every class's CAM and Grad-CAM for one decoded image; null unless the head is pooling + Dense. */
