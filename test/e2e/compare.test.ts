@@ -204,4 +204,20 @@ describe('Compare Runs in code-server', { timeout: 600_000 }, () => {
     assert.ok(await row.isVisible());
     await s.screenshot('renamed-and-tagged');
   });
+
+  it('comes back after a window reload with the runs it had ticked', async () => {
+    const untick = view.locator(`#${ids.table} tbody tr[data-run="${path.join(runsDir, LOW)}"] input[type=checkbox]`);
+    await untick.uncheck();
+    await waitUntil(async () => JSON.parse((await view.locator(`#${ids.lossChart}`).getAttribute('data-series')) ?? '[]').length === 2, 5000, 'one run left on the chart');
+    await s.runCommand('Developer: Reload Window');
+    await s.page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    await s.tab('Compare Runs').waitFor({ timeout: 90_000 });
+    await s.tab('Compare Runs').click();
+    view = await s.webviewWith(ids.table, 90_000);
+    await view.locator(`#${ids.table} tbody tr`).nth(1).waitFor({ timeout: 60_000 });
+    const ticked = await view.locator(`#${ids.table} tbody tr:has(input[type=checkbox]:checked)`).evaluateAll((rows) => rows.map((r) => r.getAttribute('data-run')));
+    assert.deepEqual(ticked, [path.join(runsDir, HIGH)]);
+    assert.deepEqual(JSON.parse((await view.locator(`#${ids.lossChart}`).getAttribute('data-series')) ?? '[]'), ['High LR baseline · train', 'High LR baseline · validation']);
+    await s.screenshot('restored-after-reload');
+  });
 });
