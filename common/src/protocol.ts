@@ -142,6 +142,10 @@ export interface BackendStatus {
   allowedRoots: string[];
   /** Each backbone's ImageNet (no-top) weights as training would find them; file null: it would train from random weights. */
   weights: BackboneWeightsStatus[];
+  /** Diagnostics: heavy requests (evaluate, predict, explain, audits) running and waiting their turn, and the cap. */
+  heavyRequests?: { active: number; queued: number; limit: number };
+  /** Diagnostics: tfjs tensors alive in the main thread; steady between requests (the leak tests watch it). */
+  tensors?: number;
 }
 
 export interface BackboneWeightsStatus {

@@ -412,6 +412,11 @@ export class Engine {
     this.dropCache();
   }
 
+  /** tfjs tensors alive now (the cached run model's included): a diagnostic for leak checks. */
+  liveTensors(): number {
+    return tf.memory().numTensors;
+  }
+
   /**
    * Runs a gradient-free job. When the GPU backend fails under it (out of memory, device lost), this engine moves to
    * the CPU path with a warning naming the reason, and the job runs once more there. (Training never does this: a

@@ -126,6 +126,8 @@ connection.onRequest(protocol.backendStatus, async () => {
       protocolVersion: protocol.PROTOCOL_VERSION,
       trusted,
       allowedRoots: guard.realRoots(),
+      heavyRequests: { active: heavy.active, queued: heavy.queued, limit: heavy.limit },
+      tensors: engine.liveTensors(),
       weights: BACKBONE_IDS.map((backbone) => ({
         backbone,
         file: findKnownWeights(getBackbone(backbone), 'noTop'),
