@@ -23,8 +23,13 @@ export async function exportRunCommand(backend: Backend, runs: Runs, arg: unknow
     : (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, defaultUri: vscode.Uri.file(run), openLabel: 'Export into this folder' }))?.[0];
   if (!target) return;
   const result = await backend.request(exportModel, { run, format: picked.format, out: target.fsPath });
-  const reveal = await vscode.window.showInformationMessage(`Exported ${path.basename(run)} (${result.format}) to ${result.path}.`, 'Reveal');
-  if (reveal) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(result.path));
+  const choice = await vscode.window.showInformationMessage(
+    `Exported ${path.basename(run)} (${result.format}) to ${result.path}, with its model card ${path.basename(result.modelCard)}.`,
+    'Open Model Card',
+    'Reveal',
+  );
+  if (choice === 'Open Model Card') await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(result.modelCard));
+  if (choice === 'Reveal') await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(result.path));
 }
 
 /** `cxr.featureCache`: where the feature cache is and how large, with a button to empty it. */

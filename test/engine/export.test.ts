@@ -47,6 +47,15 @@ test('cxr export --format onnx: ONNX Runtime on [0,1] RGB gives the run\'s predi
     });
   });
   await session.release();
+  // The model card travels with the model, with what the export takes and gives.
+  assert.equal(result.modelCard, path.join(path.dirname(out), 'model.model-card.md'));
+  const card = fs.readFileSync(result.modelCard, 'utf8');
+  assert.match(card, /^# Model card: run\n/);
+  assert.match(card, /\*\*Research and teaching only\. Not a medical device/);
+  assert.match(card, /## Calibration and refusal/);
+  assert.match(card, new RegExp(`## This export\\n\\n- ONNX model \`model\\.onnx\`[^\\n]*\\n- Input \`${result.input.name}\` \\[batch, 224, 224, 3\\][^\\n]*\\n- Output \`${result.outputName}\`: probabilities, in class order: Covid, Normal, Viral Pneumonia`));
+  const human = spawnSync(process.execPath, [BIN, 'export', runDir, '--format', 'onnx', '--out', out], { encoding: 'utf8' });
+  assert.match(human.stdout, new RegExp(`model card: ${result.modelCard.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
 });
 
 test('cxr export --format tfjs: the saved layers model loads in TF.js and gives the run\'s predictions', async () => {
@@ -67,5 +76,7 @@ test('cxr export --format tfjs: the saved layers model loads in TF.js and gives 
     result.classes.forEach((c, k) => assert.ok(Math.abs(out[i * 3 + k] - p.probabilities[c]) < 1e-4, `${FILES[i]} ${c}`));
   });
   assert.deepEqual(manifest.userDefinedMetadata.classes, result.classes);
+  assert.equal(result.modelCard, path.join(dir, 'MODEL_CARD.md'));
+  assert.match(fs.readFileSync(result.modelCard, 'utf8'), /^# Model card: run\n[\s\S]*## This export\n\n- TF\.js layers model `model`/);
   model.dispose();
 });

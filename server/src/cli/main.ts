@@ -261,7 +261,7 @@ async function main(argv: string[]): Promise<number> {
       const run = need(positionals[0], '<run>');
       const format = need(values.format, '--format onnx|tfjs') as 'onnx' | 'tfjs';
       const result = await engine.export({ run, format, out: values.out });
-      io.out(result, `${result.format} model written to ${result.path}\ninput: ${result.input.name} [${result.input.shape.map((d) => d ?? 'batch').join(', ')}] ${result.input.range}\noutput: ${result.outputName}, ${result.output}: ${result.classes.join(', ')}`);
+      io.out(result, `${result.format} model written to ${result.path}\ninput: ${result.input.name} [${result.input.shape.map((d) => d ?? 'batch').join(', ')}] ${result.input.range}\noutput: ${result.outputName}, ${result.output}: ${result.classes.join(', ')}\nmodel card: ${result.modelCard}`);
       return 0;
     }
     case 'cache': {

@@ -541,6 +541,8 @@ export interface ExportResult {
   input: { name: string; shape: (number | null)[]; range: string };
   outputName: string;
   output: string;
+  /** The run's model card written beside the exported model (Markdown). */
+  modelCard: string;
 }
 
 /** One shortcut audit of a trained model, with its plain-language reading. */

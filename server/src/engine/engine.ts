@@ -30,6 +30,7 @@ import { shortcutAudit } from './audit/shortcutAudit';
 import { deviceFailureReason, onGpuPath } from './backend/deviceFailure';
 import { fallBackToCpu, initBackend } from './backend/select';
 import { writeModelCard } from './card/modelCard';
+import { writeExportedModelCard } from './card/exportedCard';
 import { applyTemperature } from './calibration/temperature';
 import { classifyWithFeatures } from './ood/classifyWithFeatures';
 import { DEFAULT_ABSTAIN_BELOW, fitTrustModels } from './ood/fitTrustModels';
@@ -395,7 +396,9 @@ export class Engine {
   /** Writes the run's model as ONNX or TF.js, taking [0,1] RGB and giving probabilities in class order. */
   async export(req: ExportRequest): Promise<ExportResult> {
     await this.init();
-    return exportRun(await this.loadRun(req.run), req);
+    const loaded = await this.loadRun(req.run);
+    const result = await exportRun(loaded, req);
+    return { ...result, modelCard: await writeExportedModelCard(loaded.runDir, result, this.paths) };
   }
 
   /** The feature cache's folder and size. */

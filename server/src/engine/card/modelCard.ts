@@ -21,6 +21,11 @@ export async function writeModelCard(runDir: string, paths: PathPolicy = UNRESTR
   return { file: run.modelCardFile, markdown };
 }
 
+/** The run's model card, rendered from its files now (nothing written). */
+export async function renderRunModelCard(runDir: string, paths: PathPolicy = UNRESTRICTED): Promise<string> {
+  return renderModelCard(new RunFolder(path.resolve(runDir), paths), paths);
+}
+
 async function renderModelCard(run: RunFolder, paths: PathPolicy): Promise<string> {
   const config = run.readConfig();
   const summary = await readRunSummary(run.dir, paths);

@@ -15,7 +15,7 @@ import type { LoadedRun } from './runModel';
  * run's input size (the backbone's own scaling is inside), and outputs the probabilities in the run's class order.
  * onnx: one .onnx file (class names in its metadata). tfjs: a folder with model.json and weights.bin.
  */
-export async function exportRun(loaded: LoadedRun, req: ExportRequest): Promise<ExportResult> {
+export async function exportRun(loaded: LoadedRun, req: ExportRequest): Promise<Omit<ExportResult, 'modelCard'>> {
   const { config, spec } = loaded;
   const format = req.format;
   if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
