@@ -33,6 +33,7 @@ import { writeModelCard } from './card/modelCard';
 import { writeExportedModelCard } from './card/exportedCard';
 import { applyTemperature } from './calibration/temperature';
 import { classifyWithFeatures } from './ood/classifyWithFeatures';
+import { storedPooledFeatures } from './ood/pooledFeatures';
 import { DEFAULT_ABSTAIN_BELOW, fitTrustModels } from './ood/fitTrustModels';
 import { readCalibration, readOodModel } from './ood/trustFiles';
 import { oodVerdict, predictionStatus } from './ood/verdict';
@@ -130,6 +131,8 @@ export class Engine {
       await fitTrustModels(loaded, {
         onProgress: (done, total) => onEvent({ kind: 'phase', phase: 'finished', message: `fitting the out-of-distribution check and calibration`, done, total }),
         paths: this.paths,
+        stored: storedPooledFeatures(loaded),
+        session: () => this.openSession(result.runDir),
       });
       await writeModelCard(result.runDir, this.paths);
     }
@@ -263,8 +266,9 @@ export class Engine {
       throw new CxrError('INVALID_ARGUMENT', `The abstain threshold must be a probability from 0 to 1, got ${req.abstainBelow}.`);
     }
     if (req.run) {
-      const loaded = await this.loadRun(req.run);
-      const scored = await classifyWithFeatures(loaded, req.files);
+      const session = await this.openSession(req.run);
+      const loaded = session.loaded;
+      const scored = await classifyWithFeatures(loaded, req.files, { session });
       const ood = readOodModel(loaded.runDir, this.paths);
       const calibration = readCalibration(loaded.runDir, this.paths);
       const abstainBelow = req.abstainBelow ?? calibration?.abstainBelow ?? DEFAULT_ABSTAIN_BELOW;

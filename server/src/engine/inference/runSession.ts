@@ -127,6 +127,27 @@ export class RunSession {
     return { probs: out, unreadable };
   }
 
+  /**
+   * Probabilities and pooled features (the Dense head's input: the feature map averaged over positions, as the head's
+   * pooling does) of `n` decoded images from the one warm pass; null unless the head is pooling + Dense.
+   */
+  async classifyWithFeatures(batch: Float32Array, n: number): Promise<{ probs: number[][]; features: Float32Array[] } | null> {
+    const head = this.camHead;
+    if (!head) return null;
+    const [maps, probs] = await this.pass.run(batch, n);
+    const positions = head.height * head.width;
+    const perImage = positions * head.channels;
+    const features = Array.from({ length: n }, (_, i) => {
+      const sum = new Float64Array(head.channels);
+      for (let p = 0; p < positions; p++) {
+        const row = i * perImage + p * head.channels;
+        for (let k = 0; k < head.channels; k++) sum[k] += maps[row + k];
+      }
+      return Float32Array.from(sum, (v) => v / positions);
+    });
+    return { probs: Array.from({ length: n }, (_, i) => Array.from(probs.subarray(i * head.classes, (i + 1) * head.classes))), features };
+  }
+
   /** Probabilities and every class's CAM and Grad-CAM for one decoded image; null unless the head is pooling + Dense. */
   async explainAll(image: Float32Array): Promise<ClassMaps | null> {
     const head = this.camHead;

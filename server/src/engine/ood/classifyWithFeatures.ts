@@ -3,6 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { decodeImage, type DecodedImage } from '../data/decode';
 import { CxrError } from '../errors';
 import type { LoadedRun } from '../inference/runModel';
+import type { RunSession } from '../inference/runSession';
 import { HEAD_POOL_LAYER } from '../models/classifier';
 import { stackImages } from '../train/tensors';
 import { mapLimit, yieldToEventLoop } from '../util/concurrency';
@@ -17,14 +18,17 @@ export interface ClassifiedImage {
 
 const featureModels = new WeakMap<tfl.LayersModel, tfl.LayersModel>();
 
-/** One decode and one forward pass per image: probabilities, pooled features and the chest-radiograph check. */
+/**
+ * One decode and one forward pass per image: probabilities, pooled features and the chest-radiograph check. With the
+ * run's warm session (ONNX Runtime) and a pooling + Dense head, that session's single pass gives both; otherwise tfjs.
+ */
 export async function classifyWithFeatures(
   loaded: LoadedRun,
   files: readonly string[],
-  opts: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal; skipUnreadable?: boolean } = {},
+  opts: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal; skipUnreadable?: boolean; session?: RunSession } = {},
 ): Promise<(ClassifiedImage | null)[]> {
   const { onProgress, signal } = opts;
-  const model = twoOutputModel(loaded.model);
+  const session = opts.session?.loaded === loaded && opts.session.hasAllClassMaps ? opts.session : null;
   const size = loaded.config.imageSize;
   const chunk = 16;
   const out: (ClassifiedImage | null)[] = [];
@@ -36,12 +40,8 @@ export async function classifyWithFeatures(
     const decoded = attempts.filter((d): d is DecodedImage => d !== null);
     const results: ClassifiedImage[] = [];
     if (decoded.length > 0) {
-      const [features, probs] = tf.tidy(() => model.predict(loaded.spec.preprocess(stackImages(decoded.map((d) => d.data), size))) as tf.Tensor[]);
-      const f = (await features.data()) as Float32Array;
-      const p = (await probs.array()) as number[][];
-      tf.dispose([features, probs]);
-      const dims = f.length / decoded.length;
-      decoded.forEach((d, i) => results.push({ probs: p[i], features: f.slice(i * dims, (i + 1) * dims), check: checkChestRadiograph(d) }));
+      const { probs, features } = session ? (await sessionPass(session, decoded, size))! : await tfjsPass(loaded, decoded, size);
+      decoded.forEach((d, i) => results.push({ probs: probs[i], features: features[i], check: checkChestRadiograph(d) }));
     }
     let next = 0;
     for (const a of attempts) out.push(a === null ? null : results[next++]);
@@ -49,6 +49,23 @@ export async function classifyWithFeatures(
     await yieldToEventLoop();
   }
   return out;
+}
+
+async function sessionPass(session: RunSession, decoded: DecodedImage[], size: number) {
+  const pixels = size * size * 3;
+  const batch = new Float32Array(decoded.length * pixels);
+  decoded.forEach((d, i) => batch.set(d.data, i * pixels));
+  return session.classifyWithFeatures(batch, decoded.length);
+}
+
+async function tfjsPass(loaded: LoadedRun, decoded: DecodedImage[], size: number): Promise<{ probs: number[][]; features: Float32Array[] }> {
+  const model = twoOutputModel(loaded.model);
+  const [features, probs] = tf.tidy(() => model.predict(loaded.spec.preprocess(stackImages(decoded.map((d) => d.data), size))) as tf.Tensor[]);
+  const f = (await features.data()) as Float32Array;
+  const p = (await probs.array()) as number[][];
+  tf.dispose([features, probs]);
+  const dims = f.length / decoded.length;
+  return { probs: p, features: decoded.map((_, i) => f.slice(i * dims, (i + 1) * dims)) };
 }
 
 function twoOutputModel(model: tfl.LayersModel): tfl.LayersModel {

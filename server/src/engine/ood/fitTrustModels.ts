@@ -4,26 +4,36 @@ import { loadDataset, type DatasetItem } from '../data/dataset';
 import { splitTrainVal } from '../data/split';
 import type { LoadedRun } from '../inference/runModel';
 import type { PathPolicy } from '../security/pathPolicy';
+import type { RunSession } from '../inference/runSession';
 import { classifyWithFeatures } from './classifyWithFeatures';
+import { denseSoftmaxOf, softmaxOfPooled } from './pooledFeatures';
 import { fitFeatureDistance, type FeatureDistanceModel } from './featureDistance';
 import { writeCalibration, writeOodModel, type CalibrationFile } from './trustFiles';
 
 /** Default abstain threshold on the calibrated top probability (user-settable per request and on the CLI). */
 export const DEFAULT_ABSTAIN_BELOW = 0.6;
 
+export interface TrustFitOptions {
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+  paths?: PathPolicy;
+  /** Pooled features already known for a file (the feature cache training filled): those images are not decoded. */
+  stored?: (file: string) => Promise<Float32Array | null>;
+  /** The run's warm session, opened only if some image must be run through the model. */
+  session?: () => Promise<RunSession>;
+}
+
 /**
- * After training: one pass over the train and validation splits fits the out-of-distribution model (training
- * features, threshold from validation) and the temperature (validation NLL), and saves both in the run folder.
+ * After training: the train and validation splits fit the out-of-distribution model (training features, threshold
+ * from validation) and the temperature (validation NLL), saved in the run folder. Pooled features the training
+ * stored are reused with the head's Dense layer; the other images take one pass of the model.
  */
-export async function fitTrustModels(
-  loaded: LoadedRun,
-  opts: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal; paths?: PathPolicy } = {},
-): Promise<{ ood: FeatureDistanceModel; calibration: CalibrationFile }> {
+export async function fitTrustModels(loaded: LoadedRun, opts: TrustFitOptions = {}): Promise<{ ood: FeatureDistanceModel; calibration: CalibrationFile }> {
   const { config } = loaded;
   const dataset = await loadDataset(config.data, opts.paths);
   const split = splitTrainVal(dataset.items.filter((i) => i.split !== 'test'), { valFraction: config.valFraction, seed: config.seed });
   const items: DatasetItem[] = [...split.train, ...split.val];
-  const scored = await classifyWithFeatures(loaded, items.map((i) => i.path), { ...opts, skipUnreadable: true });
+  const scored = await scoreItems(loaded, items.map((i) => i.path), opts);
   const train = scored.slice(0, split.train.length);
   const val = scored.slice(split.train.length).map((s, i) => (s ? { s, label: config.classes.indexOf(split.val[i].label) } : null)).filter((v) => v !== null && v.label >= 0) as {
     s: NonNullable<(typeof scored)[number]>;
@@ -46,4 +56,24 @@ export async function fitTrustModels(
   writeOodModel(loaded.runDir, ood, opts.paths);
   writeCalibration(loaded.runDir, calibration, opts.paths);
   return { ood, calibration };
+}
+
+type Scored = { probs: number[]; features: Float32Array } | null;
+
+async function scoreItems(loaded: LoadedRun, files: string[], opts: TrustFitOptions): Promise<Scored[]> {
+  const scored: Scored[] = new Array(files.length).fill(null);
+  const missing: number[] = [];
+  const head = opts.stored ? await denseSoftmaxOf(loaded.model) : null;
+  for (let i = 0; i < files.length; i++) {
+    const features = head ? await opts.stored!(files[i]) : null;
+    if (features) scored[i] = { probs: softmaxOfPooled(head!, features), features };
+    else missing.push(i);
+  }
+  if (missing.length > 0) {
+    const session = opts.session ? await opts.session() : undefined;
+    const passed = await classifyWithFeatures(loaded, missing.map((i) => files[i]), { ...opts, session, skipUnreadable: true });
+    missing.forEach((i, k) => (scored[i] = passed[k]));
+  }
+  opts.onProgress?.(files.length, files.length);
+  return scored;
 }

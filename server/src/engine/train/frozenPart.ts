@@ -43,3 +43,29 @@ export async function createFrozenPart(
 ): Promise<FrozenPart> {
   return single(await createForwardPass(before, spec, imageSize, onFallback));
 }
+
+/**
+ * A frozen part created on the first call of `run` (building the ONNX graph and its session costs a fraction of a
+ * second): training on a warm feature cache never runs it. `onCreate` hears which engine it got.
+ */
+export function lazyFrozenPart(before: tfl.LayersModel, create: () => Promise<FrozenPart>, onCreate?: (engine: PassEngine) => void): FrozenPart {
+  let part: Promise<FrozenPart> | null = null;
+  let created: FrozenPart | null = null;
+  return {
+    get engine(): PassEngine {
+      return created?.engine ?? 'onnxruntime';
+    },
+    outputShape: before.outputs[0].shape.slice(1) as number[],
+    async run(batch, n) {
+      part ??= create().then((p) => {
+        created = p;
+        onCreate?.(p.engine);
+        return p;
+      });
+      return (await part).run(batch, n);
+    },
+    dispose() {
+      void part?.then((p) => p.dispose());
+    },
+  };
+}

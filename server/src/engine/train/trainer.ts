@@ -5,8 +5,8 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { EpochMetrics, RunConfig, TrainEvent, TrainRequest, TrainResult } from '../api';
 import { recordRunDevice, trainingDeviceFailure } from '../backend/deviceFailure';
 import { initBackend } from '../backend/select';
-import { augmentImage } from '../data/augment';
 import { loadDataset, type DatasetItem } from '../data/dataset';
+import { augmentImage } from '../data/augment';
 import { decodeImage } from '../data/decode';
 import { splitTrainVal } from '../data/split';
 import { CxrError } from '../errors';
@@ -33,9 +33,11 @@ import {
 } from './runFolder';
 import { categoricalCrossEntropy, countCorrect, oneHot } from './tensors';
 import { SKIPPABLE_DECODE_ERRORS, streamFrozenOutputs, type StreamOptions } from './featureStream';
-import { createFrozenPart, elementCount } from './frozenPart';
+import { createFrozenPart, elementCount, lazyFrozenPart } from './frozenPart';
+import { ortStatus } from '../onnx/runtime';
 import { FeatureCache, featureCacheEnabled, weightsHash } from '../cache/featureCache';
 import { heldSource, isPooledDenseHead, recomputedSource, type HeadInputSource } from './headInputs';
+import { pooledKeyParts } from '../ood/pooledFeatures';
 
 export interface TrainContext {
   onEvent?: (e: TrainEvent) => void;
@@ -177,19 +179,24 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     warnings,
   });
 
-  const frozen = await createFrozenPart(before, spec, config.imageSize, (reason) =>
-    emit({ kind: 'phase', phase: 'preparing', message: `The frozen layers run on tfjs: ${reason}` }),
+  // Created on the first image the feature cache does not hold; a missing ONNX Runtime is said at once all the same.
+  const onTfjs = (reason: string): void => emit({ kind: 'phase', phase: 'preparing', message: `The frozen layers run on tfjs: ${reason}` });
+  const ort = ortStatus();
+  if (!ort.available) onTfjs(ort.reason ?? 'ONNX Runtime is not available');
+  const frozen = lazyFrozenPart(
+    before,
+    () => createFrozenPart(before, spec, config.imageSize, (reason) => {
+      if (ort.available) onTfjs(reason);
+    }),
+    (engine) => emit({ kind: 'phase', phase: 'features', message: `The frozen layers run on ${engine}` }),
   );
   // Disposed however training ends (completed, cancelled, failed): its momentum slots are tensors.
   let disposeOptimizer = (): void => {};
   try {
     const rng = Rng.fromState(state.rngState);
-    const cache = new FeatureCache({
-      backbone: spec.id,
-      cutAt: pooledHead ? `${config.freezeAt}+${HEAD_POOL_LAYER}` : config.freezeAt,
-      imageSize: config.imageSize,
-      weights: weightsHash(before),
-    });
+    const cache = new FeatureCache(
+      pooledHead ? pooledKeyParts(config, before) : { backbone: spec.id, cutAt: config.freezeAt, imageSize: config.imageSize, weights: weightsHash(before) },
+    );
     const cacheOpts = featureCacheEnabled() ? cachedOutputs(cache, elementCount(frozen.outputShape), warn) : {};
     const streamOpts = (what: string): StreamOptions => ({
       imageSize: config.imageSize,
@@ -215,7 +222,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
       const badSet = new Set(bad.map((b) => b.item));
       return items.filter((i) => !badSet.has(i));
     };
-    emit({ kind: 'phase', phase: 'features', message: `Running the frozen layers (${frozen.engine}) over the training and validation images, keeping ${pooledHead ? 'pooled features' : 'feature maps'}` });
+    emit({ kind: 'phase', phase: 'features', message: `Running the frozen layers over the training and validation images, keeping ${pooledHead ? 'pooled features' : 'feature maps'}` });
     const trainSource = !augment && holdable(split.train.length)
       ? await held(split.train, 'training')
       : recomputedSource(await readable(split.train), frozen, config.imageSize, augment ? (img) => augmentImage(img, config.imageSize, augment, rng) : undefined);
