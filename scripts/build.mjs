@@ -2,6 +2,7 @@
 //   dist/client.js       extension host entry (client/src/extension.ts)
 //   dist/server.js       backend process (server/src/lsp/main.ts)
 //   dist/trainWorker.js  training worker_thread (server/src/lsp/trainWorker.ts)
+//   dist/decodeWorker.js image decoding worker_thread of the decode pool (server/src/engine/data/decodeWorker.ts)
 //   dist/cli.js          command line tool (server/src/cli/main.ts), preferred by bin/cxr.js
 //   dist/webview/*.js    webview scripts listed in webview/entries.json (browser, IIFE)
 //   dist/wasm/*.wasm     the TensorFlow.js wasm binaries (the backend selector looks for wasm/ next to the bundle)
@@ -36,6 +37,7 @@ const NODE_ENTRIES = [
   { out: 'client', src: 'client/src/extension.ts' },
   { out: 'server', src: 'server/src/lsp/main.ts' },
   { out: 'trainWorker', src: 'server/src/lsp/trainWorker.ts' },
+  { out: 'decodeWorker', src: 'server/src/engine/data/decodeWorker.ts' },
   { out: 'cli', src: 'server/src/cli/main.ts' },
 ];
 

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type { DatasetItem } from '../data/dataset';
-import { decodeImage } from '../data/decode';
+import { decodeInThread, type ImageDecoder } from '../data/imageDecoder';
 import { CxrError } from '../errors';
 import { mapLimit, yieldToEventLoop } from '../util/concurrency';
 import { elementCount, type FrozenPart } from './frozenPart';
@@ -14,6 +14,8 @@ export interface StreamOptions {
   chunk: number;
   /** Decodes in flight at once. */
   decodeConcurrency?: number;
+  /** Where images are decoded (e.g. the worker pool); default: this thread. */
+  decoder?: ImageDecoder;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
   /** Turns a decoded image into the network input (augmentation); default: as decoded. */
@@ -74,7 +76,7 @@ export async function streamFrozenOutputs(items: readonly DatasetItem[], frozen:
         return null;
       }
       try {
-        const decoded = (await decodeImage(item.path, opts.imageSize)).data;
+        const decoded = await (opts.decoder ?? decodeInThread)(item.path, opts.imageSize);
         take(1);
         return { index, image: opts.transform ? opts.transform(decoded, item) : decoded };
       } catch (e) {

@@ -1,7 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { DatasetItem } from '../data/dataset';
-import { decodeImage } from '../data/decode';
+import type { AugmentParams } from '../api';
+import { randomTransform } from '../data/augment';
+import { decodeInThread, type ImageDecoder } from '../data/imageDecoder';
+import type { Rng } from '../util/rng';
 import { HEAD_DENSE_LAYER, HEAD_POOL_LAYER } from '../models/classifier';
 import { mapLimit } from '../util/concurrency';
 import { gatherRows, type StreamedOutputs } from './featureStream';
@@ -35,24 +38,25 @@ export function heldSource(streamed: StreamedOutputs): HeadInputSource {
 }
 
 /**
- * Images decoded (and transformed, e.g. augmented) again for every batch and run through the frozen part: memory
- * holds one batch, whatever the dataset size. Used with augmentation, and when feature maps would not fit.
+ * Images decoded (and, with augmentation, transformed) again for every batch and run through the frozen part: memory
+ * holds one batch, whatever the dataset size. Used with augmentation, and when feature maps would not fit. The
+ * transforms are drawn in index order before decoding, so a seed gives the same images whichever thread decodes.
  */
 export function recomputedSource(
   items: readonly DatasetItem[],
   frozen: FrozenPart,
   imageSize: number,
-  transform?: (image: Float32Array) => Float32Array,
+  augment?: { params: AugmentParams; rng: Rng },
+  decoder: ImageDecoder = decodeInThread,
 ): HeadInputSource {
   const pixels = imageSize * imageSize * 3;
   return {
     size: items.length,
     labels: items.map((i) => i.labelIndex),
     async batch(indices) {
-      const decoded = await mapLimit(indices, 4, async (i) => (await decodeImage(items[i].path, imageSize)).data);
+      const transforms = indices.map(() => (augment ? randomTransform(augment.params, imageSize, augment.rng) : undefined));
       const batch = new Float32Array(indices.length * pixels);
-      // Transform in index order, so a seeded augmentation draws its random numbers in a fixed order.
-      decoded.forEach((img, k) => batch.set(transform ? transform(img) : img, k * pixels));
+      await mapLimit(indices, 4, async (i, k) => batch.set(await decoder(items[i].path, imageSize, transforms[k]), k * pixels));
       const out = await frozen.run(batch, indices.length);
       return tf.tensor(out, [indices.length, ...frozen.outputShape]);
     },

@@ -6,8 +6,8 @@ import type { EpochMetrics, RunConfig, TrainEvent, TrainRequest, TrainResult } f
 import { recordRunDevice, trainingDeviceFailure } from '../backend/deviceFailure';
 import { initBackend } from '../backend/select';
 import { loadDataset, type DatasetItem } from '../data/dataset';
-import { augmentImage } from '../data/augment';
 import { decodeImage } from '../data/decode';
+import { pooledDecoder } from '../data/imageDecoder';
 import { splitTrainVal } from '../data/split';
 import { CxrError } from '../errors';
 import { buildClassifier, HEAD_DENSE_LAYER, HEAD_POOL_LAYER, isHeadWeight } from '../models/classifier';
@@ -190,6 +190,8 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     }),
     (engine) => emit({ kind: 'phase', phase: 'features', message: `The frozen layers run on ${engine}` }),
   );
+  // Decoding worker threads, started on the first image the feature cache does not hold.
+  const decoder = pooledDecoder();
   // Disposed however training ends (completed, cancelled, failed): its momentum slots are tensors.
   let disposeOptimizer = (): void => {};
   try {
@@ -203,6 +205,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
       chunk: FROZEN_CHUNK,
       signal: ctx.signal,
       onProgress: (done, total) => emit({ kind: 'phase', phase: 'features', message: `Frozen layers over the ${what} images`, done, total }),
+      decoder: decoder.decode,
       ...cacheOpts,
     });
     const mapBytes = elementCount(frozen.outputShape) * 4;
@@ -225,10 +228,10 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     emit({ kind: 'phase', phase: 'features', message: `Running the frozen layers over the training and validation images, keeping ${pooledHead ? 'pooled features' : 'feature maps'}` });
     const trainSource = !augment && holdable(split.train.length)
       ? await held(split.train, 'training')
-      : recomputedSource(await readable(split.train), frozen, config.imageSize, augment ? (img) => augmentImage(img, config.imageSize, augment, rng) : undefined);
+      : recomputedSource(await readable(split.train), frozen, config.imageSize, augment ? { params: augment, rng } : undefined, decoder.decode);
     const valSource = split.val.length === 0 ? null
       : holdable(split.val.length) ? await held(split.val, 'validation')
-      : recomputedSource(await readable(split.val), frozen, config.imageSize);
+      : recomputedSource(await readable(split.val), frozen, config.imageSize, undefined, decoder.decode);
     if (skipped.length > 0) {
       warn(`Skipped ${skipped.length} unreadable image(s), the run trains without them: ${skipped.join('; ')}`);
       if (trainSource.size === 0) throw new CxrError('DATASET_INVALID', 'None of the training images could be read.');
@@ -324,6 +327,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
   } finally {
     disposeOptimizer();
     tf.dispose(optimizerSlots.map((s) => s.tensor)); // setWeights copied them into the optimizer's own variables
+    await decoder.close();
     frozen.dispose();
     pooledSplit?.after.dispose();
     cut.after.dispose();

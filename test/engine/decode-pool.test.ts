@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { applyTransform, type AffineTransform } from '../../server/src/engine/data/augment';
+import { loadDataset } from '../../server/src/engine/data/dataset';
+import { decodeImage } from '../../server/src/engine/data/decode';
+import { DecodePool } from '../../server/src/engine/data/decodePool';
+import { CxrError } from '../../server/src/engine/errors';
+import { CI_TINY, DICOM_SAMPLES, requireShared } from '../helpers/shared';
+import { scratchDirFactory } from '../helpers/scratch';
+
+const scratch = scratchDirFactory();
+const TILT: AffineTransform = { thetaDeg: 7.5, tx: -9.25, ty: 4, zx: 1.1, zy: 0.92 };
+
+test('decode pool: two workers give the same pixels as decoding in this thread, bit for bit, in call order', async () => {
+  const files = [
+    ...(await loadDataset(requireShared(CI_TINY))).items.map((i) => i.path),
+    path.join(requireShared(DICOM_SAMPLES), 'kaggle-img2dcm', 'Covid_0102_MONOCHROME1_12bit.dcm'),
+  ];
+  const pool = DecodePool.create(2)!;
+  assert.ok(pool, 'the pool starts from the TypeScript sources');
+  try {
+    // All at once: the bounded queue holds 8, the rest wait for room; every call still gets its own image.
+    const pooled = await Promise.all(files.map((f) => pool.decode(f, 96)));
+    const augmented = await Promise.all(files.map((f) => pool.decode(f, 96, TILT)));
+    for (const [i, f] of files.entries()) {
+      const here = await decodeImage(f, 96);
+      assert.deepEqual(pooled[i].data, here.data, path.basename(f));
+      assert.deepEqual(pooled[i].source, here.source);
+      assert.deepEqual(augmented[i].data, applyTransform(here.data, 96, TILT), `${path.basename(f)} augmented`);
+    }
+  } finally {
+    await pool.close();
+  }
+});
+
+test('decode pool: a bad file fails only its own call with the decoder\'s typed error, and the pool goes on', async () => {
+  const dir = scratch('decode-pool');
+  const good = path.join(requireShared(CI_TINY), 'train', 'Covid', '010.png');
+  const truncated = path.join(dir, 'cut.png');
+  fs.writeFileSync(truncated, fs.readFileSync(good).subarray(0, 300));
+  const text = path.join(dir, 'notes.jpg');
+  fs.writeFileSync(text, 'not an image at all\n');
+  const pool = DecodePool.create(2)!;
+  try {
+    const results = await Promise.allSettled([good, truncated, text, path.join(dir, 'missing.png'), good].map((f) => pool.decode(f, 64)));
+    const codes = results.map((r) => (r.status === 'fulfilled' ? 'ok' : r.reason instanceof CxrError ? r.reason.code : String(r.reason)));
+    assert.deepEqual(codes, ['ok', 'CORRUPT_IMAGE', 'UNSUPPORTED_FORMAT', 'NOT_FOUND', 'ok']);
+    const cut = (results[1] as PromiseRejectedResult).reason as CxrError;
+    assert.match(cut.message, /cut\.png/);
+    assert.deepEqual(cut.details?.file, 'cut.png');
+    const after = await pool.decode(good, 64);
+    assert.deepEqual(after.data, (await decodeImage(good, 64)).data, 'the workers still decode after the failures');
+  } finally {
+    await pool.close();
+  }
+});
