@@ -9,7 +9,8 @@
  *     the repository), peak RSS and images/s of decoding + frozen pass, cold cache;
  *   - classify + CAM requests through the backend process's JSON-RPC, p50/p95.
  *
- *   npm run bench -- [--sizes 251,2008,20080] [--requests 1000] [--skip-reference]
+ *   - decoding (and augmentation) images/s in this thread and on the worker pool with 1 and 2 workers;
+ *   npm run bench -- [--sizes 251,2008,20080] [--requests 1000] [--skip-reference] [--skip-decode]
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -21,6 +22,12 @@ import { loadDataset } from '../server/src/engine/data/dataset';
 import { dataDir, repoRoot } from '../server/src/engine/locations';
 import { encodeModel } from '../server/src/engine/onnx/onnxModel';
 import { loadOrt, OrtModel, ortStatus } from '../server/src/engine/onnx/runtime';
+import { randomTransform } from '../server/src/engine/data/augment';
+import { DecodePool } from '../server/src/engine/data/decodePool';
+import { decodeInThread } from '../server/src/engine/data/imageDecoder';
+import { METHOD_AUGMENTATION } from '../server/src/engine/models/registry';
+import { mapLimit } from '../server/src/engine/util/concurrency';
+import { Rng } from '../server/src/engine/util/rng';
 import { BackendProcess } from '../test/protocol/backendProcess';
 
 /** MobileNetV2 (alpha 1.0, 224) up to out_relu: 299.5 M multiply-adds per image. */
@@ -31,6 +38,7 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '251,2008' },
     requests: { type: 'string', default: '1000' },
     'skip-reference': { type: 'boolean', default: false },
+    'skip-decode': { type: 'boolean', default: false },
   },
 });
 const log = (s: string): void => void process.stdout.write(s + '\n');
@@ -89,6 +97,33 @@ async function replicate(n: number): Promise<string> {
   return root;
 }
 
+/** Images/s of decoding (and augmenting) the 251 training images at 224 px: this thread, then the pool with 1 and 2 workers. */
+async function decodeScaling(): Promise<void> {
+  const files = (await loadDataset(COVID)).items.filter((i) => i.split === 'train').map((i) => i.path);
+  const rng = new Rng(1);
+  const transforms = files.map(() => randomTransform(METHOD_AUGMENTATION, 224, rng));
+  const rate = async (decode: (f: string, k: number) => Promise<unknown>): Promise<number> => {
+    const t = performance.now();
+    await mapLimit(files, 8, decode);
+    return files.length / ((performance.now() - t) / 1000);
+  };
+  for (const augment of [false, true]) {
+    const rates: string[] = [`this thread (4 in flight) ${(await rate((f, k) => decodeInThread(f, 224, augment ? transforms[k] : undefined))).toFixed(1)}`];
+    const perWorkers: number[] = [];
+    for (const workers of [1, 2]) {
+      const started = performance.now();
+      const pool = DecodePool.create(workers)!;
+      await Promise.all(Array.from({ length: workers }, () => pool.decode(files[0], 224))); // workers up
+      const startup = (performance.now() - started) / 1000;
+      const r = await rate((f, k) => pool.decode(f, 224, augment ? transforms[k] : undefined));
+      await pool.close();
+      perWorkers.push(r);
+      rates.push(`${workers} worker${workers > 1 ? 's' : ''} ${r.toFixed(1)} (start ${startup.toFixed(1)} s)`);
+    }
+    log(`decode${augment ? ' + augmentation' : ''} of ${files.length} images at 224 px, images/s: ${rates.join(', ')}; scaling 1 -> 2 workers ${(perWorkers[1] / perWorkers[0]).toFixed(2)}x`);
+  }
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
@@ -103,6 +138,8 @@ async function main(): Promise<void> {
 
   const gflops = await matmulGflops(1024);
   log(`matmul 1024^3 on onnxruntime: ${gflops.toFixed(1)} GFLOP/s`);
+
+  if (!values['skip-decode']) await decodeScaling();
 
   if (!values['skip-reference']) {
     const cache = fs.mkdtempSync(path.join(work, 'cache-'));
@@ -122,7 +159,7 @@ async function main(): Promise<void> {
       `20 head epochs with their checkpoints ${(m.trained - m.training).toFixed(1)} s, OOD + calibration fit ${(warm.seconds - m.trained).toFixed(1)} s`);
   }
 
-  for (const n of values.sizes!.split(',').map(Number)) {
+  for (const n of values.sizes!.split(',').filter(Boolean).map(Number)) {
     const data = await replicate(n);
     const cache = fs.mkdtempSync(path.join(work, 'cache-'));
     // Replicas share their bytes with the 251 originals, so a content-addressed cache would serve most of them: off here.

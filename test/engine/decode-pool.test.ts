@@ -7,7 +7,8 @@ import { loadDataset } from '../../server/src/engine/data/dataset';
 import { decodeImage } from '../../server/src/engine/data/decode';
 import { DecodePool } from '../../server/src/engine/data/decodePool';
 import { CxrError } from '../../server/src/engine/errors';
-import { CI_TINY, DICOM_SAMPLES, requireShared } from '../helpers/shared';
+import { train } from '../../server/src/engine/train/trainer';
+import { CI_TINY, DICOM_SAMPLES, MOBILENET_NOTOP_MANIFEST, requireShared } from '../helpers/shared';
 import { scratchDirFactory } from '../helpers/scratch';
 
 const scratch = scratchDirFactory();
@@ -54,5 +55,29 @@ test('decode pool: a bad file fails only its own call with the decoder\'s typed 
     assert.deepEqual(after.data, (await decodeImage(good, 64)).data, 'the workers still decode after the failures');
   } finally {
     await pool.close();
+  }
+});
+
+test('training decodes on the pool and learns exactly what it learns decoding in one thread (streamed and augmented)', async () => {
+  const saved = { workers: process.env.CXR_DECODE_WORKERS, cache: process.env.CXR_FEATURE_CACHE };
+  process.env.CXR_FEATURE_CACHE = 'off';
+  try {
+    const histories: Record<string, unknown> = {};
+    for (const workers of ['0', '2']) {
+      process.env.CXR_DECODE_WORKERS = workers;
+      for (const augment of [false, true]) {
+        const out = path.join(scratch('decode-pool-train'), 'run');
+        const r = await train({ data: requireShared(CI_TINY), out, backbone: 'mobilenet_v2', weights: requireShared(MOBILENET_NOTOP_MANIFEST), epochs: 2, seed: 11, imageSize: 96, valFraction: 0.2, augment });
+        histories[`${workers}/${augment}`] = r.history.map((h) => [h.loss, h.accuracy, h.valLoss]);
+      }
+    }
+    assert.deepEqual(histories['2/false'], histories['0/false'], 'streamed frozen pass');
+    assert.deepEqual(histories['2/true'], histories['0/true'], 'augmented batches');
+    assert.notDeepEqual(histories['0/true'], histories['0/false'], 'augmentation changed the inputs');
+  } finally {
+    for (const [k, v] of [['CXR_DECODE_WORKERS', saved.workers], ['CXR_FEATURE_CACHE', saved.cache]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
 });

@@ -7,7 +7,7 @@ import { recordRunDevice, trainingDeviceFailure } from '../backend/deviceFailure
 import { initBackend } from '../backend/select';
 import { loadDataset, type DatasetItem } from '../data/dataset';
 import { decodeImage } from '../data/decode';
-import { pooledDecoder } from '../data/imageDecoder';
+import { decoderFor } from '../data/imageDecoder';
 import { splitTrainVal } from '../data/split';
 import { CxrError } from '../errors';
 import { buildClassifier, HEAD_DENSE_LAYER, HEAD_POOL_LAYER, isHeadWeight } from '../models/classifier';
@@ -191,7 +191,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     (engine) => emit({ kind: 'phase', phase: 'features', message: `The frozen layers run on ${engine}` }),
   );
   // Decoding worker threads, started on the first image the feature cache does not hold.
-  const decoder = pooledDecoder();
+  const decoder = decoderFor(split.train.length + split.val.length);
   // Disposed however training ends (completed, cancelled, failed): its momentum slots are tensors.
   let disposeOptimizer = (): void => {};
   try {
