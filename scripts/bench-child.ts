@@ -3,6 +3,7 @@
  * Prints one JSON line on stdout ending with this process's peak RSS.
  */
 import { Engine } from '../server/src/engine/engine';
+import { train } from '../server/src/engine/train/trainer';
 
 async function main(): Promise<void> {
   const [job, ...args] = process.argv.slice(2);
@@ -20,6 +21,16 @@ async function main(): Promise<void> {
       if (e.kind === 'phase' && e.message.includes('from the cache')) result.cache = e.message;
     });
     result = { ...result, status: r.status, loss: r.history.at(-1)?.loss };
+  } else if (job === 'frozen-train') {
+    // The trainer alone (no dataset audit before it, no OOD fit after it): the frozen pass and the head epochs.
+    const [data, out, seed, epochs] = args;
+    const r = await train({ data, out, backbone: 'mobilenet_v2', seed: Number(seed), epochs: Number(epochs), valFraction: 0 }, {
+      onEvent: (e) => {
+        if (e.kind === 'phase' && e.phase === 'features' && marks.features === undefined) marks.features = performance.now() - t0;
+        if (e.kind === 'phase' && e.phase === 'training' && marks.training === undefined) marks.training = performance.now() - t0;
+      },
+    });
+    result = { status: r.status, loss: r.history.at(-1)?.loss };
   } else if (job === 'evaluate') {
     const [run, data] = args;
     const r = await engine.evaluate({ run, data, split: 'test' });
