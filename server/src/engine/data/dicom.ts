@@ -57,6 +57,17 @@ const COMPRESSED_NAMES: Record<string, string> = {
 export async function decodeDicom(buf: Buffer, name: string, opts: DicomOptions): Promise<DicomImage> {
   const hasMarker = buf.length >= 132 && buf.toString('latin1', 128, 132) === 'DICM';
   const ds = parse(buf, name, hasMarker);
+  try {
+    return await readImage(ds, name, hasMarker, opts);
+  } catch (e) {
+    // dicom-parser reads element values lazily and throws plain strings when one runs past the end of the file
+    // (found by the fuzz test); a view past the end throws RangeError. Bugs (other Errors) are not hidden.
+    if (e instanceof CxrError || (e instanceof Error && !(e instanceof RangeError))) throw e;
+    throw corrupt(name, `its data elements cannot be read (${errorText(e)}); the file is damaged`);
+  }
+}
+
+async function readImage(ds: dicomParser.DataSet, name: string, hasMarker: boolean, opts: DicomOptions): Promise<DicomImage> {
   const acquisition = acquisitionOf(ds);
   const ts = ds.string('x00020010') ?? IMPLICIT_LE;
   const rows = ds.uint16('x00280010');
