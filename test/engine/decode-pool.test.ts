@@ -58,6 +58,22 @@ test('decode pool: a bad file fails only its own call with the decoder\'s typed 
   }
 });
 
+test('decode pool: a worker that dies fails only the image it held, and a new worker takes its place', async () => {
+  const good = path.join(requireShared(CI_TINY), 'train', 'Covid', '010.png');
+  const pool = DecodePool.create(1)!;
+  try {
+    await pool.decode(good, 64); // the worker is up
+    const held = pool.decode(good, 224);
+    const waiting = pool.decode(good, 64);
+    // As a crash would: the one worker ends while it decodes `held`.
+    await (pool as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots[0].worker.terminate();
+    await assert.rejects(held, (e: unknown) => e instanceof CxrError && e.code === 'INTERNAL' && /010\.png/.test(e.message));
+    assert.deepEqual((await waiting).data, (await decodeImage(good, 64)).data, 'the queued image is decoded by the new worker');
+  } finally {
+    await pool.close();
+  }
+});
+
 test('training decodes on the pool and learns exactly what it learns decoding in one thread (streamed and augmented)', async () => {
   const saved = { workers: process.env.CXR_DECODE_WORKERS, cache: process.env.CXR_FEATURE_CACHE };
   process.env.CXR_FEATURE_CACHE = 'off';

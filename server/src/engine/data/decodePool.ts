@@ -48,6 +48,9 @@ export class DecodePool {
   private readonly roomWaiters: (() => void)[] = [];
   private nextId = 0;
   private closed = false;
+  /** Workers lost in a row without a reply in between: a worker that cannot even start is not restarted forever. */
+  private deathsInARow = 0;
+  private broken: string | null = null;
 
   private constructor(
     readonly workers: number,
@@ -67,6 +70,7 @@ export class DecodePool {
   async decode(file: string, size: number, transform?: AffineTransform): Promise<{ data: Float32Array; source: DecodedImage['source'] }> {
     while (this.queue.length >= this.maxQueued && !this.closed) await new Promise<void>((r) => this.roomWaiters.push(r));
     if (this.closed) throw new CxrError('CANCELLED', 'The decoding pool was closed.');
+    if (this.broken) throw new CxrError('INTERNAL', `The decoding workers cannot run (${this.broken}).`);
     return new Promise((resolve, reject) => {
       this.queue.push({ task: { id: this.nextId++, file, size, transform }, resolve, reject });
       this.dispatch();
@@ -99,6 +103,7 @@ export class DecodePool {
       if (!pending || pending.task.id !== reply.id) return;
       slot.busy = null;
       worker.unref();
+      this.deathsInARow = 0;
       if (reply.ok) pending.resolve({ data: reply.data, source: reply.source });
       else pending.reject(new CxrError(reply.error.code, reply.error.message, reply.error.details));
       this.dispatch();
@@ -108,7 +113,14 @@ export class DecodePool {
       const pending = slot.busy;
       slot.busy = null;
       const index = this.slots.indexOf(slot);
-      if (index >= 0) this.slots[index] = this.spawn();
+      if (index >= 0 && ++this.deathsInARow >= MAX_DEATHS_IN_A_ROW) {
+        this.broken = why;
+        this.slots.splice(index, 1);
+        for (const p of this.queue.splice(0)) p.reject(new CxrError('INTERNAL', `The decoding workers cannot run (${why}).`));
+        this.roomWaiters.splice(0).forEach((r) => r());
+      } else if (index >= 0) {
+        this.slots[index] = this.spawn();
+      }
       pending?.reject(new CxrError('INTERNAL', `The decoding worker stopped while reading ${path.basename(pending.task.file)} (${why}); the other images go on.`, { file: path.basename(pending.task.file) }));
       this.dispatch();
     };
@@ -117,6 +129,8 @@ export class DecodePool {
     return slot;
   }
 }
+
+const MAX_DEATHS_IN_A_ROW = 3;
 
 interface WorkerScript {
   start(): Worker;
