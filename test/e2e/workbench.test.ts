@@ -3,7 +3,8 @@
  * a fresh install trains from the ImageNet weights shipped in the .vsix (no setting, no shared folder); Export PNG
  * defaults to the run folder (not the dataset); the heatmap tab is told apart from the image preview; the dashboard and
  * the evaluation come back after a window reload; the Datasets tree
- * follows file changes by itself and does not list a CSV that only describes a folder dataset as a second dataset.
+ * follows file changes by itself and does not list a CSV that only describes a folder dataset as a second dataset;
+ * a run cancelled before any epoch finished says so and can be neither the active model nor evaluated.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -11,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { WebviewIds } from '../../common/src/webviewProtocol';
+import { COVID19, requireShared } from '../helpers/shared';
 import { CodeServerSession, escapeRegExp, REPO_ROOT, useSession, waitUntil, STATUS_ENGINE } from './harness';
 
 const EPOCHS = 1000;
@@ -28,8 +30,15 @@ describe('CXR Studio workbench bugs, fixed, in code-server', { timeout: 600_000 
 
   const status = () => s.statusBarItem('cxr.status');
 
-  useSession({ name: 'workbench', settings: { 'cxr.modelsDirectory': '' }, env: { CXR_SHARED_DIR: emptyShared, CXR_MODELS_DIR: '' } }, async (started) => {
+  /** The session's own feature cache: the frozen layers really run over every image (no hits from other tests). */
+  const featureCache = fs.mkdtempSync(path.join(os.tmpdir(), 'cxr-workbench-cache-'));
+  /** A copy of the covid19-dataset (251 training images): its feature pass takes seconds, so a cancel sent as the run
+   * starts lands long before the first epoch can finish. */
+  const LARGE = 'covid19-dataset';
+
+  useSession({ name: 'workbench', settings: { 'cxr.modelsDirectory': '' }, env: { CXR_SHARED_DIR: emptyShared, CXR_MODELS_DIR: '', CXR_CACHE_DIR: featureCache } }, async (started) => {
     s = started;
+    fs.cpSync(requireShared(COVID19), path.join(s.workspace, 'data', LARGE), { recursive: true });
     await status().filter({ hasText: ENGINE }).waitFor({ timeout: 90_000 });
   });
 
@@ -126,5 +135,51 @@ describe('CXR Studio workbench bugs, fixed, in code-server', { timeout: 600_000 
     const labels = await body.locator('.monaco-list-row[aria-level="1"] .label-name').allInnerTexts();
     assert.ok(!labels.some((l) => /labels\.csv/.test(l)), `datasets: ${labels.join(' | ')}`);
     await s.screenshot('datasets-after-copy');
+  });
+
+  it('says a run cancelled before any epoch finished has no model, and offers it neither as active model nor for evaluation', async () => {
+    await s.runCommand('View: Close All Editors');
+    const activeBefore = await status().innerText();
+    assert.match(activeBefore, new RegExp(`· ${escapeRegExp(path.basename(trained))}$`), 'the first test left its run active');
+    const run = await startTraining(LARGE);
+    const name = path.basename(run);
+    // Cancelled as soon as the run exists: before training, the run audits its 317 images and runs the frozen layers
+    // over the 251 training images (seconds each), and the cancel is checked between images and between batches.
+    const started = Date.now();
+    const progress = s.page.locator('.notifications-toasts .notification-list-item').filter({ hasText: `training ${name}` }).first();
+    await progress.getByRole('button', { name: 'Cancel' }).click();
+    s.timings['cancel-clicked-after-run-folder'] = Date.now() - started;
+    const toast = await s.waitToast(new RegExp(`${escapeRegExp(name)}: training cancelled`), 120_000);
+    const text = await toast.innerText();
+    const saved = readJson<{ status: string; epochsRun: number; bestEpoch: number | null }>(path.join(run, 'status.json'));
+    assert.deepEqual([saved.status, saved.epochsRun, saved.bestEpoch], ['cancelled', 0, null], 'the cancel came after an epoch finished: the test proves nothing');
+    assert.match(text, /training cancelled before any epoch finished \(there is no model\) after 0 epochs/);
+    assert.doesNotMatch(text, /best model/);
+    assert.doesNotMatch(text, /active model/);
+    const buttons = (await toast.locator('.monaco-button').allInnerTexts()).map((b) => b.trim());
+    assert.ok(buttons.includes('Resume Training'), buttons.join(' | '));
+    assert.ok(!buttons.includes('Evaluate') && !buttons.includes('Set as Active Model'), buttons.join(' | '));
+    await s.clearNotifications();
+    assert.equal(await status().innerText(), activeBefore, 'the active model changed');
+
+    // The Runs view: the run with a model offers evaluation (it is already the active model), the run without one
+    // offers neither.
+    const withModel = await s.rightClickRow(await s.viewRow('Runs', path.basename(trained)));
+    assert.ok(withModel.includes('Evaluate Model'), withModel.join(' | '));
+    await s.page.keyboard.press('Escape');
+    const withoutModel = await s.rightClickRow(await s.viewRow('Runs', name));
+    assert.ok(withoutModel.includes('Resume Training'), withoutModel.join(' | '));
+    assert.ok(!withoutModel.includes('Set as Active Model') && !withoutModel.includes('Evaluate Model'), withoutModel.join(' | '));
+    await s.page.keyboard.press('Escape');
+
+    // The palette's run pickers list the run with a model only.
+    for (const command of ['CXR: Set as Active Model', 'CXR: Evaluate Model']) {
+      await s.runCommand(command);
+      const rows = s.page.locator('.quick-input-widget .quick-input-list .monaco-list-row .label-name');
+      await rows.filter({ hasText: path.basename(trained) }).first().waitFor();
+      const offered = (await rows.allInnerTexts()).map((r) => r.trim());
+      assert.ok(!offered.some((r) => r.includes(name)), `${command} offers ${offered.join(' | ')}`);
+      await s.page.keyboard.press('Escape');
+    }
   });
 });

@@ -120,12 +120,19 @@ export class Engine {
     await this.init();
     if (this.cached && path.resolve(req.out) === this.cached.runDir) this.dropCache();
     const data = req.resume ? this.paths.check(readRunConfig(req.out, this.paths).data, 'dataset', "recorded in the run's config.json") : req.data;
-    const audit = await this.audit({ data, seed: req.seed }, (done, total) =>
-      onEvent({ kind: 'phase', phase: 'preparing', message: `auditing the dataset`, done, total }), signal);
-    const auditWarnings = auditTrainingWarnings(audit);
+    let audit: AuditResult | null = null;
+    try {
+      audit = await this.audit({ data, seed: req.seed }, (done, total) =>
+        onEvent({ kind: 'phase', phase: 'preparing', message: `auditing the dataset`, done, total }), signal);
+    } catch (e) {
+      // Cancelled while auditing: the training below sees the aborted signal before its first epoch and ends as a
+      // cancel in any later phase does (run folder marked cancelled, no model), not as a failed request.
+      if (!(e instanceof CxrError && e.code === 'CANCELLED' && signal?.aborted)) throw e;
+    }
+    const auditWarnings = audit ? auditTrainingWarnings(audit) : [];
     for (const message of auditWarnings) onEvent({ kind: 'warning', message });
     const result = await train(req, { onEvent, signal, paths: this.paths });
-    recordAudit(result.runDir, audit, this.paths);
+    if (audit) recordAudit(result.runDir, audit, this.paths);
     if (result.status !== 'cancelled' && new RunFolder(result.runDir).hasModel()) {
       const loaded = await this.loadRun(result.runDir);
       await fitTrustModels(loaded, {
