@@ -4,7 +4,7 @@ import { IMAGE_EXTENSIONS, isOneOf, predict } from '../../common/src/protocol';
 import type { ImagePrediction } from '../../common/src/protocol';
 import type { Backend } from './backend';
 import { showError } from './errors';
-import type { HeatmapEditorProvider } from './heatmapEditor';
+import type { HeatmapContext, HeatmapEditorProvider } from './heatmapEditor';
 import type { Runs } from './runs';
 
 export const RESEARCH_CAVEAT = 'Research use only, not a diagnostic device: the model was trained on a small public dataset and its output is not a diagnosis.';
@@ -71,7 +71,8 @@ export class ClassifyCommands {
 
   async showHeatmap(arg?: unknown, selection?: unknown): Promise<void> {
     const files = await imageFilesOf(arg, selection, false);
-    for (const file of files) this.heatmaps.openPanel(vscode.Uri.file(file));
+    const context = heatmapContextOf(arg);
+    for (const file of files) this.heatmaps.openPanel(vscode.Uri.file(file), context);
   }
 }
 
@@ -96,6 +97,14 @@ async function imageFilesOf(arg: unknown, selection: unknown, many = true): Prom
     title: 'Chest X-ray image',
   });
   return (picked ?? []).map((u) => u.fsPath);
+}
+
+/** An evaluation's image (`{kind: 'image', file, trueLabel, runDir}`): explained by that run, showing its true label. */
+function heatmapContextOf(arg: unknown): HeatmapContext | undefined {
+  if (typeof arg !== 'object' || arg === null || (arg as { kind?: unknown }).kind !== 'image') return undefined;
+  const { trueLabel, runDir } = arg as { trueLabel?: unknown; runDir?: unknown };
+  if (typeof trueLabel !== 'string' && typeof runDir !== 'string') return undefined;
+  return { trueLabel: typeof trueLabel === 'string' ? trueLabel : undefined, runDir: typeof runDir === 'string' ? runDir : undefined };
 }
 
 function fileOfArg(arg: unknown): string | undefined {

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { BROWSER_IMAGE_MIME } from '../../common/src/protocol';
-import type { EvaluateResult } from '../../common/src/protocol';
+import type { EvaluateResult, EvaluatedImage } from '../../common/src/protocol';
 import { EvaluationFromWebview, EvaluationImage, EvaluationState, EvaluationToWebview } from '../../common/src/webviewProtocol';
 import { adoptCxrPanel, createCxrPanel, webviewOptions } from './webviewHtml';
 
@@ -73,7 +73,14 @@ export class EvaluationPanel implements vscode.Disposable {
         void this.postState();
         break;
       case 'openImage':
-        void vscode.commands.executeCommand('cxr.showHeatmap', vscode.Uri.file(message.file));
+        // From a confusion-matrix cell: the evaluated run explains it, and the viewer shows the true label.
+        void vscode.commands.executeCommand(
+          'cxr.showHeatmap',
+          message.trueLabel && this.result ? { kind: 'image', file: message.file, trueLabel: message.trueLabel, runDir: this.result.run } : vscode.Uri.file(message.file),
+        );
+        break;
+      case 'cellImages':
+        void this.postCellImages(message.trueLabel, message.predicted);
         break;
       case 'openReport':
         void vscode.commands.executeCommand('vscode.open', vscode.Uri.file(message.file));
@@ -88,18 +95,21 @@ export class EvaluationPanel implements vscode.Disposable {
     if (!this.panel || !this.result) return;
     const webview = this.panel.webview;
     const r = this.result;
-    const misclassified: EvaluationImage[] = r.predictions
-      .filter((p) => !p.correct)
-      .map((p) => ({
-        file: p.file,
-        // formats the browser shows by itself; DICOM gets a placeholder
-        src: path.extname(p.file).toLowerCase() in BROWSER_IMAGE_MIME ? webview.asWebviewUri(vscode.Uri.file(p.file)).toString() : null,
-        trueLabel: p.trueLabel,
-        label: p.label,
-        confidence: p.probabilities[p.label] ?? 0,
-      }));
+    const misclassified: EvaluationImage[] = r.predictions.filter((p) => !p.correct).map((p) => evaluationImage(webview, p));
     const state: EvaluationState = { runName: path.basename(r.run), result: { ...r, predictions: [] }, misclassified };
     const message: EvaluationToWebview = { type: 'state', state };
+    await webview.postMessage(message);
+  }
+
+  /** The images of one confusion-matrix cell, most confident first. */
+  private async postCellImages(trueLabel: string, predicted: string): Promise<void> {
+    if (!this.panel || !this.result) return;
+    const webview = this.panel.webview;
+    const images = this.result.predictions
+      .filter((p) => p.trueLabel === trueLabel && p.label === predicted)
+      .map((p) => evaluationImage(webview, p))
+      .sort((a, b) => b.confidence - a.confidence);
+    const message: EvaluationToWebview = { type: 'cellImages', trueLabel, predicted, images };
     await webview.postMessage(message);
   }
 
@@ -108,17 +118,29 @@ export class EvaluationPanel implements vscode.Disposable {
   }
 }
 
+function evaluationImage(webview: vscode.Webview, p: EvaluatedImage): EvaluationImage {
+  return {
+    file: p.file,
+    // formats the browser shows by itself; DICOM gets a placeholder
+    src: path.extname(p.file).toLowerCase() in BROWSER_IMAGE_MIME ? webview.asWebviewUri(vscode.Uri.file(p.file)).toString() : null,
+    trueLabel: p.trueLabel,
+    label: p.label,
+    confidence: p.probabilities[p.label] ?? 0,
+    trueConfidence: p.probabilities[p.trueLabel] ?? 0,
+  };
+}
+
 function evaluationTitle(r: EvaluateResult): string {
   return `Evaluation: ${path.basename(r.run)} (${r.split})`;
 }
 
-/** The dataset folder (a CSV's folder) plus the folders of the misclassified images, for thumbnails. */
+/** The dataset folder (a CSV's folder) plus the folders of images outside it (a CSV's ../ rows), for thumbnails. */
 function imageRoots(r: EvaluateResult): vscode.Uri[] {
   const root = /\.csv$/i.test(r.data) ? path.dirname(r.data) : r.data;
   const folders = new Set<string>([root]);
   for (const p of r.predictions) {
     if (folders.size >= MAX_IMAGE_ROOTS) break;
-    if (!p.correct && !isInside(p.file, root)) folders.add(path.dirname(p.file));
+    if (!isInside(p.file, root)) folders.add(path.dirname(p.file));
   }
   return [...folders].map((f) => vscode.Uri.file(f));
 }

@@ -15,6 +15,12 @@ const HEATMAP_PANEL_TYPE = 'cxr.heatmapPanel';
 /** Images larger than this are shown as the backend's model-resolution rendering instead of their own bytes. */
 const MAX_INLINE_IMAGE_BYTES = 25 * 1024 * 1024;
 
+/** Opened from an evaluation: the run that was evaluated (instead of the active model) and the image's true label. */
+export interface HeatmapContext {
+  runDir?: string;
+  trueLabel?: string;
+}
+
 /**
  * The read-only heatmap viewer for images (priority "option": opened with "CXR: Show Heatmap" or Open With).
  * The image travels to the webview as a data: URL so the canvas stays exportable; the heatmap grid travels as
@@ -45,17 +51,17 @@ export class HeatmapEditorProvider implements vscode.CustomReadonlyEditorProvide
    * "Show Heatmap": the viewer in a panel titled "Heatmap: <file>". VS Code titles a custom editor's tab with the file
    * name alone, the same as the image preview's, so the commands open this panel; Open With still offers the editor.
    */
-  openPanel(uri: vscode.Uri): void {
+  openPanel(uri: vscode.Uri, context?: HeatmapContext): void {
     const title = `Heatmap: ${path.basename(uri.fsPath)}`;
     const panel = vscode.window.createWebviewPanel(HEATMAP_PANEL_TYPE, title, vscode.ViewColumn.Active, webviewOptions(this.extensionUri));
     panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'cxr.svg');
-    this.attach(uri, panel);
+    this.attach(uri, panel, context);
   }
 
-  private attach(uri: vscode.Uri, panel: vscode.WebviewPanel): void {
+  private attach(uri: vscode.Uri, panel: vscode.WebviewPanel, context?: HeatmapContext): void {
     panel.webview.options = webviewOptions(this.extensionUri);
     panel.webview.html = renderWebviewHtml(panel.webview, this.extensionUri, 'heatmap', `Heatmap: ${path.basename(uri.fsPath)}`);
-    new HeatmapSession(uri, panel, this.backend, this.settings, this.runs, this.datasetSplitOf);
+    new HeatmapSession(uri, panel, this.backend, this.settings, this.runs, this.datasetSplitOf, context);
   }
 }
 
@@ -71,6 +77,7 @@ class HeatmapSession {
     private readonly settings: Settings,
     private readonly runs: Runs,
     private readonly datasetSplitOf: (file: string) => string | undefined,
+    private context: HeatmapContext = {},
   ) {
     this.state = {
       file: uri.fsPath,
@@ -84,6 +91,7 @@ class HeatmapSession {
       result: null,
       error: null,
       backendExplains: 0,
+      trueLabel: context.trueLabel ?? null,
     };
     this.disposables.push(
       panel.webview.onDidReceiveMessage((m: HeatmapFromWebview) => void this.onMessage(m)),
@@ -126,7 +134,7 @@ class HeatmapSession {
   }
 
   private async modelInfo(): Promise<HeatmapModelInfo | null> {
-    const runDir = this.settings.activeModel;
+    const runDir = this.context.runDir ?? this.settings.activeModel;
     if (!runDir) return null;
     try {
       const { config } = await this.runs.details(runDir);
@@ -186,6 +194,7 @@ class HeatmapSession {
         this.state.opacity = Math.min(1, Math.max(0, message.opacity));
         break;
       case 'pickModel':
+        this.context = { ...this.context, runDir: undefined }; // the picked run replaces the evaluated one
         await this.runs.setActive(undefined); // the configuration change re-explains
         break;
       case 'export':

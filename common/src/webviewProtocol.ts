@@ -92,6 +92,8 @@ export interface EvaluationImage {
   label: string;
   /** Probability of the predicted label. */
   confidence: number;
+  /** Probability of the true label (confusion-matrix cell lists show both). */
+  trueConfidence?: number;
 }
 
 export interface EvaluationState {
@@ -100,13 +102,23 @@ export interface EvaluationState {
   misclassified: EvaluationImage[];
 }
 
-export type EvaluationToWebview = { type: 'state'; state: EvaluationState | null; message?: string };
+/** The images of one confusion-matrix cell (true class, predicted class), most confident first. */
+export interface EvaluationCellImages {
+  type: 'cellImages';
+  trueLabel: string;
+  predicted: string;
+  images: EvaluationImage[];
+}
+
+export type EvaluationToWebview = { type: 'state'; state: EvaluationState | null; message?: string } | EvaluationCellImages;
 
 export type EvaluationFromWebview =
   | ReadyMessage
-  | { type: 'openImage'; file: string }
+  /** Opens the heatmap viewer on the image; with `trueLabel`, for the evaluated run, showing that label. */
+  | { type: 'openImage'; file: string; trueLabel?: string }
   | { type: 'openReport'; file: string }
-  | { type: 'reevaluate' };
+  | { type: 'reevaluate' }
+  | { type: 'cellImages'; trueLabel: string; predicted: string };
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Heatmap custom editor (viewType `cxr.heatmap`)
@@ -132,6 +144,8 @@ export interface HeatmapState {
   error: string | null;
   /** How many explain requests this viewer has sent to the backend (a class or method switch served locally sends none). */
   backendExplains: number;
+  /** The image's true label when the viewer was opened from an evaluation. */
+  trueLabel?: string | null;
 }
 
 export type HeatmapToWebview =
@@ -200,6 +214,16 @@ export const WebviewIds = {
     caveats: 'caveats',
     misclassified: 'misclassified',
     researchNote: 'research-note',
+    rocChart: 'roc-chart',
+    prChart: 'pr-chart',
+    curveLegend: 'curve-legend',
+    thresholdClass: 'threshold-class',
+    thresholdSlider: 'threshold-slider',
+    thresholdInput: 'threshold-input',
+    sensitivity: 'threshold-sensitivity',
+    specificity: 'threshold-specificity',
+    thresholdCounts: 'threshold-counts',
+    cellImages: 'cell-images',
   },
   heatmap: {
     image: 'heatmap-image',
@@ -215,6 +239,7 @@ export const WebviewIds = {
     researchNote: 'research-note',
     /** The out-of-distribution verdict and calibrated confidence (data-status: refused, uncertain or confident). */
     trust: 'trust-status',
+    trueLabel: 'true-label',
   },
 } as const;
 

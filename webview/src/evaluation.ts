@@ -4,8 +4,10 @@ import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import type { VscodeButton } from '@vscode-elements/elements/dist/vscode-button/vscode-button.js';
 import type { VscodeCheckbox } from '@vscode-elements/elements/dist/vscode-checkbox/vscode-checkbox.js';
 import type { EvaluateResult } from '../../server/src/engine/api';
-import { EvaluationFromWebview, EvaluationState, EvaluationToWebview, WebviewIds } from '../../common/src/webviewProtocol';
+import { EvaluationCellImages, EvaluationFromWebview, EvaluationState, EvaluationToWebview, WebviewIds } from '../../common/src/webviewProtocol';
+import { buildCellImagesSection, makeCellsSelectable, renderCellImages, type SelectedCell } from './confusionDrilldown';
 import { append, byId, clear, h } from './dom';
+import { buildCurveSections, effectiveSelection, renderCurves, type ThresholdSelection } from './evaluationCurves';
 import { baseName, fixed, interval, percent } from './format';
 import { getVsCodeApi, onExtensionMessage } from './vscodeApi';
 
@@ -15,10 +17,16 @@ interface SavedState {
   report: EvaluationState | null;
   message: string | null;
   normalized: boolean;
+  /** The threshold control's class and value. */
+  threshold?: ThresholdSelection | null;
+  /** The confusion-matrix cell whose images are listed. */
+  cell?: SelectedCell | null;
 }
 
 const vscode = getVsCodeApi<SavedState, EvaluationFromWebview>();
 let saved: SavedState = vscode.getState() ?? { report: null, message: null, normalized: false };
+/** The listed cell's images, as the extension last sent them (not saved: asked for again after a reload). */
+let cellImages: EvaluationCellImages | null = null;
 
 function buildLayout(): void {
   const normalize = h('vscode-checkbox', { id: ids.normalize, attrs: { label: 'Row-normalised (share of each true class)' } }) as VscodeCheckbox;
@@ -56,6 +64,12 @@ function buildLayout(): void {
     ),
     h('section', {}, h('h2', { text: 'Caveats' }), h('ul', { id: ids.caveats, className: 'caveats' })),
     h('section', {}, h('h2', { text: 'Confusion matrix' }), normalize, h('table', { id: ids.confusionMatrix, className: 'data-table confusion' })),
+    buildCellImagesSection(),
+    ...buildCurveSections((selection) => {
+      saved.threshold = selection;
+      vscode.setState(saved);
+      if (saved.report) renderCurves(saved.report.result, effectiveSelection(saved.report.result, selection));
+    }),
     h('section', {}, h('h2', { text: 'Per-class metrics' }), h('table', { id: ids.perClass, className: 'data-table' })),
     h('section', {}, h('h2', { id: 'misclassified-title', text: 'Misclassified images' }), h('div', { id: ids.misclassified, className: 'thumbs' })),
     h('section', { id: 'unreadable-section' }, h('h2', { id: 'unreadable-title', text: 'Unreadable images' }), h('p', { text: 'These files could not be read as images and are left out of every number above.' }), h('table', { id: 'unreadable', className: 'data-table' })),
@@ -86,6 +100,8 @@ function render(): void {
   byId('macro-auc').textContent = fixed(r.macro_auc, 3);
   renderCaveats(r);
   renderConfusion(r, saved.normalized);
+  renderDrilldown(r);
+  renderCurves(r, effectiveSelection(r, saved.threshold ?? null));
   renderPerClass(r);
   renderMisclassified(report);
   renderUnreadable(r);
@@ -197,11 +213,30 @@ function renderMisclassified(report: EvaluationState): void {
   }
 }
 
+function renderDrilldown(r: EvaluateResult): void {
+  makeCellsSelectable(byId(ids.confusionMatrix), r.classes, saved.cell ?? null, selectCell);
+  renderCellImages(saved.cell ?? null, cellImages, (img) => vscode.postMessage({ type: 'openImage', file: img.file, trueLabel: img.trueLabel }));
+}
+
+function selectCell(cell: SelectedCell): void {
+  saved.cell = cell;
+  vscode.setState(saved);
+  if (saved.report) renderDrilldown(saved.report.result);
+  vscode.postMessage({ type: 'cellImages', trueLabel: cell.trueLabel, predicted: cell.predicted });
+}
+
 buildLayout();
 onExtensionMessage<EvaluationToWebview>((message) => {
   if (message.type === 'state') {
     saved = { ...saved, report: message.state, message: message.message ?? null };
+    cellImages = null;
+    const cell = saved.cell;
+    if (cell && !(message.state?.result.classes.includes(cell.trueLabel) && message.state.result.classes.includes(cell.predicted))) saved.cell = null;
     render();
+    if (saved.cell) vscode.postMessage({ type: 'cellImages', trueLabel: saved.cell.trueLabel, predicted: saved.cell.predicted });
+  } else if (message.type === 'cellImages') {
+    cellImages = message;
+    if (saved.report) renderDrilldown(saved.report.result);
   }
 });
 render();

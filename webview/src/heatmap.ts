@@ -61,7 +61,7 @@ function buildLayout(): void {
   append(
     document.body,
     h('div', { id: ids.researchNote, className: 'research-note compact', attrs: { role: 'note' } }, h('strong', { text: 'Research use only — not a diagnostic device. ' }), 'A heatmap shows where the model looked, not where disease is.'),
-    h('header', { className: 'page-header' }, h('h1', { id: ids.predicted, text: '' }), h('div', { id: 'heatmap-meta', className: 'run-info' })),
+    h('header', { className: 'page-header' }, h('h1', { id: ids.predicted, text: '' }), h('div', { id: ids.trueLabel, className: 'true-label' }), h('div', { id: 'heatmap-meta', className: 'run-info' })),
     h('div', { id: ids.noModel, className: 'message' }, h('p', { text: 'No active model. Train a model, or pick a finished run to explain this image with.' }), pick),
     h('div', { id: 'heatmap-error', className: 'message error', attrs: { role: 'alert' } }),
     h('div', { id: ids.trust, className: 'message', attrs: { role: 'status' } }),
@@ -139,6 +139,9 @@ function render(): void {
   byId(ids.predicted).textContent = r ? headline(r) : s.model ? (s.loading ? 'Classifying…' : 'No prediction') : 'No active model';
   renderTrust(r);
   byId('heatmap-meta').textContent = [s.fileName, s.model ? `model: ${s.model.name}` : null, r ? `${r.method === 'gradcam' ? 'Grad-CAM' : 'CAM'} for ${r.target}` : null].filter(Boolean).join(' · ');
+  const trueLabel = byId(ids.trueLabel);
+  trueLabel.hidden = !s.trueLabel;
+  trueLabel.textContent = s.trueLabel ? `True label: ${s.trueLabel}${r ? (r.predicted === s.trueLabel ? ' (prediction correct)' : ' (prediction wrong)') : ''}` : '';
   byId(ids.noModel).hidden = s.model !== null;
   const error = byId('heatmap-error');
   error.textContent = s.error ?? '';
