@@ -232,6 +232,7 @@ class HeatmapSession {
             className: this.state.result?.target ?? this.state.target ?? undefined,
             alpha: Math.min(1, Math.max(0, opacity)),
             includePng: true,
+            overlayAtImageSize: true,
           });
           await vscode.workspace.fs.createDirectory(vscode.Uri.file(path.dirname(uri.fsPath)));
           await vscode.workspace.fs.writeFile(uri, Buffer.from(rendered.overlayPngBase64 ?? '', 'base64'));

@@ -78,7 +78,8 @@ describe('CXR Studio heatmap export and backend restart in code-server', { timeo
     await view.locator('#export-status').filter({ hasText: `Saved ${exported}` }).waitFor();
 
     const hot = await hotCentroid(exported);
-    assert.equal(hot.width, hot.height, 'a square image exports square');
+    // At the image's own size (320 px), not the model's input size (160 px).
+    assert.deepEqual([hot.width, hot.height], [EVIDENCE_IMAGE_SIZE, EVIDENCE_IMAGE_SIZE], 'exported at the image\'s own size');
     // As in test/engine/explain-region.test.ts: within a cell (64 px) of the patch, never in another corner.
     const scale = EVIDENCE_IMAGE_SIZE / hot.width;
     const inside = hot.hot.filter((p) => inBox(growBox(EVIDENCE_PATCH, 64), p.y * scale, p.x * scale)).length / hot.hot.length;

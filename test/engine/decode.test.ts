@@ -1,10 +1,10 @@
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeImage, decodeImageBuffer, type DecodedImage } from '../../server/src/engine/data/decode';
 import { CxrError } from '../../server/src/engine/errors';
-import { CI_TINY, COVID19, DICOM_SAMPLES, requireShared } from '../helpers/shared';
+import { CI_TINY, COVID19, DICOM_SAMPLES, MOBILENET_SAMPLES, requireShared } from '../helpers/shared';
 import { rejectsWithCxrError, scratchDirFactory } from '../helpers/scratch';
 import { dataDir } from '../../server/src/engine/locations';
 import { buildDicom } from '../fixtures-gen/dicom';
@@ -317,3 +317,14 @@ describe('decodeImage on DICOM', () => {
     }
   });
 });
+
+test("fit 'own' keeps the image's own size and aspect, shrunk only beyond the given size (full-size heatmap exports)", async () => {
+  const cat = requireShared(path.join(MOBILENET_SAMPLES, 'cat.jpg'));
+  const own = await decodeImage(cat, 4096, { fit: 'own' });
+  assert.deepEqual([own.width, own.height, own.data.length], [512, 341, 512 * 341 * 3]);
+  const shrunk = await decodeImage(cat, 256, { fit: 'own' });
+  assert.deepEqual([shrunk.width, shrunk.height, shrunk.data.length], [256, 171, 256 * 171 * 3]);
+  const square = await decodeImage(cat, 224);
+  assert.deepEqual([square.width, square.height], [224, 224]);
+});
+

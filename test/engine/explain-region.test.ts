@@ -12,6 +12,7 @@ import {
   buildEvidenceRun, EVIDENCE_IMAGE_SIZE, EVIDENCE_PATCH, EVIDENCE_TARGET, growBox, hotCentroid, inBox, writeEvidenceImage,
 } from '../helpers/knownEvidence';
 import { scratchDirFactory } from '../helpers/scratch';
+import { MOBILENET_SAMPLES, requireShared } from '../helpers/shared';
 
 const scratch = scratchDirFactory();
 const engine = new Engine();
@@ -63,6 +64,23 @@ describe('heatmaps on an image whose evidence is known', () => {
       assert.ok(inside > 0.75, where);
     });
   }
+
+  it('overlayAtImageSize: the overlay is rendered on the image\'s own pixels at its own size, red on the patch', async () => {
+    const out = path.join(dir, 'full-size.png');
+    await engine.explain({ run, image, out, method: 'cam', overlayAtImageSize: true });
+    const meta = await sharp(out).metadata();
+    assert.deepEqual([meta.width, meta.height], [EVIDENCE_IMAGE_SIZE, EVIDENCE_IMAGE_SIZE], 'the image is 320 px, the model 160');
+    const hot = await hotCentroid(out);
+    const inside = hot.hot.filter((p) => inBox(AROUND_PATCH, p.y, p.x)).length / hot.hot.length;
+    const where = `red centroid at ${hot.x.toFixed(0)},${hot.y.toFixed(0)} px, ${(inside * 100).toFixed(0)}% of the reddest pixels within a cell of the patch`;
+    assert.ok(inBox(NEAR_PATCH, hot.y, hot.x), where);
+    assert.ok(inside > 0.75, where);
+    // A non-square photo keeps its own size and aspect: 512 x 341.
+    const photo = path.join(dir, 'photo.png');
+    await engine.explain({ run, image: requireShared(path.join(MOBILENET_SAMPLES, 'cat.jpg')), out: photo, overlayAtImageSize: true });
+    const photoMeta = await sharp(photo).metadata();
+    assert.deepEqual([photoMeta.width, photoMeta.height], [512, 341]);
+  });
 
   it('a class with no evidence (zero weights) gets a flat map rather than one on the patch', async () => {
     const r = await engine.explain({ run, image, method: 'cam', className: 'Covid' });

@@ -245,7 +245,7 @@ function drawOverlay(): void {
   drawHeatmap(canvas, r.heatmap);
 }
 
-/** The backend renders the export (the same PNG `cxr cam` writes, at the model's resolution) at this opacity. */
+/** The backend renders the export at this opacity: the map upsampled onto the image's own pixels, at its own size. */
 function exportPng(): void {
   if (!state?.result) return;
   byId('export-status').textContent = 'Exporting…';

@@ -425,6 +425,8 @@ export interface ExplainRequest {
   alpha?: number;
   /** Include the overlay PNG as base64 in the result (for webviews). */
   includePng?: boolean;
+  /** Render the overlay PNG at the image's own size (up to 4096 px a side) instead of the model's input size. */
+  overlayAtImageSize?: boolean;
 }
 
 export interface ExplainResult {

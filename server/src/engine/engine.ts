@@ -40,7 +40,7 @@ import { oodVerdict, predictionStatus } from './ood/verdict';
 import { checkChestRadiograph } from './ood/chestCheck';
 import { readTrustModels, trustFields, type TrustFields } from './ood/explainTrust';
 import { loadDataset, type DatasetItem } from './data/dataset';
-import { decodeImage, type DecodedImage } from './data/decode';
+import { decodeImage, MAX_OUTPUT_SIZE, type DecodedImage } from './data/decode';
 import { splitTrainVal } from './data/split';
 import { CxrError } from './errors';
 import { computeMetrics } from './eval/metrics';
@@ -50,7 +50,7 @@ import { renderTrustMarkdown } from './eval/trustReport';
 import { trustEvaluation } from './eval/trustEvaluation';
 import { classCurves } from './eval/curves';
 import { createCam, type CamMethod, type CamOutput } from './explain/cam';
-import { renderCamGrid, renderOverlayPng, upsampleBilinear } from './explain/render';
+import { renderCamGrid, renderOverlayPng, renderOverlayPngRect, upsampleBilinear } from './explain/render';
 import { RunSession, type ClassMaps } from './inference/runSession';
 import { gradientFreeEngine } from './onnx/runtime';
 import { cacheInfo, clearCache } from './cache/featureCache';
@@ -322,8 +322,14 @@ export class Engine {
     const explainer = new FileExplainer(session, method);
     try {
       const { decoded, image, out, upsampled, maps } = await explainer.explain(req.image, target);
-      const png = await renderOverlayPng(image, config.imageSize, upsampled, req.alpha ?? 0.35);
-      if (outFile) writeFileAtomic(outFile, png);
+      const alpha = req.alpha ?? 0.35;
+      const wantPng = outFile !== undefined || req.includePng === true;
+      const png = !wantPng
+        ? undefined
+        : req.overlayAtImageSize
+          ? await overlayAtImageSize(req.image, out, alpha)
+          : await renderOverlayPng(image, config.imageSize, upsampled, alpha);
+      if (outFile && png) writeFileAtomic(outFile, png);
       return {
         ...(await this.explainTrust(session, req.image, decoded, out.probabilities, maps)),
         file: req.image,
@@ -333,7 +339,7 @@ export class Engine {
         probabilities: probabilitiesRecord(config.classes, out.probabilities),
         heatmap: { width: out.width, height: out.height, data: Array.from(out.map) },
         overlayPath: outFile,
-        overlayPngBase64: req.includePng ? png.toString('base64') : undefined,
+        overlayPngBase64: req.includePng ? png?.toString('base64') : undefined,
         engine: maps ? session.engine : 'tfjs',
         maps: maps && config.classes.map((className, i) => ({
           className,
@@ -514,6 +520,13 @@ class FileExplainer {
   dispose(): void {
     this.cam?.dispose();
   }
+}
+
+/** The overlay on the image's own pixels at its own size (up to MAX_OUTPUT_SIZE a side): the map upsampled to it. */
+async function overlayAtImageSize(file: string, out: CamOutput, alpha: number): Promise<Buffer> {
+  const full = await decodeImage(file, MAX_OUTPUT_SIZE, { fit: 'own' });
+  const heat = upsampleBilinear(out.map, out.width, out.height, full.width, full.height);
+  return renderOverlayPngRect(full.data, full.width, full.height, heat, alpha);
 }
 
 async function selectItems(loaded: LoadedRun, data: string, split: string, paths: PathPolicy, checkLabels = true): Promise<DatasetItem[]> {

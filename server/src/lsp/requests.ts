@@ -118,6 +118,7 @@ export function parseExplain(params: unknown, guard: PathGuard): ExplainRequest 
     out: guard.checkOptional(p.optString('out'), 'output file'),
     alpha,
     includePng: p.optBoolean('includePng'),
+    overlayAtImageSize: p.optBoolean('overlayAtImageSize'),
   });
 }
 

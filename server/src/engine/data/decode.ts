@@ -13,7 +13,7 @@ import { sniffFormat, SNIFF_BYTES, type RasterFormat } from './sniff';
  * size x size ignoring the aspect ratio (like Keras `load_img(target_size=...)`), values in [0, 1].
  */
 export interface DecodedImage {
-  /** RGB interleaved, row-major, values in [0, 1], length size * size * 3. */
+  /** RGB interleaved, row-major, values in [0, 1], length width * height * 3 (size x size unless `fit: 'own'`). */
   data: Float32Array;
   width: number;
   height: number;
@@ -39,6 +39,11 @@ export interface DecodeOptions {
    * data segments that libjpeg would otherwise paint grey; 'truncated' only rejects cut-off files.
    */
   failOn?: 'truncated' | 'error' | 'warning';
+  /**
+   * 'square' (default): size x size, aspect ignored, as the models take it. 'own': the image's own width and height
+   * (after EXIF orientation), shrunk with its aspect kept only where a side exceeds `size`; for full-size renderings.
+   */
+  fit?: 'square' | 'own';
 }
 
 export { DEFAULT_MAX_INPUT_PIXELS };
@@ -87,6 +92,7 @@ async function decodeRaster(input: string | Buffer, format: RasterFormat, size: 
   const height = meta.autoOrient?.height ?? meta.height;
   if (!width || !height) throw new CxrError('CORRUPT_IMAGE', `${name}: the ${format.toUpperCase()} header gives no image size; the file is damaged.`, { file: name });
   checkPixels(name, width, height, limit);
+  const target = outputSize(size, width, height, opts);
 
   // 16-bit PNG/TIFF stay 16-bit through orientation, flattening and resizing: 'rgb16' keeps libvips in ushort.
   const sixteenBit = meta.depth !== undefined && meta.depth !== 'uchar' && meta.depth !== 'char';
@@ -97,7 +103,7 @@ async function decodeRaster(input: string | Buffer, format: RasterFormat, size: 
   // sharp's default lanczos3 overshoots at the sharp rib/air edges of X-rays; nearest (load_img's default)
   // aliases when shrinking 640+ px images to 224.
   pipeline = pipeline
-    .resize(size, size, { fit: 'fill', kernel: 'linear' })
+    .resize(target.width, target.height, { fit: 'fill', kernel: 'linear' })
     .toColourspace(sixteenBit ? 'rgb16' : 'srgb')
     .raw(sixteenBit ? { depth: 'ushort' } : undefined);
 
@@ -109,13 +115,13 @@ async function decodeRaster(input: string | Buffer, format: RasterFormat, size: 
     throw corrupt(name, format, e);
   }
   const { data, info } = raw;
-  if (info.width !== size || info.height !== size || info.channels !== 3) {
-    throw new CxrError('INTERNAL', `${name}: decoder returned ${info.width}x${info.height}x${info.channels}, expected ${size}x${size}x3.`);
+  if (info.width !== target.width || info.height !== target.height || info.channels !== 3) {
+    throw new CxrError('INTERNAL', `${name}: decoder returned ${info.width}x${info.height}x${info.channels}, expected ${target.width}x${target.height}x3.`);
   }
   return {
     data: sixteenBit ? normalise(new Uint16Array(alignedCopy(data).buffer), 65535) : normalise(data, 255),
-    width: size,
-    height: size,
+    width: target.width,
+    height: target.height,
     source: {
       format,
       width,
@@ -156,14 +162,15 @@ async function decodeDicomBytes(buf: Buffer, size: number, name: string, opts: D
     pipeline = sharp(dicom.rgb, { raw: { width: dicom.width, height: dicom.height, channels: 3 }, limitInputPixels: false }).toColourspace('srgb');
   }
   const sixteenBit = dicom.kind === 'grey';
+  const target = outputSize(size, dicom.width, dicom.height, opts);
   const { data } = await pipeline
-    .resize(size, size, { fit: 'fill', kernel: 'linear' })
+    .resize(target.width, target.height, { fit: 'fill', kernel: 'linear' })
     .raw(sixteenBit ? { depth: 'ushort' } : undefined)
     .toBuffer({ resolveWithObject: true });
   return {
     data: sixteenBit ? normalise(new Uint16Array(alignedCopy(data).buffer), 65535) : normalise(data, 255),
-    width: size,
-    height: size,
+    width: target.width,
+    height: target.height,
     source,
   };
 }
@@ -192,6 +199,13 @@ async function readHead(file: string): Promise<Buffer> {
   } finally {
     await handle.close();
   }
+}
+
+/** The decoded size: size x size, or (fit 'own') the image's own, shrunk to `size` on its longer side if larger. */
+function outputSize(size: number, width: number, height: number, opts: DecodeOptions): { width: number; height: number } {
+  if (opts.fit !== 'own') return { width: size, height: size };
+  const scale = Math.min(1, size / Math.max(width, height));
+  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
 }
 
 function checkSize(size: number): void {
