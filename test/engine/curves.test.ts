@@ -11,6 +11,7 @@ import {
   operatingPointAt,
   operatingPoints,
   prPoints,
+  renderEvaluationMarkdown,
   rocAucOneVsRest,
   rocPoints,
   wilsonInterval,
@@ -18,6 +19,7 @@ import {
 import { bootstrapMacroF1Auc } from '../../server/src/engine/eval/bootstrap';
 import { curvesFromPredictions } from '../../server/src/engine/eval/curves';
 import { readEvaluation } from '../../server/src/engine/runStore';
+import type { EvaluateResult } from '../../server/src/engine/api';
 import { CxrError } from '../../server/src/engine/errors';
 import { Rng } from '../../server/src/engine/util/rng';
 
@@ -174,4 +176,17 @@ test('a saved evaluation without curves gets them from its predictions when read
   } finally {
     fs.rmSync(run, { recursive: true, force: true });
   }
+});
+
+test('evaluation.md lists each class\'s AUC with its bootstrap interval and its average precision', () => {
+  const classes = ['a', 'b', 'c'];
+  const bootstrap = bootstrapMacroF1Auc(Y, P, classes, { resamples: 200 });
+  const curves = classCurves(Y, P, classes);
+  const r: EvaluateResult = { ...computeMetrics(Y, P, classes), run: 'runs/toy', data: '/data/toy', split: 'test', predictions: [], files: { json: 'e.json', markdown: 'e.md' }, bootstrap, curves };
+  const md = renderEvaluationMarkdown(r);
+  assert.match(md, /\| support \| AUC \[95% bootstrap CI\] \| average precision \|/);
+  const ci = bootstrap.perClassAuc[1]!;
+  const row = `| b | 0.667 [0.208, 0.939] | 0.667 [0.208, 0.939] | 0.667 | 3 | ${curves[1].auc!.toFixed(3)} [${ci.low.toFixed(3)}, ${ci.high.toFixed(3)}] | ${curves[1].averagePrecision!.toFixed(3)} |`;
+  assert.ok(md.includes(row), `${row} not in\n${md}`);
+  assert.ok(md.includes('| c | 0.667 [0.208, 0.939] | 1.000 [0.342, 1.000] | 0.800 | 2 | 1.000 [1.000, 1.000] | 1.000 |'), md);
 });

@@ -22,15 +22,18 @@ export function renderEvaluationMarkdown(r: EvaluateResult): string {
     '',
     '## Classification report',
     '',
-    '| class | precision [95% CI] | recall [95% CI] | F1 | support | AUC |',
-    '|---|---|---|---|---|---|',
-    ...r.per_class.map(
-      (c) =>
+    '| class | precision [95% CI] | recall [95% CI] | F1 | support | AUC [95% bootstrap CI] | average precision |',
+    '|---|---|---|---|---|---|---|',
+    ...r.per_class.map((c, k) => {
+      const ci = r.bootstrap?.perClassAuc?.[k];
+      return (
         `| ${cell(c.name)} | ${c.precision.toFixed(3)} [${c.precisionCi.low.toFixed(3)}, ${c.precisionCi.high.toFixed(3)}] ` +
-        `| ${c.recall.toFixed(3)} [${c.recallCi.low.toFixed(3)}, ${c.recallCi.high.toFixed(3)}] | ${c.f1.toFixed(3)} | ${c.support} | ${fixed(c.auc)} |`,
-    ),
-    `| macro avg | ${r.macro_avg.precision.toFixed(3)} | ${r.macro_avg.recall.toFixed(3)} | ${r.macro_avg.f1.toFixed(3)} | ${r.macro_avg.support} | ${fixed(r.macro_auc)} |`,
-    `| weighted avg | ${r.weighted_avg.precision.toFixed(3)} | ${r.weighted_avg.recall.toFixed(3)} | ${r.weighted_avg.f1.toFixed(3)} | ${r.weighted_avg.support} | |`,
+        `| ${c.recall.toFixed(3)} [${c.recallCi.low.toFixed(3)}, ${c.recallCi.high.toFixed(3)}] | ${c.f1.toFixed(3)} | ${c.support} ` +
+        `| ${fixed(c.auc)}${ci ? ` [${ci.low.toFixed(3)}, ${ci.high.toFixed(3)}]` : ''} | ${fixed(r.curves?.[k]?.averagePrecision ?? null)} |`
+      );
+    }),
+    `| macro avg | ${r.macro_avg.precision.toFixed(3)} | ${r.macro_avg.recall.toFixed(3)} | ${r.macro_avg.f1.toFixed(3)} | ${r.macro_avg.support} | ${fixed(r.macro_auc)} | |`,
+    `| weighted avg | ${r.weighted_avg.precision.toFixed(3)} | ${r.weighted_avg.recall.toFixed(3)} | ${r.weighted_avg.f1.toFixed(3)} | ${r.weighted_avg.support} | | |`,
     '',
     '## Confusion matrix',
     '',
