@@ -5,6 +5,7 @@ import type { ImagePrediction } from '../../common/src/protocol';
 import type { Backend } from './backend';
 import { showError } from './errors';
 import type { HeatmapContext, HeatmapEditorProvider } from './heatmapEditor';
+import type { ResultsPanel } from './resultsPanel';
 import type { Runs } from './runs';
 
 export const RESEARCH_CAVEAT = 'Research use only, not a diagnostic device: the model was trained on a small public dataset and its output is not a diagnosis.';
@@ -27,6 +28,7 @@ export class ClassifyCommands {
     private readonly backend: Backend,
     private readonly runs: Runs,
     private readonly heatmaps: HeatmapEditorProvider,
+    private readonly results: ResultsPanel,
   ) {}
 
   async classify(arg?: unknown, selection?: unknown): Promise<void> {
@@ -55,18 +57,8 @@ export class ClassifyCommands {
       if (choice === 'Show Heatmap') await this.showHeatmap(vscode.Uri.file(p.file));
       return;
     }
-    const counts = new Map<string, number>();
-    for (const p of predictions) {
-      const shown = p.status === 'refused' ? 'refused' : p.status === 'uncertain' ? 'uncertain' : p.label;
-      counts.set(shown, (counts.get(shown) ?? 0) + 1);
-    }
-    const summary = [...counts].map(([label, n]) => `${label} ${n}`).join(' · ');
-    const choice = await vscode.window.showInformationMessage(
-      `Classified ${predictions.length} images with ${model}: ${summary} (research use only). Per-image results are in the log.`,
-      { detail: RESEARCH_CAVEAT },
-      'Show Logs',
-    );
-    if (choice === 'Show Logs') this.backend.output.show(true);
+    // Several images: a results table that can be sorted, opened as heatmaps and saved as CSV.
+    this.results.show(run, [], predictions);
   }
 
   async showHeatmap(arg?: unknown, selection?: unknown): Promise<void> {

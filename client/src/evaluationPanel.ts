@@ -83,7 +83,8 @@ export class EvaluationPanel implements vscode.Disposable {
         void this.postCellImages(message.trueLabel, message.predicted);
         break;
       case 'openReport':
-        void vscode.commands.executeCommand('vscode.open', vscode.Uri.file(message.file));
+        // The Markdown report reads best rendered; anything else opens as it is.
+        void vscode.commands.executeCommand(message.file.endsWith('.md') ? 'markdown.showPreview' : 'vscode.open', vscode.Uri.file(message.file));
         break;
       case 'reevaluate':
         if (this.result) this.actions.reevaluate(this.result.run, this.result.data, this.result.split);

@@ -21,6 +21,7 @@ import { describeDevice } from './device';
 import { useTensorflowInstallation } from './tensorflowInstallation';
 import { TrainingController } from './training';
 import { TrainingFormPanel } from './trainingFormPanel';
+import { ResultsPanel } from './resultsPanel';
 import { WeightsCommand } from './weights';
 
 let backend: Backend | undefined;
@@ -39,7 +40,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const evaluation = new EvaluationController(context.extensionUri, b, runs, runsTree);
   const weights = new WeightsCommand(context, b, statusBar);
   const heatmaps = new HeatmapEditorProvider(context.extensionUri, b, settings, runs, (file) => datasets.splitFolderOf(file));
-  const classify = new ClassifyCommands(b, runs, heatmaps);
+  const results = new ResultsPanel(context.extensionUri, b);
+  const classify = new ClassifyCommands(b, runs, heatmaps, results);
   const audit = new AuditCommand(b, datasets, context.globalStorageUri);
   const trainingForm = new TrainingFormPanel(context.extensionUri, context.workspaceState, b, settings, datasets, training);
   const compare = new CompareRuns(context.extensionUri, b, runs, runsTree, settings, (runDir) => training.dashboard.show(runDir));
@@ -66,6 +68,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     compare,
     ...registerPanelSerializers(b, training.dashboard, evaluation.panel, compare.panel),
     ...compare.register(command),
+    results,
     command('cxr.train', (arg) => training.trainCommand(arg)),
     command('cxr.configureTraining', () => trainingForm.show()),
     command('cxr.resumeTraining', (arg) => training.resumeCommand(arg)),
