@@ -6,7 +6,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../../server/src/engine/backend/select';
 import { decodeImage } from '../../server/src/engine/data/decode';
 import { buildClassifier } from '../../server/src/engine/models/classifier';
-import { BACKBONES, getBackbone } from '../../server/src/engine/models/registry';
+import { BACKBONES, getBackbone, type BackboneSpec } from '../../server/src/engine/models/registry';
 import { applyNamedWeights, readWeightsFile } from '../../server/src/engine/models/weights';
 import { layersToOnnx } from '../../server/src/engine/onnx/fromLayers';
 import { ONNX_PREPROCESS } from '../../server/src/engine/onnx/preprocess';
@@ -28,6 +28,23 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
+}
+
+/**
+ * Runs `model` (any layers model of `spec`) on the batch in tfjs and, converted, in ONNX Runtime; returns the largest
+ * difference between the two outputs and the tfjs output.
+ */
+async function onnxParity(model: tfl.LayersModel, spec: BackboneSpec, size: number, batch: Float32Array): Promise<{ diff: number; expected: Float32Array }> {
+  const ort = loadOrt()!;
+  const expected = await tfjsFrozenPart(model, spec, size).run(batch, IMAGES.length);
+  const conversion = await layersToOnnx(model, ONNX_PREPROCESS[spec.id]);
+  const session = await OrtModel.create(ort, conversion.bytes, conversion.inputName, conversion.outputNames);
+  try {
+    const [actual] = await session.run(batch, [IMAGES.length, size, size, 3]);
+    return { diff: maxAbsDiff(actual, expected), expected };
+  } finally {
+    await session.dispose();
+  }
 }
 
 /** A classifier with a head whose probabilities are not all near one class, so parity means something. */
@@ -56,7 +73,6 @@ test('the ONNX preprocessing table is each backbone\'s own preprocess', async ()
 
 test('MobileNetV2 with ImageNet weights in ONNX Runtime: feature maps and probabilities match tfjs', async () => {
   await initBackend();
-  const ort = loadOrt()!;
   const spec = getBackbone('mobilenet_v2');
   const model = buildClassifier(spec, 3, 224);
   const named = await readWeightsFile(requireShared(MOBILENET_NOTOP_MANIFEST));
@@ -65,39 +81,23 @@ test('MobileNetV2 with ImageNet weights in ONNX Runtime: feature maps and probab
   spreadHead(model, 1);
   const batch = await decodedBatch(224);
 
-  const expected = await tfjsFrozenPart(model, spec, 224).run(batch, 3);
-  const conversion = await layersToOnnx(model, ONNX_PREPROCESS.mobilenet_v2);
-  const session = await OrtModel.create(ort, conversion.bytes, conversion.inputName, conversion.outputNames);
-  const [probs] = await session.run(batch, [3, 224, 224, 3]);
-  const probDiff = maxAbsDiff(probs, expected);
-  assert.ok(probDiff < 1e-4, `probabilities differ by ${probDiff}`);
-  assert.ok(Math.max(...expected) - Math.min(...expected) > 0.1, 'probabilities are spread, so the comparison is not trivial');
+  const probs = await onnxParity(model, spec, 224, batch);
+  assert.ok(probs.diff < 1e-4, `probabilities differ by ${probs.diff}`);
+  assert.ok(Math.max(...probs.expected) - Math.min(...probs.expected) > 0.1, 'probabilities are spread, so the comparison is not trivial');
 
   const mapsModel = tfl.model({ inputs: model.inputs, outputs: model.getLayer('out_relu').output as tfl.SymbolicTensor });
-  const maps = await tfjsFrozenPart(mapsModel, spec, 224).run(batch, 3);
-  const mapConversion = await layersToOnnx(mapsModel, ONNX_PREPROCESS.mobilenet_v2);
-  const mapSession = await OrtModel.create(ort, mapConversion.bytes, mapConversion.inputName, mapConversion.outputNames);
-  const [ortMaps] = await mapSession.run(batch, [3, 224, 224, 3]);
-  const mapDiff = maxAbsDiff(ortMaps, maps);
+  const maps = await onnxParity(mapsModel, spec, 224, batch);
   // Feature maps reach 6 (ReLU6); float32 summation order differs between the engines.
-  assert.ok(mapDiff < 5e-4, `feature maps (NHWC, 7x7x1280) differ by ${mapDiff}`);
-  await Promise.all([session.dispose(), mapSession.dispose()]);
+  assert.ok(maps.diff < 5e-4, `feature maps (NHWC, 7x7x1280) differ by ${maps.diff}`);
   model.dispose();
 });
 
 test('VGG16 (random weights) with its head in ONNX Runtime: probabilities match tfjs', async () => {
   await initBackend();
-  const ort = loadOrt()!;
   const spec = getBackbone('vgg16');
   const model = buildClassifier(spec, 3, 64);
   spreadHead(model, 2);
-  const batch = await decodedBatch(64);
-  const expected = await tfjsFrozenPart(model, spec, 64).run(batch, 3);
-  const conversion = await layersToOnnx(model, ONNX_PREPROCESS.vgg16);
-  const session = await OrtModel.create(ort, conversion.bytes, conversion.inputName, conversion.outputNames);
-  const [probs] = await session.run(batch, [3, 64, 64, 3]);
-  const diff = maxAbsDiff(probs, expected);
+  const { diff } = await onnxParity(model, spec, 64, await decodedBatch(64));
   assert.ok(diff < 1e-4, `probabilities differ by ${diff}`);
-  await session.dispose();
   model.dispose();
 });

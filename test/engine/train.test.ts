@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import type { TrainEvent } from '../../server/src/engine/api';
+import type { TrainEvent, TrainRequest } from '../../server/src/engine/api';
 import { Engine } from '../../server/src/engine/engine';
 import { METHOD_AUGMENTATION } from '../../server/src/engine/models/registry';
 import { readWeightsFile } from '../../server/src/engine/models/weights';
@@ -84,8 +84,9 @@ test('learns: right on more of the 66 held-out test images than luck gives a lab
   fs.rmSync(path.dirname(out), { recursive: true, force: true });
 });
 
-test('frozen layers stay bit-identical (weights and BatchNorm statistics) while later blocks train', async () => {
-  const out = path.join(tmpDir('frozen'), 'run');
+/** One epoch of MobileNetV2 on ci-tiny at 96 px, frozen up to block_15_add, without a validation split; returns the run. */
+async function trainAfterBlock15(label: string, options: Pick<TrainRequest, 'augment' | 'batchNorm'>): Promise<string> {
+  const out = path.join(tmpDir(label), 'run');
   const result = await engine.train({
     data: CI_TINY,
     out,
@@ -97,10 +98,15 @@ test('frozen layers stay bit-identical (weights and BatchNorm statistics) while 
     batchSize: 6,
     valFraction: 0,
     seed: 3,
-    augment: true,
-    batchNorm: 'batch', // so the trainable BatchNorm statistics move: the positive control below
+    ...options,
   });
   assert.equal(result.status, 'completed');
+  return out;
+}
+
+test('frozen layers stay bit-identical (weights and BatchNorm statistics) while later blocks train', async () => {
+  // batchNorm 'batch' so that the trainable BatchNorm statistics move: the positive control below.
+  const out = await trainAfterBlock15('frozen', { augment: true, batchNorm: 'batch' });
   const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
   assert.deepEqual(config.augment, METHOD_AUGMENTATION, 'augment: true turns on the method\'s augmentation for MobileNetV2');
   assert.equal(config.batchNorm, 'batch');
@@ -135,21 +141,7 @@ test('frozen layers stay bit-identical (weights and BatchNorm statistics) while 
 });
 
 test('BatchNorm after --freeze-at runs in inference mode by default: moving statistics stay, gamma, beta and kernels train', async () => {
-  const out = path.join(tmpDir('bn-inference'), 'run');
-  const result = await engine.train({
-    data: CI_TINY,
-    out,
-    backbone: 'mobilenet_v2',
-    weights: MOBILENET_NOTOP_MANIFEST,
-    freezeAt: 'block_15_add',
-    imageSize: 96,
-    epochs: 1,
-    batchSize: 6,
-    valFraction: 0,
-    seed: 3,
-    augment: false,
-  });
-  assert.equal(result.status, 'completed');
+  const out = await trainAfterBlock15('bn-inference', { augment: false });
   assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).batchNorm, 'inference');
   const pretrained = await readWeightsFile(MOBILENET_NOTOP_MANIFEST);
   const trained = await readWeightsFile(path.join(out, 'model', 'weights_manifest.json'));

@@ -7,36 +7,19 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
 import sharp from 'sharp';
-import { CxrError, type CxrErrorCode } from '../../server/src/engine/errors';
 import { getBackbone } from '../../server/src/engine/models/registry';
 import { applyNamedWeights, disposeNamedWeights, readWeightsFile, type NamedWeights } from '../../server/src/engine/models/weights';
 import { Rng } from '../../server/src/engine/util/rng';
 import {
   MOBILENET_NOTOP_H5, MOBILENET_NOTOP_MANIFEST, MOBILENET_SAMPLES, MOBILENET_TOP_MANIFEST, requireShared, tmpDir,
 } from '../helpers/shared';
+import { expectError, randomWeight, sameBits } from '../helpers/weightAsserts';
 
 type H5 = typeof import('h5wasm/node', { with: { 'resolution-mode': 'import' } });
 let h5: H5;
 const tmp = tmpDir('weights');
 const mobilenet = getBackbone('mobilenet_v2');
 const vgg16 = getBackbone('vgg16');
-
-function sameBits(a: tf.Tensor | Float32Array, b: tf.Tensor | Float32Array): boolean {
-  const bytes = (t: tf.Tensor | Float32Array) => {
-    const v = t instanceof Float32Array ? t : (t.dataSync() as Float32Array);
-    return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-  };
-  return bytes(a).equals(bytes(b));
-}
-
-function expectError(code: CxrErrorCode, ...patterns: RegExp[]) {
-  return (e: unknown) => {
-    assert.ok(e instanceof CxrError, `expected a CxrError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    for (const p of patterns) assert.match(e.message, p);
-    return true;
-  };
-}
 
 async function catImage(): Promise<tf.Tensor4D> {
   const { data } = await sharp(path.join(requireShared(MOBILENET_SAMPLES), 'cat.jpg'))
@@ -208,9 +191,7 @@ describe('VGG16 weights in the 2016 keras-applications (Keras 1) HDF5 layout', (
       weights: layer.weights.map((w) => {
         const kind = w.originalName.endsWith('kernel') ? 'W' : 'b';
         const shape = w.shape as number[];
-        const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-        for (let i = 0; i < data.length; i++) data[i] = rng.uniform(-0.1, 0.1);
-        return { name: `${layer.name}_${kind}_1:0`, shape, data };
+        return { name: `${layer.name}_${kind}_1:0`, shape, data: randomWeight(rng, shape, 0.1) };
       }),
     }));
     const file = path.join(tmp, 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5');

@@ -18,30 +18,14 @@ export function writeZip(file: string, entries: Array<{ name: string; data: Buff
     const method = opts.deflate ? 8 : 0;
     const dosTime = (12 << 11) | (0 << 5); // 12:00:00
     const dosDate = ((2026 - 1980) << 9) | (11 << 5) | 30;
+    const header = { method, dosTime, dosDate, crc, compressedSize: body.length, size: data.length, nameLength: nameBytes.length };
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(0, 6);
-    local.writeUInt16LE(method, 8);
-    local.writeUInt16LE(dosTime, 10);
-    local.writeUInt16LE(dosDate, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(nameBytes.length, 26);
-    local.writeUInt16LE(0, 28);
+    writeCommonFields(local, 4, header);
     const dir = Buffer.alloc(46);
     dir.writeUInt32LE(0x02014b50, 0);
     dir.writeUInt16LE((3 << 8) | 20, 4);
-    dir.writeUInt16LE(20, 6);
-    dir.writeUInt16LE(0, 8);
-    dir.writeUInt16LE(method, 10);
-    dir.writeUInt16LE(dosTime, 12);
-    dir.writeUInt16LE(dosDate, 14);
-    dir.writeUInt32LE(crc, 16);
-    dir.writeUInt32LE(body.length, 20);
-    dir.writeUInt32LE(data.length, 24);
-    dir.writeUInt16LE(nameBytes.length, 28);
+    writeCommonFields(dir, 6, header);
     dir.writeUInt32LE((0o100600 << 16) >>> 0, 38);
     dir.writeUInt32LE(offset, 42);
     parts.push(local, nameBytes, body);
@@ -56,4 +40,31 @@ export function writeZip(file: string, entries: Array<{ name: string; data: Buff
   end.writeUInt32LE(dirBytes.length, 12);
   end.writeUInt32LE(offset, 16);
   fs.writeFileSync(file, Buffer.concat([...parts, dirBytes, end]));
+}
+
+interface EntryFields {
+  method: number;
+  dosTime: number;
+  dosDate: number;
+  crc: number;
+  compressedSize: number;
+  size: number;
+  nameLength: number;
+}
+
+/**
+ * The 26 bytes a local file header (at offset 4) and a central directory header (at offset 6) share: version needed
+ * 2.0, no flags, method, DOS time and date, CRC-32, sizes, name length, no extra field.
+ */
+function writeCommonFields(buf: Buffer, at: number, f: EntryFields): void {
+  buf.writeUInt16LE(20, at);
+  buf.writeUInt16LE(0, at + 2);
+  buf.writeUInt16LE(f.method, at + 4);
+  buf.writeUInt16LE(f.dosTime, at + 6);
+  buf.writeUInt16LE(f.dosDate, at + 8);
+  buf.writeUInt32LE(f.crc, at + 10);
+  buf.writeUInt32LE(f.compressedSize, at + 14);
+  buf.writeUInt32LE(f.size, at + 18);
+  buf.writeUInt16LE(f.nameLength, at + 22);
+  buf.writeUInt16LE(0, at + 24);
 }
