@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AuditDuplicatePair, AuditFinding } from '../../server/src/engine/api';
 import { auditDataset } from '../../server/src/engine/audit/auditDataset';
-import { NEAR_DUPLICATE_MAX_DISTANCE, thumbnailCorrelation, NEAR_DUPLICATE_MIN_CORRELATION } from '../../server/src/engine/audit/duplicates';
+import { candidatePartners, NEAR_DUPLICATE_MAX_DISTANCE, thumbnailCorrelation, NEAR_DUPLICATE_MIN_CORRELATION } from '../../server/src/engine/audit/duplicates';
 import { probeImage } from '../../server/src/engine/audit/imageProbe';
 import { hammingDistance } from '../../server/src/engine/audit/perceptualHash';
 import { dataDir } from '../../server/src/engine/locations';
@@ -24,6 +24,39 @@ test('perceptual hash: a resized grey copy stays within the threshold, a differe
   assert.ok(thumbnailCorrelation(original, copy) >= NEAR_DUPLICATE_MIN_CORRELATION);
   assert.ok(thumbnailCorrelation(original, other) < NEAR_DUPLICATE_MIN_CORRELATION, `other: r=${thumbnailCorrelation(original, other)}`);
   assert.notEqual(original.sha256, copy.sha256);
+});
+
+test('near-duplicate candidates: the banded index finds every pair within the distance a full scan finds, in its order', () => {
+  // Seeded random 64-bit hashes, plus copies of some of them with 0 to 12 bits flipped (around the threshold).
+  let state = 12345;
+  const random = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const hashes: Uint8Array[] = Array.from({ length: 400 }, () => Uint8Array.from({ length: 64 }, () => (random() < 0.5 ? 1 : 0)));
+  for (let k = 0; k < 300; k++) {
+    const copy = Uint8Array.from(hashes[Math.floor(random() * 400)]);
+    const flips = k % 13;
+    for (let f = 0; f < flips; f++) copy[Math.floor(random() * 64)] ^= 1;
+    hashes.push(copy);
+  }
+  // The hardest case: exactly the threshold, one flipped bit in as many places across the hash as possible.
+  for (let k = 0; k < 20; k++) {
+    const copy = Uint8Array.from(hashes[k]);
+    for (let f = 0; f < NEAR_DUPLICATE_MAX_DISTANCE; f++) copy[Math.floor((f * 64) / NEAR_DUPLICATE_MAX_DISTANCE)] ^= 1;
+    hashes.push(copy);
+  }
+  const partners = candidatePartners(hashes, NEAR_DUPLICATE_MAX_DISTANCE);
+  const indexed: string[] = [];
+  const scanned: string[] = [];
+  let candidates = 0;
+  for (let i = 0; i < hashes.length; i++) {
+    const found = partners(i);
+    candidates += found.length;
+    for (const j of found) if (hammingDistance(hashes[i], hashes[j]) <= NEAR_DUPLICATE_MAX_DISTANCE) indexed.push(`${i}-${j}`);
+    for (let j = i + 1; j < hashes.length; j++) if (hammingDistance(hashes[i], hashes[j]) <= NEAR_DUPLICATE_MAX_DISTANCE) scanned.push(`${i}-${j}`);
+  }
+  assert.ok(scanned.length > 150, `the planted pairs within ${NEAR_DUPLICATE_MAX_DISTANCE} bits: ${scanned.length}`);
+  assert.deepEqual(indexed, scanned);
+  const allPairs = (hashes.length * (hashes.length - 1)) / 2;
+  assert.ok(candidates < allPairs / 4, `the index compared ${candidates} of ${allPairs} pairs`);
 });
 
 test('covid19-dataset: the audit names the cross-split near-duplicates and flags the source confound', async () => {

@@ -1,5 +1,4 @@
 import type { ImageProbe } from './imageProbe';
-import { hammingDistance } from './perceptualHash';
 
 /**
  * Two images are near-duplicates when their perceptual hashes are at most NEAR_DUPLICATE_MAX_DISTANCE bits apart AND
@@ -28,17 +27,80 @@ export interface DuplicatePair {
 
 export function findDuplicatePairs(items: readonly ProbedItem[]): DuplicatePair[] {
   const thumbs = items.map((i) => standardised(i.probe.thumb));
+  const hashes = items.map((i) => i.probe.hash);
+  const partners = candidatePartners(hashes, NEAR_DUPLICATE_MAX_DISTANCE);
+  const packed = packBits(hashes);
+  const words = packed.length / Math.max(1, items.length);
   const pairs: DuplicatePair[] = [];
   for (let i = 0; i < items.length; i++) {
-    for (let j = i + 1; j < items.length; j++) {
+    for (const j of partners(i)) {
+      let distance = 0;
+      for (let w = 0; w < words; w++) distance += popcount32(packed[i * words + w] ^ packed[j * words + w]);
       const exact = items[i].probe.sha256 === items[j].probe.sha256;
-      const distance = hammingDistance(items[i].probe.hash, items[j].probe.hash);
       if (!exact && distance > NEAR_DUPLICATE_MAX_DISTANCE) continue;
       const correlation = dot(thumbs[i], thumbs[j]);
       if (exact || correlation >= NEAR_DUPLICATE_MIN_CORRELATION) pairs.push({ a: items[i], b: items[j], exact, distance, correlation });
     }
   }
   return pairs;
+}
+
+/**
+ * Multi-index hashing: the hash bits are cut into maxDistance + 1 bands, and two hashes at most maxDistance bits apart
+ * agree exactly on at least one band (pigeonhole). So only images sharing a band value are compared, not all n^2/2
+ * pairs (200 million at 20,000 images). Identical files have identical hashes, so exact duplicates are among them.
+ * Returns, for each i, its candidates j > i in ascending order: the pairs come out in the order of the full scan.
+ */
+export function candidatePartners(hashes: readonly Uint8Array[], maxDistance: number): (i: number) => number[] {
+  const n = hashes.length;
+  if (n === 0) return () => [];
+  const bits = hashes[0].length;
+  const bandCount = Math.min(maxDistance + 1, bits);
+  const bounds: number[] = [];
+  for (let b = 0; b <= bandCount; b++) bounds.push(Math.round((b * bits) / bandCount));
+  const buckets = Array.from({ length: bandCount }, () => new Map<number, number[]>());
+  const keys = hashes.map((h) =>
+    buckets.map((_, b) => {
+      let key = 0;
+      for (let k = bounds[b]; k < bounds[b + 1]; k++) key = key * 2 + h[k];
+      return key;
+    }),
+  );
+  keys.forEach((ks, i) =>
+    ks.forEach((key, b) => {
+      const bucket = buckets[b].get(key);
+      if (bucket) bucket.push(i);
+      else buckets[b].set(key, [i]);
+    }),
+  );
+  // seenBy[j] === i marks j as already gathered for i: no set of pairs is ever built.
+  const seenBy = new Int32Array(n).fill(-1);
+  return (i) => {
+    const found: number[] = [];
+    keys[i].forEach((key, b) => {
+      for (const j of buckets[b].get(key)!) {
+        if (j > i && seenBy[j] !== i) {
+          seenBy[j] = i;
+          found.push(j);
+        }
+      }
+    });
+    return found.sort((x, y) => x - y);
+  };
+}
+
+/** Each hash (0/1 per bit) as 32-bit words, so a distance is a few XORs and population counts. */
+function packBits(hashes: readonly Uint8Array[]): Uint32Array {
+  const words = hashes.length ? Math.ceil(hashes[0].length / 32) : 0;
+  const out = new Uint32Array(hashes.length * words);
+  hashes.forEach((h, i) => h.forEach((bit, k) => (out[i * words + (k >> 5)] |= bit << (k & 31))));
+  return out;
+}
+
+function popcount32(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
 /** Pearson correlation of two probes' 32 x 32 grey thumbnails. */
