@@ -103,6 +103,17 @@ function buildEscapes({ work, outside, run }: Layout): void {
     fs.symlinkSync(path.join(outside, 'run', file), path.join(linked, file));
   }
 
+  // Direct paths that are links to outside: an image, a runs folder, a folder to scan.
+  fs.symlinkSync(path.join(outside, 'secret.jpeg'), path.join(work, 'link-image.jpeg'));
+  fs.symlinkSync(outside, path.join(work, 'runs-link'));
+  fs.symlinkSync(path.join(outside, 'data'), path.join(work, 'scan-link'));
+  // A run whose meta.json (name, notes, tags) is a link to a file outside.
+  fs.writeFileSync(path.join(outside, 'meta.json'), '{"displayName":"outside","notes":"","tags":[]}');
+  const metaLink = path.join(work, 'runs', 'meta-link');
+  copyDir(run, metaLink);
+  fs.rmSync(path.join(metaLink, 'meta.json'), { force: true });
+  fs.symlinkSync(path.join(outside, 'meta.json'), path.join(metaLink, 'meta.json'));
+
   // A weights manifest inside the roots whose shard path leads outside (the model folder of a run, with top-less
   // MobileNetV2 shapes it would not load anyway: the guard must refuse before reading a byte).
   const manifestDir = path.join(work, 'weights');
@@ -149,6 +160,18 @@ const CASES: Case[] = [
   { name: 'predict: weights folder whose manifest is a symlink', method: 'cxr/predict', params: (l) => ({ backbone: 'mobilenet_v2', weights: path.join(l.work, 'weights-linked'), labels: path.join(l.work, 'labels.txt'), files: [IMAGE] }) },
   { name: 'explain: a run whose model/ is a symlink', method: 'cxr/explain', params: (l) => ({ run: path.join(l.work, 'runs', 'model-link'), image: IMAGE }) },
   { name: 'explain: output through a symlinked folder', method: 'cxr/explain', params: (l) => ({ run: l.run, image: IMAGE, out: path.join(l.work, 'runs', 'eval-link', 'evaluation', 'o.png') }) },
+  { name: 'evaluate: outDir through a symlinked folder', method: 'cxr/evaluate', params: (l) => ({ run: l.run, data: CI_TINY, outDir: path.join(l.work, 'runs', 'eval-link', 'evaluation', 'x') }) },
+  { name: 'predict: an image that is a symlink', method: 'cxr/predict', params: (l) => ({ run: l.run, files: [IMAGE, path.join(l.work, 'link-image.jpeg')] }) },
+  { name: 'explain: an image that is a symlink', method: 'cxr/explain', params: (l) => ({ run: l.run, image: path.join(l.work, 'link-image.jpeg') }) },
+  { name: 'thumbnails: an image that is a symlink', method: 'cxr/thumbnails', params: (l) => ({ files: [IMAGE, path.join(l.work, 'link-image.jpeg')] }) },
+  { name: 'shortcutAudit: CSV row with ../', method: 'cxr/shortcutAudit', params: (l) => ({ run: l.run, data: path.join(l.work, 'csv-dotdot-existing', 'labels.csv') }) },
+  { name: 'shortcutAudit: a run whose model/ is a symlink', method: 'cxr/shortcutAudit', params: (l) => ({ run: path.join(l.work, 'runs', 'model-link'), data: CI_TINY }) },
+  { name: 'exportModel: a run whose model/ is a symlink', method: 'cxr/exportModel', params: (l) => ({ run: path.join(l.work, 'runs', 'model-link'), format: 'onnx' }) },
+  { name: 'exportModel: output through a symlinked folder', method: 'cxr/exportModel', params: (l) => ({ run: l.run, format: 'onnx', out: path.join(l.work, 'runs', 'eval-link', 'evaluation', 'm.onnx') }) },
+  { name: 'listRuns: a runs folder that is a symlink', method: 'cxr/listRuns', params: (l) => ({ runsRoot: path.join(l.work, 'runs-link') }) },
+  { name: 'scanDatasets: a folder to scan that is a symlink', method: 'cxr/scanDatasets', params: (l) => ({ roots: [path.join(l.work, 'scan-link')] }) },
+  { name: 'runDetails: a run folder that is a symlink', method: 'cxr/runDetails', params: (l) => ({ runDir: path.join(l.work, 'runs', 'whole-run-link') }) },
+  { name: 'updateRunMeta: a run whose config.json is a symlink', method: 'cxr/updateRunMeta', params: (l) => ({ runDir: path.join(l.work, 'runs', 'config-link'), notes: 'x' }) },
   { name: 'auditDataset: CSV row with ../', method: 'cxr/auditDataset', params: (l) => ({ data: path.join(l.work, 'csv-dotdot-existing', 'labels.csv') }) },
   { name: 'auditDataset: symlinked image', method: 'cxr/auditDataset', params: (l) => ({ data: path.join(l.work, 'ds-image-link') }) },
   { name: 'datasetImages: CSV row with ../', method: 'cxr/datasetImages', params: (l) => ({ dataset: path.join(l.work, 'csv-dotdot-existing', 'labels.csv') }) },
@@ -225,6 +248,23 @@ function suite(trusted: boolean): void {
         assert.ok(!paths.includes(bad), `${bad} listed among ${paths.join(', ')}`);
       }
       assert.ok(paths.includes(path.join('runs', 'good')) === false);
+    });
+
+    it('deleteRun refuses a run holding a link that leads outside, and deletes nothing there', async () => {
+      const err = await expectCxrError(() => backend.conn.sendRequest(protocol.deleteRun, { runDir: path.join(layout.work, 'runs', 'eval-link') }));
+      assert.equal(err.code, 'RUN_INVALID', err.message);
+      assert.match(err.message, /nothing was deleted/);
+      assert.ok(fs.existsSync(path.join(layout.work, 'runs', 'eval-link', 'config.json')));
+      assert.ok(fs.statSync(path.join(layout.outside, 'sink')).isDirectory());
+    });
+
+    it('updateRunMeta refuses a meta.json that links outside, and the outside file stays as it was', async () => {
+      const before = fs.readFileSync(path.join(layout.outside, 'meta.json'), 'utf8');
+      const runDir = path.join(layout.work, 'runs', 'meta-link');
+      const err = await expectCxrError(() => backend.conn.sendRequest(protocol.updateRunMeta, { runDir, notes: 'written inside' }));
+      assert.equal(err.code, 'OUTSIDE_ALLOWED_ROOTS', err.message);
+      assert.ok(!err.message.includes(layout.outside), err.message);
+      assert.equal(fs.readFileSync(path.join(layout.outside, 'meta.json'), 'utf8'), before);
     });
 
     it('still serves the good run, and wrote nothing outside', async () => {
