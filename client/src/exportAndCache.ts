@@ -18,6 +18,8 @@ export async function exportRunCommand(backend: Backend, runs: Runs, arg: unknow
     { title: `Export ${path.basename(run)} as`, placeHolder: 'Input: RGB in [0, 1], NHWC; output: probabilities in class order' },
   );
   if (!picked) return;
+  // The proposed folder must exist, or the save dialog asks whether to create it (or falls back elsewhere).
+  if (picked.format === 'onnx') await vscode.workspace.fs.createDirectory(vscode.Uri.file(path.join(run, 'export'))).then(undefined, () => undefined);
   const target = picked.format === 'onnx'
     ? await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(run, 'export', 'model.onnx')), filters: { ONNX: ['onnx'] } })
     : (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, defaultUri: vscode.Uri.file(run), openLabel: 'Export into this folder' }))?.[0];
