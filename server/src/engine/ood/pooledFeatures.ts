@@ -20,7 +20,9 @@ export function storedPooledFeatures(loaded: LoadedRun): (file: string) => Promi
   let channels = 0;
   return async (file) => {
     if (!cache) {
-      const toPool = splitModelAt(loaded.model, HEAD_POOL_LAYER).before;
+      const split = splitModelAt(loaded.model, HEAD_POOL_LAYER);
+      split.after.dispose(); // only the part up to the pooling is needed; this releases the head's extra use (see SplitModel.after)
+      const toPool = split.before;
       cache = new FeatureCache(pooledKeyParts(loaded.config, toPool));
       channels = toPool.outputs[0].shape[1] as number;
     }
