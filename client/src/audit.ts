@@ -12,6 +12,16 @@ import { showError } from './errors';
  * pairs with thumbnails, the source-confound probe). The Markdown is written under the extension's storage.
  */
 export class AuditCommand {
+  private readonly audited = new vscode.EventEmitter<AuditResponse>();
+  /** Fires after each audit that finished; the dataset view and the Datasets tree show its findings. */
+  readonly onDidAudit = this.audited.event;
+  /** The latest audit of each dataset (by path) in this session. */
+  private readonly latest = new Map<string, AuditResponse>();
+
+  latestAudit(dataset: string): AuditResponse | undefined {
+    return this.latest.get(path.resolve(dataset));
+  }
+
   constructor(
     private readonly backend: Backend,
     private readonly datasets: DatasetsTree,
@@ -27,6 +37,8 @@ export class AuditCommand {
       async (_progress, token) => {
         try {
           const result = await this.backend.request(auditDataset, { data: dataset }, token);
+          this.latest.set(path.resolve(dataset), result);
+          this.audited.fire(result);
           const file = path.join(this.storage.fsPath, 'audits', `${name.replace(/[^\w.-]+/g, '_')}-audit.md`);
           await fs.promises.mkdir(path.dirname(file), { recursive: true });
           await fs.promises.writeFile(file, result.markdown);

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { datasetImages, IMAGE_EXTENSIONS, scanDatasets } from '../../common/src/protocol';
-import type { DatasetSplitName, DatasetSummary } from '../../common/src/protocol';
+import type { AuditFinding, AuditResponse, DatasetSplitName, DatasetSummary } from '../../common/src/protocol';
 import type { Backend } from './backend';
 import { errorMessage } from './errors';
 import type { Settings } from './settings';
@@ -11,7 +11,8 @@ const SPLITS: DatasetSplitName[] = ['train', 'test', 'unassigned'];
 type Node =
   | { kind: 'dataset'; dataset: DatasetSummary }
   | { kind: 'class'; dataset: DatasetSummary; className: string }
-  | { kind: 'image'; file: string; split: string };
+  | { kind: 'image'; file: string; split: string }
+  | { kind: 'finding'; dataset: string; finding: AuditFinding; index: number };
 
 /**
  * Datasets view: every `train|test/<class>` folder and CSV manifest the backend finds under the workspace folders and
@@ -26,6 +27,7 @@ export class DatasetsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
   private watchers: vscode.Disposable[] = [];
   private readonly disposables: vscode.Disposable[] = [];
   private refreshTimer: NodeJS.Timeout | undefined;
+  private findingsOf: (dataset: string) => AuditFinding[] | undefined = () => undefined;
 
   constructor(
     private readonly backend: Backend,
@@ -64,6 +66,12 @@ export class DatasetsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
     return undefined;
   }
 
+  /** Lists the findings of each dataset's latest audit under it (after its classes), refreshed after every audit. */
+  showFindingsOf(audits: { latestAudit(dataset: string): AuditResponse | undefined; onDidAudit: vscode.Event<AuditResponse> }): void {
+    this.findingsOf = (dataset) => audits.latestAudit(dataset)?.findings;
+    this.disposables.push(audits.onDidAudit(() => this.changed.fire(undefined)));
+  }
+
   refresh(): void {
     this.datasetsPromise = undefined;
     this.changed.fire(undefined);
@@ -91,7 +99,11 @@ export class DatasetsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
 
   async getChildren(node?: Node): Promise<Node[]> {
     if (!node) return (await this.datasets()).map((dataset) => ({ kind: 'dataset', dataset }));
-    if (node.kind === 'dataset') return node.dataset.classes.map((className) => ({ kind: 'class', dataset: node.dataset, className }));
+    if (node.kind === 'dataset') {
+      const classes: Node[] = node.dataset.classes.map((className) => ({ kind: 'class', dataset: node.dataset, className }));
+      const findings: Node[] = (this.findingsOf(node.dataset.path) ?? []).map((finding, index) => ({ kind: 'finding', dataset: node.dataset.path, finding, index }));
+      return [...classes, ...findings];
+    }
     if (node.kind === 'class') return this.imagesOf(node.dataset, node.className);
     return [];
   }
@@ -118,6 +130,17 @@ export class DatasetsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
         item.description = counts.map(([s, n]) => `${s} ${n}`).join(' · ');
         item.iconPath = new vscode.ThemeIcon('tag');
         item.contextValue = 'datasetClass';
+        return item;
+      }
+      case 'finding': {
+        const f = node.finding;
+        const item = new vscode.TreeItem(`${f.severity}: ${f.kind}`, vscode.TreeItemCollapsibleState.None);
+        item.id = `finding:${node.dataset}:${node.index}`;
+        item.description = f.message;
+        item.tooltip = f.message;
+        item.iconPath = new vscode.ThemeIcon(f.severity === 'critical' ? 'error' : f.severity === 'warning' ? 'warning' : 'info');
+        item.contextValue = 'auditFinding';
+        item.accessibilityInformation = { label: `Audit finding, ${f.severity}: ${f.message}`, role: 'treeitem' };
         return item;
       }
       case 'image': {

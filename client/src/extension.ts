@@ -22,6 +22,7 @@ import { useTensorflowInstallation } from './tensorflowInstallation';
 import { TrainingController } from './training';
 import { TrainingFormPanel } from './trainingFormPanel';
 import { ResultsPanel } from './resultsPanel';
+import { DatasetViewPanel } from './datasetViewPanel';
 import { WeightsCommand } from './weights';
 
 let backend: Backend | undefined;
@@ -43,6 +44,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const results = new ResultsPanel(context.extensionUri, b);
   const classify = new ClassifyCommands(b, runs, heatmaps, results);
   const audit = new AuditCommand(b, datasets, context.globalStorageUri);
+  const datasetView = new DatasetViewPanel(context.extensionUri, b, datasets, audit);
+  datasets.showFindingsOf(audit);
   const trainingForm = new TrainingFormPanel(context.extensionUri, context.workspaceState, b, settings, datasets, training);
   const compare = new CompareRuns(context.extensionUri, b, runs, runsTree, settings, (runDir) => training.dashboard.show(runDir));
 
@@ -71,6 +74,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     results,
     command('cxr.train', (arg) => training.trainCommand(arg)),
     command('cxr.configureTraining', () => trainingForm.show()),
+    datasetView,
+    command('cxr.openDatasetView', (arg) => datasetView.open(arg)),
     command('cxr.resumeTraining', (arg) => training.resumeCommand(arg)),
     command('cxr.cancelTraining', (arg) => training.cancelCommand(arg)),
     command('cxr.evaluate', (arg) => evaluation.evaluateCommand(arg)),

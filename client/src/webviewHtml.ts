@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 
-export type WebviewEntry = 'dashboard' | 'evaluation' | 'heatmap' | 'trainingForm' | 'compare' | 'results';
+export type WebviewEntry = 'dashboard' | 'evaluation' | 'heatmap' | 'trainingForm' | 'compare' | 'results' | 'dataset';
 
 /** Webview options: scripts on, and only the bundle folder, media and any extra folders (e.g. a dataset) readable. */
 export function webviewOptions(extensionUri: vscode.Uri, extraRoots: vscode.Uri[] = []): vscode.WebviewOptions {
