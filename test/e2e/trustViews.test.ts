@@ -95,6 +95,29 @@ describe('CXR Studio trust views: dataset audit, shortcut audits, model card, ex
     await screenshotInThemes('model-card', `h1:has-text("Model card: ${NAME}")`);
   });
 
+  it('draws the reliability diagram of the saved evaluation as a chart, its numbers in a table', async () => {
+    const saved = JSON.parse(fs.readFileSync(path.join(run, 'evaluation', 'test', 'evaluation.json'), 'utf8')) as {
+      calibration: { calibrated: { ece: number; bins: { count: number; accuracy: number | null }[] } | null; raw: { ece: number; bins: { count: number; accuracy: number | null }[] } };
+    };
+    const report = saved.calibration.calibrated ?? saved.calibration.raw;
+    const filled = report.bins.filter((b) => b.count > 0);
+    await s.page.mouse.move(1, 1);
+    await s.runCommand('CXR: Open Evaluation');
+    await s.quickInput(NAME);
+    const view = await s.webviewWith('reliability-chart', 60_000);
+    const chart = view.locator('#reliability-chart svg[role="img"]');
+    await chart.waitFor();
+    assert.match((await chart.getAttribute('aria-label')) ?? '', new RegExp(`expected calibration error ${report.ece.toFixed(3)}`));
+    assert.equal(await view.locator('#reliability-chart .reliability-bar').count(), filled.filter((b) => b.accuracy !== null).length);
+    assert.equal(await view.locator('#reliability-table tbody tr').count(), filled.length);
+    assert.equal(filled.reduce((a, b) => a + b.count, 0), 6, 'the 6 test images');
+    // The bars are drawn in the theme's chart colour, not left black.
+    const fill = await view.locator('#reliability-chart .reliability-bar').first().evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { fill: string } }).getComputedStyle(el).fill);
+    assert.notEqual(fill, 'rgb(0, 0, 0)');
+    await view.locator('#reliability-section').scrollIntoViewIfNeeded();
+    await s.screenshot('reliability-diagram');
+  });
+
   it('exports the run from the Runs view with its model card beside the model', async () => {
     await s.page.mouse.move(1, 1);
     const items = await s.rightClickRow(await s.viewRow('Runs', NAME));

@@ -1,4 +1,5 @@
 /** Evaluation report: accuracy with its interval, confusion matrix, per-class metrics, caveats, misclassified images. */
+import { buildReliabilitySection, renderReliability } from './reliabilityChart';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import type { VscodeButton } from '@vscode-elements/elements/dist/vscode-button/vscode-button.js';
@@ -71,6 +72,7 @@ function buildLayout(): void {
       if (saved.report) renderCurves(saved.report.result, effectiveSelection(saved.report.result, selection));
     }),
     h('section', {}, h('h2', { text: 'Per-class metrics' }), h('table', { id: ids.perClass, className: 'data-table' })),
+    buildReliabilitySection(),
     h('section', {}, h('h2', { id: 'misclassified-title', text: 'Misclassified images' }), h('div', { id: ids.misclassified, className: 'thumbs' })),
     h('section', { id: 'unreadable-section' }, h('h2', { id: 'unreadable-title', text: 'Unreadable images' }), h('p', { text: 'These files could not be read as images and are left out of every number above.' }), h('table', { id: 'unreadable', className: 'data-table' })),
   );
@@ -103,6 +105,7 @@ function render(): void {
   renderDrilldown(r);
   renderCurves(r, effectiveSelection(r, saved.threshold ?? null));
   renderPerClass(r);
+  renderReliability(r);
   renderMisclassified(report);
   renderUnreadable(r);
 }
