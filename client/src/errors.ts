@@ -27,7 +27,9 @@ export async function showError(what: string, e: unknown, output: vscode.LogOutp
     const config = vscode.workspace.getConfiguration('cxr');
     const roots = config.get<string[]>('dataRoots') ?? [];
     const folder = path.dirname(file);
-    const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+    // In Restricted Mode VS Code ignores a workspace's value of this restricted setting: only the user's counts.
+    const inWorkspace = vscode.workspace.isTrusted && Boolean(vscode.workspace.workspaceFolders?.length);
+    const target = inWorkspace ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
     await config.update('dataRoots', [...roots, folder], target);
     void vscode.window.showInformationMessage(`Added ${folder} to cxr.dataRoots. Try again.`);
   }
