@@ -368,6 +368,25 @@ export class CodeServerSession {
     return proposed;
   }
 
+  /**
+   * Picks `file` in the simple open dialog. The dialog fills in its starting folder a moment after it shows, and a path
+   * typed before that is overwritten (Enter then opens the folder): wait for the folder, type, and check the value held.
+   */
+  async pickInOpenDialog(file: string): Promise<void> {
+    const input = this.saveDialogInput();
+    await input.waitFor({ state: 'visible' });
+    for (let i = 0; i < 100 && !(await input.inputValue()).endsWith('/'); i++) await this.page.waitForTimeout(100);
+    const row = this.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: path.basename(file) }).first();
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await input.fill(file);
+      // The dialog lists the typed folder's entries as it updates: accept once it shows the file.
+      await row.waitFor();
+      if ((await input.inputValue()) === file) break;
+    }
+    if ((await input.inputValue()) !== file) throw new Error(`the open dialog kept overwriting the typed path with "${await input.inputValue()}"`);
+    await input.press('Enter');
+  }
+
   saveDialogInput(): Locator {
     return this.page.locator('.quick-input-widget input');
   }

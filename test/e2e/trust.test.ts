@@ -72,12 +72,7 @@ describe('CXR Studio in an untrusted workspace', { timeout: 600_000 }, () => {
   async function classifyPicked(file: string): Promise<void> {
     await s.runCommand('View: Close All Editors'); // with an image editor active, the command would classify that
     await s.runCommand('CXR: Classify Image');
-    const input = s.page.locator('.quick-input-widget input');
-    await input.waitFor({ state: 'visible' });
-    await input.fill(file);
-    // The dialog lists the typed folder's entries as it updates: accept once it shows the file.
-    await s.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: path.basename(file) }).first().waitFor();
-    await input.press('Enter');
+    await s.pickInOpenDialog(file);
   }
 
   /** The allowed roots the backend reports in its status (the details go to the log). */
