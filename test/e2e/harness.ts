@@ -343,6 +343,22 @@ export class CodeServerSession {
     await row.click();
   }
 
+  /**
+   * Runs a command that asks with a quick pick, and picks `label`. A webview that takes focus just after the command
+   * starts (one still opening from the step before) closes the quick pick, leaving its rows hidden: run it again then.
+   */
+  async runCommandAndPick(title: string, label: string | RegExp, attempts = 3): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      await this.runCommand(title);
+      try {
+        await this.quickPick(label);
+        return;
+      } catch (e) {
+        if (attempt >= attempts) throw e;
+      }
+    }
+  }
+
   /** Types `text` into the open input box (or quick pick filter) and accepts it. */
   async quickInput(text: string): Promise<void> {
     const input = this.page.locator('.quick-input-widget input');

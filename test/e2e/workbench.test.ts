@@ -104,8 +104,7 @@ describe('CXR Studio workbench bugs, fixed, in code-server', { timeout: 600_000 
     await s.quickPick('test');
     const evaluation = await s.webviewWith(WebviewIds.evaluation.accuracy, 120_000);
     const accuracy = (await evaluation.locator(`#${WebviewIds.evaluation.accuracy}`).innerText()).trim();
-    await s.runCommand('CXR: Open Training Dashboard');
-    await s.quickPick(new RegExp(escapeRegExp(name)));
+    await s.runCommandAndPick('CXR: Open Training Dashboard', new RegExp(escapeRegExp(name)));
     const dashboard = await s.webviewWith(WebviewIds.dashboard.epochTable, 60_000);
     await dashboard.locator('#run-name').filter({ hasText: name }).waitFor();
     const batchPoints = Number(await dashboard.locator(`#${WebviewIds.dashboard.lossChart}`).getAttribute('data-batch-points'));
