@@ -16,7 +16,7 @@ import { Engine } from '../../server/src/engine/engine';
 import { scratchDirFactory } from '../helpers/scratch';
 import { CI_TINY, MOBILENET_NOTOP_MANIFEST, requireShared } from '../helpers/shared';
 import { canvasPixelsNear, contrastRatio, parseColor, sampleChartColours, sampleText, textContrast } from './contrast';
-import { CodeServerSession, escapeRegExp, useSession } from './harness';
+import { trainTinyRun, CodeServerSession, escapeRegExp, useSession } from './harness';
 
 const ids = WebviewIds.evaluation;
 const scratch = scratchDirFactory();
@@ -33,10 +33,7 @@ describe('Evaluation curves, threshold and confusion drill-down in code-server',
   before(async () => {
     // A small real run (ci-tiny, 96 px, 2 epochs) and its saved evaluation of the six test images.
     const engine = new Engine();
-    await engine.train({
-      data: requireShared(CI_TINY), out: run, backbone: 'mobilenet_v2', weights: requireShared(MOBILENET_NOTOP_MANIFEST),
-      imageSize: 96, epochs: 2, batchSize: 4, seed: 2,
-    });
+    await trainTinyRun(engine, run, 2);
     evaluation = await engine.evaluate({ run, data: CI_TINY, split: 'test' });
   });
 

@@ -16,7 +16,8 @@ import { promisify } from 'node:util';
 import { Browser, chromium, FrameLocator, Locator, Page } from 'playwright-core';
 import { modelsDir } from '../../server/src/engine/locations';
 import { BACKEND_NAMES } from '../../server/src/engine/names';
-import { CI_TINY, requireShared } from '../helpers/shared';
+import { CI_TINY, MOBILENET_NOTOP_MANIFEST, requireShared } from '../helpers/shared';
+import type { Engine } from '../../server/src/engine/engine';
 
 const execFileAsync = promisify(execFile);
 
@@ -608,6 +609,15 @@ export async function waitUntil<T>(probe: () => Promise<T | undefined | false> |
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** A small real run for a view test: ci-tiny through the engine, 96 px, 2 epochs; it must complete. */
+export async function trainTinyRun(engine: Engine, out: string, seed: number): Promise<void> {
+  const result = await engine.train({
+    data: requireShared(CI_TINY), out, backbone: 'mobilenet_v2', weights: requireShared(MOBILENET_NOTOP_MANIFEST),
+    imageSize: 96, epochs: 2, batchSize: 4, seed,
+  });
+  if (result.status !== 'completed') throw new Error(`the tiny training of ${out} ended ${result.status}`);
 }
 
 export function escapeRegExp(s: string): string {

@@ -12,7 +12,7 @@ import { WebviewIds } from '../../common/src/webviewProtocol';
 import { Engine } from '../../server/src/engine/engine';
 import { scratchDirFactory } from '../helpers/scratch';
 import { CI_TINY, MOBILENET_NOTOP_MANIFEST, MOBILENET_SAMPLES, requireShared } from '../helpers/shared';
-import { CodeServerSession, escapeRegExp, useSession } from './harness';
+import { trainTinyRun, CodeServerSession, escapeRegExp, useSession } from './harness';
 
 const heat = WebviewIds.heatmap;
 const CLASSES = ['Covid', 'Normal', 'Viral Pneumonia'];
@@ -33,11 +33,7 @@ describe('CXR Studio heatmap viewer: local class and method switches', { timeout
 
   before(async () => {
     const engine = new Engine();
-    const result = await engine.train({
-      data: requireShared(CI_TINY), out: run, backbone: 'mobilenet_v2', weights: requireShared(MOBILENET_NOTOP_MANIFEST),
-      imageSize: 96, epochs: 2, batchSize: 4, seed: 2,
-    });
-    assert.equal(result.status, 'completed');
+    await trainTinyRun(engine, run, 2);
   });
 
   useSession({ name: 'heatmap-trust', settings: { 'cxr.runsDirectory': runsDir, 'cxr.activeModel': run } }, async (started) => {

@@ -14,7 +14,7 @@ import { Engine } from '../../server/src/engine/engine';
 import { scratchDirFactory } from '../helpers/scratch';
 import { CI_TINY, MOBILENET_NOTOP_MANIFEST, requireShared } from '../helpers/shared';
 import { parseColor, sampleChartColours, sampleText, textContrast } from './contrast';
-import { CodeServerSession, escapeRegExp, useSession } from './harness';
+import { trainTinyRun, CodeServerSession, escapeRegExp, useSession } from './harness';
 
 const scratch = scratchDirFactory();
 const outside = scratch('e2e-results');
@@ -56,7 +56,7 @@ describe('CXR Studio classification results table in code-server', { timeout: 30
 
   before(async () => {
     const engine = new Engine();
-    await engine.train({ data: requireShared(CI_TINY), out: run, backbone: 'mobilenet_v2', weights: requireShared(MOBILENET_NOTOP_MANIFEST), imageSize: 96, epochs: 2, batchSize: 4, seed: 3 });
+    await trainTinyRun(engine, run, 3);
     await engine.evaluate({ run, data: CI_TINY, split: 'test' });
   });
 

@@ -13,7 +13,7 @@ import type { FrameLocator } from 'playwright-core';
 import { Engine } from '../../server/src/engine/engine';
 import { scratchDirFactory } from '../helpers/scratch';
 import { CI_TINY, MOBILENET_NOTOP_MANIFEST, requireShared } from '../helpers/shared';
-import { CodeServerSession, useSession } from './harness';
+import { trainTinyRun, CodeServerSession, useSession } from './harness';
 
 const scratch = scratchDirFactory();
 const outside = scratch('e2e-trust-views');
@@ -27,11 +27,7 @@ describe('CXR Studio trust views: dataset audit, shortcut audits, model card, ex
 
   before(async () => {
     const engine = new Engine();
-    const result = await engine.train({
-      data: requireShared(CI_TINY), out: run, backbone: 'mobilenet_v2', weights: requireShared(MOBILENET_NOTOP_MANIFEST),
-      imageSize: 96, epochs: 2, batchSize: 4, seed: 2,
-    });
-    assert.equal(result.status, 'completed');
+    await trainTinyRun(engine, run, 2);
     await engine.evaluate({ run, data: CI_TINY, split: 'test' });
   });
 
