@@ -360,12 +360,22 @@ export class CodeServerSession {
     }
   }
 
-  /** Types `text` into the open input box (or quick pick filter) and accepts it. */
+  /**
+   * Types `text` into the open input box (or quick pick filter) and accepts it, then waits until the box has closed or
+   * moved on (a next step shows another value). Seen in CI: an Enter pressed while the box was still settling was lost,
+   * leaving the box open with the text; it is pressed once more then.
+   */
   async quickInput(text: string): Promise<void> {
     const input = this.page.locator('.quick-input-widget input');
     await input.waitFor({ state: 'visible' });
     await input.fill(text);
-    await input.press('Enter');
+    const accepted = async (): Promise<boolean> => !(await input.isVisible()) || (await input.inputValue()) !== text;
+    for (let attempt = 1; ; attempt++) {
+      await input.press('Enter');
+      const moved = await waitUntil(accepted, 3000, 'the input box accepts').then(() => true, () => false);
+      if (moved) return;
+      if (attempt === 2) throw new Error(`the input box stayed open with "${text}" after Enter, twice`);
+    }
   }
 
   /**
