@@ -49,3 +49,30 @@ test('exits 1 when a test fails, 2 on a path that is missing or not a test file'
   assert.equal(notATest.code, 2);
   assert.match(notATest.output, /not a test file/);
 });
+
+test('--retries runs a failed file again: passing on a retry is reported as flaky, failing every attempt fails', () => {
+  const dir = scratch('run-tests-retry');
+  // Fails on its first run only: a marker file records that it ran.
+  const marker = path.join(dir, 'ran-once');
+  const flaky = writeTest(
+    dir,
+    'flaky.test.ts',
+    `import * as fs from 'node:fs';\ntest('flaky-marker', () => { const first = !fs.existsSync(${JSON.stringify(marker)}); fs.writeFileSync(${JSON.stringify(marker)}, ''); assert.equal(first, false); });`,
+  );
+  const passing = writeTest(dir, 'steady.test.ts', "test('steady-marker', () => assert.ok(true));");
+  const once = runTests('--retries', '1', flaky, passing);
+  assert.equal(once.code, 0, once.output);
+  assert.match(once.output, /FLAKY \(failed, then passed on a retry\): .*flaky\.test\.ts/);
+  assert.doesNotMatch(once.output, /FLAKY.*steady\.test\.ts/);
+  assert.match(once.output, /2 of 2 files passed/);
+
+  const failing = writeTest(dir, 'always.test.ts', "test('always-fails', () => assert.equal(1, 2));");
+  const twice = runTests('--retries', '1', failing, passing);
+  assert.equal(twice.code, 1, twice.output);
+  assert.equal(twice.output.match(/not ok \d+ - always-fails/g)?.length, 2, 'the failing file ran twice');
+  assert.match(twice.output, /FAILED on every attempt: .*always\.test\.ts/);
+  assert.match(twice.output, /1 of 2 files passed/);
+
+  const bad = runTests('--retries', 'x', passing);
+  assert.equal(bad.code, 2);
+});
