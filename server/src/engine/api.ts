@@ -492,6 +492,35 @@ export interface AuditDuplicatePair {
   correlation: number;
 }
 
+/** Exact totals behind the capped lists of an audit (the lists name at most a hundred pairs each). */
+export interface AuditDuplicateTotals {
+  /** Every pair of files that are byte-identical or near-duplicates. */
+  pairs: number;
+  exactPairs: number;
+  nearPairs: number;
+  trainTestPairs: number;
+  withinSplitPairs: number;
+  /** Pairs whose two files carry different labels. */
+  labelConflictPairs: number;
+  /** Pairs listed in `duplicates`. */
+  listedPairs: number;
+  /** Sets of two or more byte-identical files, and the files in them. */
+  identicalGroups: number;
+  filesInIdenticalGroups: number;
+  /** Pairs of distinct contents within the near-duplicate thresholds (each stands for |A| x |B| file pairs). */
+  nearDuplicateLinks: number;
+}
+
+/** One set of byte-identical files: its size, its first files, and how many more. */
+export interface AuditDuplicateGroup {
+  count: number;
+  files: { file: string; label: string; split: string }[];
+  more: number;
+  labels: string[];
+  /** Files per split. */
+  splits: Record<string, number>;
+}
+
 export interface AuditResult {
   data: string;
   classes: string[];
@@ -499,7 +528,12 @@ export interface AuditResult {
   counts: Record<string, { train: number; test: number; unassigned: number }>;
   /** Sorted by severity, most severe first. */
   findings: AuditFinding[];
+  /** At most a hundred pairs, those across train and test first; `duplicateTotals` counts them all. */
   duplicates: AuditDuplicatePair[];
+  /** Absent in audits saved before the lists were capped. */
+  duplicateTotals?: AuditDuplicateTotals;
+  /** The largest sets of byte-identical files (at most 50). */
+  duplicateGroups?: AuditDuplicateGroup[];
   /** Test images with an exact or near-duplicate in the train split. */
   testFilesWithTrainDuplicate: string[];
   confound: {

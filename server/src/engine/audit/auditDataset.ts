@@ -4,7 +4,17 @@ import { classCounts, loadDataset, type DatasetIndex } from '../data/dataset';
 import { CxrError, toCxrError } from '../errors';
 import type { PathPolicy } from '../security/pathPolicy';
 import { mapLimit, yieldToEventLoop } from '../util/concurrency';
-import { findDuplicatePairs, NEAR_DUPLICATE_MAX_DISTANCE, NEAR_DUPLICATE_MIN_CORRELATION, type DuplicatePair, type ProbedItem } from './duplicates';
+import { NEAR_DUPLICATE_MAX_DISTANCE, NEAR_DUPLICATE_MIN_CORRELATION, type ProbedItem } from './duplicates';
+import {
+  countPairs,
+  duplicateTotals,
+  findDuplicateSets,
+  listGroups,
+  listPairs,
+  MAX_LISTED_PAIRS,
+  testFilesWithTrainDuplicate,
+  type DuplicateSets,
+} from './duplicateSets';
 import { featureCacheEnabled } from '../cache/featureCache';
 import { ProbeCache } from '../cache/probeCache';
 import { probeImage, type ProbeRecord, type ProbeStore } from './imageProbe';
@@ -45,7 +55,8 @@ export async function auditDataset(req: AuditRequest, opts: AuditOptions = {}): 
     await yieldToEventLoop();
   }
 
-  const pairs = findDuplicatePairs(probed);
+  const sets = findDuplicateSets(probed);
+  const listed = [...listPairs(sets, 'train-test'), ...listPairs(sets, 'within-split')].slice(0, MAX_LISTED_PAIRS);
   const labelsPresent = dataset.classes.filter((c) => probed.some((p) => p.label === c));
   const confound =
     labelsPresent.length >= 2 && probed.length >= 10
@@ -58,13 +69,18 @@ export async function auditDataset(req: AuditRequest, opts: AuditOptions = {}): 
       : null;
 
   const findings: AuditFinding[] = [
-    ...duplicateFindings(pairs),
+    ...duplicateFindings(sets),
     ...confoundFindings(confound, labelsPresent),
     ...patientFindings(dataset),
     ...balanceFindings(dataset),
     ...labelVariantFindings(dataset.classes),
     ...(unreadable.length > 0
-      ? [finding('unreadable-image', 'warning', `${unreadable.length} image(s) could not be decoded and are left out of training and of this audit.`, { files: unreadable })]
+      ? [
+          finding('unreadable-image', 'warning', `${unreadable.length} image(s) could not be decoded and are left out of training and of this audit.`, {
+            files: unreadable.slice(0, MAX_LISTED_FILES),
+            filesTotal: unreadable.length,
+          }),
+        ]
       : []),
     ...dataset.warnings.map((w) => finding('loader-warning', 'warning', w, {})),
   ].sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity]);
@@ -75,8 +91,10 @@ export async function auditDataset(req: AuditRequest, opts: AuditOptions = {}): 
     images: dataset.items.length,
     counts: classCounts(dataset),
     findings,
-    duplicates: pairs.map(toPairRecord),
-    testFilesWithTrainDuplicate: testFilesWithTrainDuplicate(pairs),
+    duplicates: listed,
+    duplicateTotals: duplicateTotals(sets, listed.length),
+    duplicateGroups: listGroups(sets),
+    testFilesWithTrainDuplicate: testFilesWithTrainDuplicate(sets),
     confound: confound && {
       n: confound.n,
       folds: confound.folds,
@@ -117,37 +135,45 @@ function countingStore(inner: ProbeStore | null): ProbeStore & { hits: number } 
   return counter;
 }
 
-function duplicateFindings(pairs: DuplicatePair[]): AuditFinding[] {
+/** Test files and unreadable files named in a finding's details; the message and a total give the full count. */
+const MAX_LISTED_FILES = 100;
+
+function duplicateFindings(sets: DuplicateSets): AuditFinding[] {
   const out: AuditFinding[] = [];
-  const across = pairs.filter(isTrainTest);
-  if (across.length > 0) {
-    const tests = testFilesWithTrainDuplicate(pairs);
+  const across = countPairs(sets, 'train-test');
+  if (across > 0) {
+    const tests = testFilesWithTrainDuplicate(sets);
+    const pairs = listPairs(sets, 'train-test');
     out.push(
       finding(
         'near-duplicate',
         'critical',
-        `${tests.length} test image(s) have an exact or near-duplicate in the training split (${across.length} pair(s)): ` +
+        `${tests.length} test image(s) have an exact or near-duplicate in the training split (${across} pair(s)): ` +
           'test accuracy on them measures memory, not generalisation. Evaluation reports metrics with and without them.',
-        { scope: 'train-test', testFiles: tests, pairs: across.map(toPairRecord) },
+        { scope: 'train-test', testFiles: tests.slice(0, MAX_LISTED_FILES), testFilesTotal: tests.length, pairs, pairsTotal: across },
       ),
     );
   }
-  const within = pairs.filter((p) => !isTrainTest(p));
-  if (within.length > 0) {
+  const within = countPairs(sets, 'within-split');
+  if (within > 0) {
+    const identical = sets.groups.filter((g) => g.length > 1);
+    const largest = Math.max(0, ...identical.map((g) => g.length));
+    const identicalNote = identical.length > 0 ? ` Byte-identical files: ${identical.length} set(s) of ${identical.reduce((s, g) => s + g.length, 0)} files, the largest ${largest} copies.` : '';
     out.push(
       finding(
         'near-duplicate',
         'warning',
-        `${within.length} pair(s) of exact or near-duplicate images within a split: they weigh double in training or in the test score.`,
-        { scope: 'within-split', pairs: within.map(toPairRecord) },
+        `${within} pair(s) of exact or near-duplicate images within a split: they weigh double in training or in the test score.${identicalNote}`,
+        { scope: 'within-split', pairs: listPairs(sets, 'within-split'), pairsTotal: within },
       ),
     );
   }
-  const conflicts = pairs.filter((p) => p.a.label !== p.b.label);
-  if (conflicts.length > 0) {
+  const conflicts = countPairs(sets, 'label-conflict');
+  if (conflicts > 0) {
     out.push(
-      finding('label-conflict', 'critical', `${conflicts.length} duplicate pair(s) carry different labels: one of each pair is mislabelled, or the classes overlap.`, {
-        pairs: conflicts.map(toPairRecord),
+      finding('label-conflict', 'critical', `${conflicts} duplicate pair(s) carry different labels: one of each pair is mislabelled, or the classes overlap.`, {
+        pairs: listPairs(sets, 'label-conflict'),
+        pairsTotal: conflicts,
       }),
     );
   }
@@ -235,21 +261,6 @@ function labelVariantFindings(classes: string[]): AuditFinding[] {
     );
 }
 
-function isTrainTest(p: DuplicatePair): boolean {
-  return (p.a.split === 'train' && p.b.split === 'test') || (p.a.split === 'test' && p.b.split === 'train');
-}
-
-function testFilesWithTrainDuplicate(pairs: DuplicatePair[]): string[] {
-  const files = new Set<string>();
-  for (const p of pairs.filter(isTrainTest)) files.add((p.a.split === 'test' ? p.a : p.b).probe.file);
-  return [...files].sort();
-}
-
-function toPairRecord(p: DuplicatePair): AuditDuplicatePair {
-  const side = (s: ProbedItem) => ({ file: s.probe.file, label: s.label, split: s.split });
-  return { a: side(p.a), b: side(p.b), exact: p.exact, distance: p.distance, correlation: Number(p.correlation.toFixed(4)) };
-}
-
 function finding(kind: AuditFinding['kind'], severity: AuditSeverity, message: string, details: Record<string, unknown>): AuditFinding {
   return { kind, severity, message, details };
 }
@@ -260,5 +271,7 @@ export function formatFinding(f: AuditFinding, root?: string): string {
   const pairs = (f.details.pairs as AuditDuplicatePair[] | undefined) ?? [];
   const lines = [`[${f.severity}] ${f.kind}: ${f.message}`];
   for (const p of pairs) lines.push(`    ${rel(p.a.file)}  ~  ${rel(p.b.file)}  (${p.exact ? 'identical bytes' : `${p.distance} bits, r=${p.correlation.toFixed(3)}`})`);
+  const total = typeof f.details.pairsTotal === 'number' ? f.details.pairsTotal : pairs.length;
+  if (total > pairs.length) lines.push(`    ... and ${total - pairs.length} more pair(s)`);
   return lines.join('\n');
 }

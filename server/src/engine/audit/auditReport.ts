@@ -33,6 +33,32 @@ export function renderAuditMarkdown(result: AuditResult, opts: { thumbnails?: bo
       ...result.duplicates.map((p) => pairRow(p, rel, opts.thumbnails === true)),
       '',
     );
+    const totals = result.duplicateTotals;
+    if (totals && totals.pairs > result.duplicates.length) {
+      lines.push(
+        `${result.duplicates.length} of ${totals.pairs} pairs listed (${totals.trainTestPairs} across train and test, ${totals.withinSplitPairs} within a split, ` +
+          `${totals.labelConflictPairs} with different labels; ${totals.exactPairs} byte-identical, ${totals.nearPairs} near-duplicate).`,
+        '',
+      );
+    }
+  }
+  const groups = result.duplicateGroups ?? [];
+  if (groups.length > 0) {
+    const total = result.duplicateTotals?.identicalGroups ?? groups.length;
+    lines.push(
+      `${h}# Sets of byte-identical files`,
+      '',
+      `${total} set(s)${total > groups.length ? `, the ${groups.length} largest listed` : ''}.`,
+      '',
+      '| copies | files | labels | splits |',
+      '|---|---|---|---|',
+      ...groups.map(
+        (g) =>
+          `| ${g.count} | ${g.files.map((f) => `\`${escapeCell(rel(f.file))}\``).join(', ')}${g.more > 0 ? ` and ${g.more} more` : ''} | ` +
+          `${g.labels.map(escapeCell).join(', ')} | ${Object.entries(g.splits).map(([s, n]) => `${s} ${n}`).join(', ')} |`,
+      ),
+      '',
+    );
   }
   if (result.confound) {
     const c = result.confound;

@@ -26,12 +26,17 @@ export interface DuplicatePair {
 }
 
 export function findDuplicatePairs(items: readonly ProbedItem[]): DuplicatePair[] {
+  return duplicatePairIndices(items).map(({ i, j, exact, distance, correlation }) => ({ a: items[i], b: items[j], exact, distance, correlation }));
+}
+
+/** The pairs (i < j, in the order of a full scan) that are byte-identical or near-duplicates. */
+export function duplicatePairIndices(items: readonly ProbedItem[]): { i: number; j: number; exact: boolean; distance: number; correlation: number }[] {
   const thumbs = items.map((i) => standardised(i.probe.thumb));
   const hashes = items.map((i) => i.probe.hash);
   const partners = candidatePartners(hashes, NEAR_DUPLICATE_MAX_DISTANCE);
   const packed = packBits(hashes);
   const words = packed.length / Math.max(1, items.length);
-  const pairs: DuplicatePair[] = [];
+  const pairs: { i: number; j: number; exact: boolean; distance: number; correlation: number }[] = [];
   for (let i = 0; i < items.length; i++) {
     for (const j of partners(i)) {
       let distance = 0;
@@ -39,7 +44,7 @@ export function findDuplicatePairs(items: readonly ProbedItem[]): DuplicatePair[
       const exact = items[i].probe.sha256 === items[j].probe.sha256;
       if (!exact && distance > NEAR_DUPLICATE_MAX_DISTANCE) continue;
       const correlation = dot(thumbs[i], thumbs[j]);
-      if (exact || correlation >= NEAR_DUPLICATE_MIN_CORRELATION) pairs.push({ a: items[i], b: items[j], exact, distance, correlation });
+      if (exact || correlation >= NEAR_DUPLICATE_MIN_CORRELATION) pairs.push({ i, j, exact, distance, correlation });
     }
   }
   return pairs;
