@@ -7,7 +7,7 @@ import type { PathPolicy } from '../security/pathPolicy';
 import type { RunSession } from '../inference/runSession';
 import { classifyWithFeatures } from './classifyWithFeatures';
 import { denseSoftmaxOf, softmaxOfPooled } from './pooledFeatures';
-import { fitFeatureDistance, type FeatureDistanceModel } from './featureDistance';
+import { evenlySpaced, fitFeatureDistance, MAX_REFERENCE_IMAGES, type FeatureDistanceModel } from './featureDistance';
 import { writeCalibration, writeOodModel, type CalibrationFile } from './trustFiles';
 
 /** Default abstain threshold on the calibrated top probability (user-settable per request and on the CLI). */
@@ -32,10 +32,12 @@ export async function fitTrustModels(loaded: LoadedRun, opts: TrustFitOptions = 
   const { config } = loaded;
   const dataset = await loadDataset(config.data, opts.paths);
   const split = splitTrainVal(dataset.items.filter((i) => i.split !== 'test'), { valFraction: config.valFraction, seed: config.seed });
-  const items: DatasetItem[] = [...split.train, ...split.val];
+  // Only the training images the OOD model keeps as references are scored (all of them up to MAX_REFERENCE_IMAGES).
+  const references = evenlySpaced(split.train.length, MAX_REFERENCE_IMAGES).map((i) => split.train[i]);
+  const items: DatasetItem[] = [...references, ...split.val];
   const scored = await scoreItems(loaded, items.map((i) => i.path), opts);
-  const train = scored.slice(0, split.train.length);
-  const val = scored.slice(split.train.length).map((s, i) => (s ? { s, label: config.classes.indexOf(split.val[i].label) } : null)).filter((v) => v !== null && v.label >= 0) as {
+  const train = scored.slice(0, references.length);
+  const val = scored.slice(references.length).map((s, i) => (s ? { s, label: config.classes.indexOf(split.val[i].label) } : null)).filter((v) => v !== null && v.label >= 0) as {
     s: NonNullable<(typeof scored)[number]>;
     label: number;
   }[];
