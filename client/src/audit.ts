@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { auditDataset } from '../../common/src/protocol';
-import type { AuditResponse } from '../../common/src/protocol';
+import { auditDataset, lastAudit } from '../../common/src/protocol';
+import type { AuditResponse, LastAuditResult } from '../../common/src/protocol';
 import type { Backend } from './backend';
 import { datasetLabel, datasetOfNode, type DatasetsTree } from './datasetsTree';
-import { showError } from './errors';
+import { errorMessage, showError } from './errors';
 
 /**
  * `cxr.auditDataset`: runs the dataset audit in the backend and shows it as a Markdown preview (findings, duplicate
@@ -15,18 +15,21 @@ export class AuditCommand {
   private readonly audited = new vscode.EventEmitter<AuditResponse>();
   /** Fires after each audit that finished; the dataset view and the Datasets tree show its findings. */
   readonly onDidAudit = this.audited.event;
-  /** The latest audit of each dataset (by path) in this session. */
-  private readonly latest = new Map<string, AuditResponse>();
-
-  latestAudit(dataset: string): AuditResponse | undefined {
-    return this.latest.get(path.resolve(dataset));
-  }
-
   constructor(
     private readonly backend: Backend,
     private readonly datasets: DatasetsTree,
     private readonly storage: vscode.Uri,
   ) {}
+
+  /** The dataset's latest audit, from this session or an earlier one (the backend keeps it); null if none. */
+  async latestAudit(dataset: string): Promise<LastAuditResult | null> {
+    try {
+      return await this.backend.request(lastAudit, { data: dataset });
+    } catch (e) {
+      this.backend.output.warn(`Could not read the latest audit of ${path.basename(dataset)}: ${errorMessage(e)}`);
+      return null;
+    }
+  }
 
   async run(arg?: unknown): Promise<AuditResponse | undefined> {
     const dataset = datasetOfNode(arg)?.path ?? (typeof arg === 'string' ? arg : await this.pick());
@@ -37,7 +40,6 @@ export class AuditCommand {
       async (_progress, token) => {
         try {
           const result = await this.backend.request(auditDataset, { data: dataset }, token);
-          this.latest.set(path.resolve(dataset), result);
           this.audited.fire(result);
           const file = path.join(this.storage.fsPath, 'audits', `${name.replace(/[^\w.-]+/g, '_')}-audit.md`);
           await fs.promises.mkdir(path.dirname(file), { recursive: true });

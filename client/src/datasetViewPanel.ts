@@ -12,7 +12,7 @@ import {
 } from '../../common/src/datasetView';
 import type { AuditCommand } from './audit';
 import type { Backend } from './backend';
-import { datasetLabel, datasetOfNode, type DatasetsTree } from './datasetsTree';
+import { auditAge, datasetLabel, datasetOfNode, type DatasetsTree } from './datasetsTree';
 import { errorMessage } from './errors';
 import { adoptCxrPanel, createCxrPanel, webviewOptions } from './webviewHtml';
 
@@ -39,6 +39,7 @@ export class DatasetViewPanel implements vscode.Disposable {
       audit.onDidAudit((result) => {
         if (this.state && path.resolve(result.data) === path.resolve(this.state.dataset.path)) {
           this.state.findings = result.findings;
+          this.state.auditAge = auditAge({ auditedAt: new Date().toISOString(), changedSince: false });
           void this.post();
         }
       }),
@@ -105,8 +106,14 @@ export class DatasetViewPanel implements vscode.Disposable {
       groups: [],
       loading: true,
       error: null,
-      findings: this.audit.latestAudit(dataset.path)?.findings ?? null,
+      findings: null,
+      auditAge: null,
     };
+    const last = await this.audit.latestAudit(dataset.path);
+    if (last) {
+      state.findings = last.result.findings;
+      state.auditAge = auditAge(last);
+    }
     this.state = state;
     await this.post();
     try {

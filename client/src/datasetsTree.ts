@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { datasetImages, IMAGE_EXTENSIONS, scanDatasets } from '../../common/src/protocol';
-import type { AuditFinding, AuditResponse, DatasetSplitName, DatasetSummary } from '../../common/src/protocol';
+import type { AuditFinding, AuditResponse, DatasetSplitName, DatasetSummary, LastAuditResult } from '../../common/src/protocol';
 import type { Backend } from './backend';
 import { errorMessage } from './errors';
 import type { Settings } from './settings';
@@ -12,7 +12,7 @@ type Node =
   | { kind: 'dataset'; dataset: DatasetSummary }
   | { kind: 'class'; dataset: DatasetSummary; className: string }
   | { kind: 'image'; file: string; split: string }
-  | { kind: 'finding'; dataset: string; finding: AuditFinding; index: number };
+  | { kind: 'finding'; dataset: string; finding: AuditFinding; index: number; audit: Pick<LastAuditResult, 'auditedAt' | 'changedSince'> };
 
 /**
  * Datasets view: every `train|test/<class>` folder and CSV manifest the backend finds under the workspace folders and
@@ -27,7 +27,7 @@ export class DatasetsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
   private watchers: vscode.Disposable[] = [];
   private readonly disposables: vscode.Disposable[] = [];
   private refreshTimer: NodeJS.Timeout | undefined;
-  private findingsOf: (dataset: string) => AuditFinding[] | undefined = () => undefined;
+  private latestAuditOf: (dataset: string) => Promise<LastAuditResult | null> = async () => null;
 
   constructor(
     private readonly backend: Backend,
@@ -66,9 +66,9 @@ export class DatasetsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
     return undefined;
   }
 
-  /** Lists the findings of each dataset's latest audit under it (after its classes), refreshed after every audit. */
-  showFindingsOf(audits: { latestAudit(dataset: string): AuditResponse | undefined; onDidAudit: vscode.Event<AuditResponse> }): void {
-    this.findingsOf = (dataset) => audits.latestAudit(dataset)?.findings;
+  /** Lists the findings of each dataset's latest audit (this session's or a stored one) under it, after its classes. */
+  showFindingsOf(audits: { latestAudit(dataset: string): Promise<LastAuditResult | null>; onDidAudit: vscode.Event<AuditResponse> }): void {
+    this.latestAuditOf = (dataset) => audits.latestAudit(dataset);
     this.disposables.push(audits.onDidAudit(() => this.changed.fire(undefined)));
   }
 
@@ -101,7 +101,9 @@ export class DatasetsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
     if (!node) return (await this.datasets()).map((dataset) => ({ kind: 'dataset', dataset }));
     if (node.kind === 'dataset') {
       const classes: Node[] = node.dataset.classes.map((className) => ({ kind: 'class', dataset: node.dataset, className }));
-      const findings: Node[] = (this.findingsOf(node.dataset.path) ?? []).map((finding, index) => ({ kind: 'finding', dataset: node.dataset.path, finding, index }));
+      const last = await this.latestAuditOf(node.dataset.path);
+      const audit = { auditedAt: last?.auditedAt ?? '', changedSince: last?.changedSince ?? false };
+      const findings: Node[] = (last?.result.findings ?? []).map((finding, index) => ({ kind: 'finding', dataset: node.dataset.path, finding, index, audit }));
       return [...classes, ...findings];
     }
     if (node.kind === 'class') return this.imagesOf(node.dataset, node.className);
@@ -137,7 +139,7 @@ export class DatasetsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
         const item = new vscode.TreeItem(`${f.severity}: ${f.kind}`, vscode.TreeItemCollapsibleState.None);
         item.id = `finding:${node.dataset}:${node.index}`;
         item.description = f.message;
-        item.tooltip = f.message;
+        item.tooltip = `${f.message}\n\n${auditAge(node.audit)}`;
         item.iconPath = new vscode.ThemeIcon(f.severity === 'critical' ? 'error' : f.severity === 'warning' ? 'warning' : 'info');
         item.contextValue = 'auditFinding';
         item.accessibilityInformation = { label: `Audit finding, ${f.severity}: ${f.message}`, role: 'treeitem' };
@@ -211,4 +213,10 @@ function splitSummary(d: DatasetSummary): string {
 export function datasetOfNode(arg: unknown): DatasetSummary | undefined {
   if (typeof arg === 'object' && arg !== null && (arg as Node).kind === 'dataset') return (arg as { dataset: DatasetSummary }).dataset;
   return undefined;
+}
+
+/** "From the audit of <local date and time>", and a warning when the dataset's files changed since. */
+export function auditAge(audit: Pick<LastAuditResult, 'auditedAt' | 'changedSince'>): string {
+  const when = new Date(audit.auditedAt).toLocaleString();
+  return `From the audit of ${when}.${audit.changedSince ? " The dataset's files changed since: audit it again." : ''}`;
 }

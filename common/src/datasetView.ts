@@ -28,8 +28,10 @@ export interface DatasetViewState {
   groups: DatasetViewGroup[];
   loading: boolean;
   error: string | null;
-  /** The latest audit of this dataset in this session, or null when none ran yet. */
+  /** The findings of this dataset's latest audit (this session's or a stored one), or null when none ran yet. */
   findings: AuditFinding[] | null;
+  /** When that audit ran, and whether the dataset's files changed since, in words (null without an audit). */
+  auditAge?: string | null;
 }
 
 export const THUMBS_PER_GROUP = 24;

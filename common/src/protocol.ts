@@ -22,6 +22,7 @@ import type {
   ExportRequest,
   ExportResult,
   ImagePrediction,
+  LastAuditResult,
   PredictRequest,
   RunDetails,
   RunMetaUpdate,
@@ -333,6 +334,14 @@ export interface AuditResponse extends AuditResult {
 
 /** Audits a dataset: duplicates within and across splits, the source-confound probe, patients, balance, loader warnings. */
 export const auditDataset = new RequestType<AuditRequest, AuditResponse, CxrErrorData>('cxr/auditDataset');
+
+export interface LastAuditParams {
+  /** Dataset root or CSV manifest. */
+  data: string;
+}
+
+/** The dataset's latest audit from this or an earlier session (stored by the engine), or null if it was never audited. */
+export const lastAudit = new RequestType<LastAuditParams, LastAuditResult | null, CxrErrorData>('cxr/lastAudit');
 
 export interface ModelCardParams {
   run: string;

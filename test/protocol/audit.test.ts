@@ -37,6 +37,37 @@ describe('backend process: cxr/auditDataset', () => {
     assert.ok(result.markdown.includes('**CRITICAL** (near-duplicate)'));
   });
 
+  it("keeps each dataset's latest audit for later sessions, and says when the dataset's files changed since", async () => {
+    const data = path.join(work, 'data');
+    const audited = await backend.conn.sendRequest(protocol.auditDataset, { data });
+    const { markdown, ...result } = audited;
+    assert.ok(markdown.length > 0);
+    const first = await backend.conn.sendRequest(protocol.lastAudit, { data });
+    assert.ok(first);
+    assert.deepEqual(first.result, result);
+    assert.equal(first.changedSince, false);
+    assert.ok(Math.abs(Date.parse(first.auditedAt) - Date.now()) < 60_000, first.auditedAt);
+
+    // A new backend process (a window reload) answers it from the cache folder.
+    await backend.stop();
+    backend = await BackendProcess.start({ roots: [work], trusted: false });
+    const reloaded = await backend.conn.sendRequest(protocol.lastAudit, { data });
+    assert.deepEqual(reloaded, first);
+
+    const added = path.join(data, 'train', 'Covid', 'added.png');
+    fs.copyFileSync(path.join(data, 'train', 'Covid', '010.png'), added);
+    const changed = await backend.conn.sendRequest(protocol.lastAudit, { data });
+    assert.equal(changed?.changedSince, true);
+    assert.deepEqual(changed?.result.findings, first.result.findings);
+    fs.rmSync(added);
+
+    const never = path.join(work, 'never-audited');
+    fs.cpSync(data, never, { recursive: true });
+    assert.equal(await backend.conn.sendRequest(protocol.lastAudit, { data: never }), null);
+    const outside = await expectCxrError(() => backend.conn.sendRequest(protocol.lastAudit, { data: path.dirname(requireShared(CI_TINY)) }));
+    assert.equal(outside.code, 'OUTSIDE_ALLOWED_ROOTS');
+  });
+
   it('refuses a dataset outside the allowed roots', async () => {
     const err = await expectCxrError(() => backend.conn.sendRequest(protocol.auditDataset, { data: path.dirname(requireShared(CI_TINY)) }));
     assert.equal(err.code, 'OUTSIDE_ALLOWED_ROOTS');

@@ -76,9 +76,10 @@ function renderFindings(s: DatasetViewState): void {
   const el = byId(ids.findings);
   clear(el);
   if (!s.findings) {
-    el.appendChild(h('p', { className: 'hint' }, 'No audit of this dataset in this session yet. Run one to look for duplicates across splits, source confounds and patient overlap.'));
+    el.appendChild(h('p', { className: 'hint' }, 'No audit of this dataset yet. Run one to look for duplicates across splits, source confounds and patient overlap.'));
     return;
   }
+  if (s.auditAge) el.appendChild(h('p', { id: 'audit-age', className: 'hint' }, s.auditAge));
   if (s.findings.length === 0) {
     el.appendChild(h('p', {}, 'The audit found nothing to report.'));
     return;

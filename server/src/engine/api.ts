@@ -551,6 +551,15 @@ export interface AuditResult {
   probes?: { fromCache: number; decoded: number };
 }
 
+/** A dataset's latest stored audit (server/src/engine/audit/lastAudit.ts). */
+export interface LastAuditResult {
+  /** ISO 8601. */
+  auditedAt: string;
+  /** The dataset's file list (paths, labels, splits) differs from the audited one. */
+  changedSince: boolean;
+  result: AuditResult;
+}
+
 /** The feature cache (`cxr cache info|clear`): where it is, and what it holds. */
 export interface CacheInfo {
   dir: string;

@@ -6,6 +6,7 @@ import type {
   ShortcutAuditRequest,
   ShortcutAuditResult,
   AuditResult,
+  LastAuditResult,
   BackendName,
   BackendReport,
   CacheInfo,
@@ -25,6 +26,7 @@ import type {
   TrainResult,
 } from './api';
 import { auditDataset } from './audit/auditDataset';
+import { LastAudits } from './audit/lastAudit';
 import { auditTrainingWarnings } from './audit/trainingAudit';
 import { shortcutAudit } from './audit/shortcutAudit';
 import { deviceFailureReason, onGpuPath } from './backend/deviceFailure';
@@ -42,7 +44,7 @@ import { readTrustModels, trustFields, type TrustFields } from './ood/explainTru
 import { loadDataset, type DatasetItem } from './data/dataset';
 import { decodeImage, MAX_OUTPUT_SIZE, type DecodedImage } from './data/decode';
 import { splitTrainVal } from './data/split';
-import { CxrError } from './errors';
+import { CxrError, toCxrError } from './errors';
 import { computeMetrics } from './eval/metrics';
 import { applyLabelMap } from './eval/labelMap';
 import { renderEvaluationMarkdown } from './eval/report';
@@ -155,7 +157,18 @@ export class Engine {
 
   /** Audits a dataset (duplicates, source confound, patients, balance, loader warnings); no model needed. */
   async audit(req: AuditRequest, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<AuditResult> {
-    return auditDataset(req, { onProgress, signal, paths: this.paths });
+    const result = await auditDataset(req, { onProgress, signal, paths: this.paths });
+    try {
+      await new LastAudits(this.paths).save(result);
+    } catch (e) {
+      this.opts.log?.(`The audit of ${result.data} was not stored for later sessions: ${toCxrError(e).message}`);
+    }
+    return result;
+  }
+
+  /** The dataset's latest audit from this or an earlier session, or null if it was never audited. */
+  async lastAudit(data: string): Promise<LastAuditResult | null> {
+    return new LastAudits(this.paths).load(data);
   }
 
   /**

@@ -196,6 +196,8 @@ handle(protocol.auditDataset, async (params, token) => {
   return { ...result, markdown: renderAuditMarkdown(result, { thumbnails: true }) };
 });
 
+handle(protocol.lastAudit, (params) => engine.lastAudit(requests.parseLastAudit(params, guard)));
+
 handle(protocol.shortcutAudit, async (params, token) => {
   const req = requests.parseShortcutAudit(params, guard);
   return cancellable(token, (signal) => heavy.run(() => engine.shortcuts(req, undefined, signal)));

@@ -136,6 +136,10 @@ export function parseAudit(params: unknown, guard: PathGuard): AuditRequest {
   return dropUndefined({ data: guard.check(p.string('data'), 'dataset'), seed: p.optInteger('seed', 0) });
 }
 
+export function parseLastAudit(params: unknown, guard: PathGuard): string {
+  return guard.check(Params.of('cxr/lastAudit', params).string('data'), 'dataset');
+}
+
 export function parseShortcutAudit(params: unknown, guard: PathGuard): ShortcutAuditRequest {
   const p = Params.of('cxr/shortcutAudit', params);
   return dropUndefined({
