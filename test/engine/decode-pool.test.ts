@@ -50,7 +50,8 @@ test('decode pool: a bad file fails only its own call with the decoder\'s typed 
     assert.deepEqual(codes, ['ok', 'CORRUPT_IMAGE', 'UNSUPPORTED_FORMAT', 'NOT_FOUND', 'ok']);
     const cut = (results[1] as PromiseRejectedResult).reason as CxrError;
     assert.match(cut.message, /cut\.png/);
-    assert.deepEqual(cut.details?.file, 'cut.png');
+    assert.deepEqual(cut.details, { file: 'cut.png', problem: 'truncated' });
+    assert.match(cut.diagnostic ?? '', /^cut\.png: PNG file decoder: ./, 'the decoder\'s words cross from the worker for the log');
     const after = await pool.decode(good, 64);
     assert.deepEqual(after.data, (await decodeImage(good, 64)).data, 'the workers still decode after the failures');
   } finally {

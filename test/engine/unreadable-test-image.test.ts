@@ -54,7 +54,7 @@ describe('an unreadable test image is left out and reported, the rest is measure
     const md = fs.readFileSync(path.join(outDir, 'evaluation.md'), 'utf8');
     assert.match(md, /Split: test \(6 images; 2 more could not be read and are left out\)/);
     assert.match(md, /## Unreadable images \(2\)/);
-    assert.match(md, new RegExp(`\\| ${damagedPng.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\| CORRUPT_IMAGE \\| .*truncated or damaged`));
+    assert.match(md, new RegExp(`\\| ${damagedPng.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\| CORRUPT_IMAGE \\| .*PNG file is truncated`));
     assert.match(md, /0199-notes\.jpeg \| UNSUPPORTED_FORMAT \| .*text file/);
   });
 

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as protocol from '../../common/src/protocol';
 import { Engine } from '../../server/src/engine/engine';
+import { truncated } from '../fixtures-gen/images';
 import { CI_TINY, MOBILENET_NOTOP_MANIFEST, requireShared, tmpDir } from '../helpers/shared';
 import { BackendProcess, expectCxrError } from './backendProcess';
 
@@ -38,6 +39,20 @@ describe('backend process: explain with every class\'s maps, export, feature cac
       assert.equal(m.cam.length, 49);
       assert.equal(m.gradcam.length, 49);
     }
+  });
+
+  it("a damaged image: the reply says what is wrong in plain words; the decoder's own words reach the backend log only", async () => {
+    const cut = path.join(work, 'cut.png');
+    fs.writeFileSync(cut, truncated(fs.readFileSync(path.join(CI_TINY, 'test', 'Covid', '0105.png')), 0.5));
+    const logged = backend.logs.length;
+    const e = await expectCxrError(() => backend.conn.sendRequest(protocol.explain, { run, image: cut, method: 'cam' }));
+    assert.equal(e.code, 'CORRUPT_IMAGE');
+    assert.match(e.message, /^cut\.png: the PNG file is truncated: its data ends before the image does/);
+    assert.deepEqual(e.details, { file: 'cut.png', problem: 'truncated' });
+    assert.doesNotMatch(JSON.stringify([e.message, e.details]), /vips|spng|failOn|_buffer/i);
+    const log = backend.logs.slice(logged).find((l) => l.includes('cut.png: PNG file decoder: '));
+    assert.ok(log, `the decoder's words are not in the backend log: ${backend.logs.slice(logged).join(' | ')}`);
+    assert.ok(log.startsWith('CORRUPT_IMAGE: cut.png: the PNG file is truncated'), log);
   });
 
   it('exports the run as ONNX inside the allowed roots, and refuses a destination outside them', async () => {

@@ -28,6 +28,12 @@ export type CxrErrorCode =
   | 'INTERNAL';
 
 export class CxrError extends Error {
+  /**
+   * A library's own wording of the failure (a decoder's message, say): for the log only. It is neither part of the
+   * message nor of the details, which both reach the user.
+   */
+  diagnostic?: string;
+
   constructor(
     readonly code: CxrErrorCode,
     message: string,
@@ -35,6 +41,12 @@ export class CxrError extends Error {
   ) {
     super(message);
     this.name = 'CxrError';
+  }
+
+  /** This error with `diagnostic` attached (for the log only); returns it, to be thrown. */
+  withDiagnostic(diagnostic: string | undefined): this {
+    if (diagnostic) this.diagnostic = diagnostic;
+    return this;
   }
 }
 

@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { CxrError } from '../errors';
-import { decodeDicom, type DicomAcquisition } from './dicom';
+import { bufferEnding, corruptImage, decodeProblemMessage, decoderText, ENDING_HEAD_BYTES, ENDING_TAIL_BYTES, fileEnding, rasterKind, type FileEnding } from './decodeErrors';
+import { decodeDicom, JPEG_FRAME, type DicomAcquisition } from './dicom';
 import { checkPixels, DEFAULT_MAX_INPUT_PIXELS } from './limits';
 import { MAX_IMAGE_BYTES, openRegular, readRegularFile } from '../util/safeRead';
 import { sniffFormat, SNIFF_BYTES, type RasterFormat } from './sniff';
@@ -78,7 +79,14 @@ export async function decodeImageBuffer(buf: Buffer, size: number, name: string,
   throw unsupported(name, sniffed.description);
 }
 
-async function decodeRaster(input: string | Buffer, format: RasterFormat, size: number, name: string, opts: DecodeOptions): Promise<DecodedImage> {
+async function decodeRaster(
+  input: string | Buffer,
+  format: RasterFormat,
+  size: number,
+  name: string,
+  opts: DecodeOptions,
+  kind = rasterKind(format),
+): Promise<DecodedImage> {
   const limit = pixelLimit(opts);
   const failOn = opts.failOn ?? 'warning';
   let meta: sharp.Metadata;
@@ -86,11 +94,11 @@ async function decodeRaster(input: string | Buffer, format: RasterFormat, size: 
     // Header only: nothing is decoded yet, so a forged 100000 x 100000 header costs nothing.
     meta = await sharp(input, { failOn, limitInputPixels: false }).metadata();
   } catch (e) {
-    throw corrupt(name, format, e);
+    throw corruptImage(name, kind, e, await endingOf(input, format));
   }
   const width = meta.autoOrient?.width ?? meta.width;
   const height = meta.autoOrient?.height ?? meta.height;
-  if (!width || !height) throw new CxrError('CORRUPT_IMAGE', `${name}: the ${format.toUpperCase()} header gives no image size; the file is damaged.`, { file: name });
+  if (!width || !height) throw new CxrError('CORRUPT_IMAGE', decodeProblemMessage(name, kind, 'damaged-header'), { file: name, problem: 'damaged-header' });
   checkPixels(name, width, height, limit);
   const target = outputSize(size, width, height, opts);
 
@@ -111,8 +119,8 @@ async function decodeRaster(input: string | Buffer, format: RasterFormat, size: 
   try {
     raw = await pipeline.toBuffer({ resolveWithObject: true });
   } catch (e) {
-    if (/pixel limit/i.test(errorText(e))) checkPixels(name, width, height, 0);
-    throw corrupt(name, format, e);
+    if (/pixel limit/i.test(decoderText(e))) checkPixels(name, width, height, 0);
+    throw corruptImage(name, kind, e, await endingOf(input, format));
   }
   const { data, info } = raw;
   if (info.width !== target.width || info.height !== target.height || info.channels !== 3) {
@@ -133,6 +141,26 @@ async function decodeRaster(input: string | Buffer, format: RasterFormat, size: 
   };
 }
 
+/** How the input ends (see fileEnding), read only once decoding has failed. */
+async function endingOf(input: string | Buffer, format: RasterFormat): Promise<FileEnding> {
+  if (Buffer.isBuffer(input)) return bufferEnding(format, input);
+  try {
+    const handle = await fs.promises.open(input, 'r');
+    try {
+      const { size } = await handle.stat();
+      const head = Buffer.alloc(Math.min(ENDING_HEAD_BYTES, size));
+      await handle.read(head, 0, head.length, 0);
+      const tail = Buffer.alloc(Math.min(ENDING_TAIL_BYTES, size));
+      await handle.read(tail, 0, tail.length, size - tail.length);
+      return fileEnding(format, head, tail, size);
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** A .dcm file without the 'DICM' marker may be a bare data set (no Part 10 header): worth a parse attempt. */
 function isDcmName(name: string): boolean {
   return path.extname(name).toLowerCase() === '.dcm';
@@ -149,7 +177,7 @@ async function decodeDicomBytes(buf: Buffer, size: number, name: string, opts: D
     bitDepth: dicom.bitsAllocated > 8 ? 16 : 8,
     dicom: dicom.acquisition,
   } as const;
-  if (dicom.kind === 'jpeg') return { ...(await decodeRaster(dicom.bytes, 'jpeg', size, name, opts)), source };
+  if (dicom.kind === 'jpeg') return { ...(await decodeRaster(dicom.bytes, 'jpeg', size, name, opts, JPEG_FRAME)), source };
 
   // Pixels go through sharp so DICOM images are resized by the same filter as every other image.
   let pipeline: sharp.Sharp;
@@ -225,16 +253,4 @@ function unsupported(name: string, description: string): CxrError {
     file: name,
     detected: description,
   });
-}
-
-function corrupt(name: string, format: string, e: unknown): CxrError {
-  const reason = errorText(e).split('\n')[0].trim();
-  return new CxrError('CORRUPT_IMAGE', `${name}: the ${format.toUpperCase()} data is truncated or damaged (${reason}). Re-export or remove the file.`, {
-    file: name,
-    reason,
-  });
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -16,7 +16,7 @@ export interface DecodeTask {
 
 export type DecodeReply =
   | { id: number; ok: true; data: Float32Array; source: DecodedImage['source'] }
-  | { id: number; ok: false; error: { code: CxrErrorCode; message: string; details?: Record<string, unknown> } };
+  | { id: number; ok: false; error: { code: CxrErrorCode; message: string; details?: Record<string, unknown>; diagnostic?: string } };
 
 interface Pending {
   task: DecodeTask;
@@ -105,7 +105,7 @@ export class DecodePool {
       worker.unref();
       this.deathsInARow = 0;
       if (reply.ok) pending.resolve({ data: reply.data, source: reply.source });
-      else pending.reject(new CxrError(reply.error.code, reply.error.message, reply.error.details));
+      else pending.reject(new CxrError(reply.error.code, reply.error.message, reply.error.details).withDiagnostic(reply.error.diagnostic));
       this.dispatch();
     });
     const lost = (why: string): void => {

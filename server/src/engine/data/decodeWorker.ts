@@ -14,7 +14,7 @@ parentPort!.on('message', async (task: DecodeTask) => {
     parentPort!.postMessage(reply, [data.buffer as ArrayBuffer]);
     return;
   } catch (e) {
-    const error = e instanceof CxrError ? { code: e.code, message: e.message, details: e.details } : { code: 'INTERNAL' as const, message: e instanceof Error ? e.message : String(e) };
+    const error = e instanceof CxrError ? { code: e.code, message: e.message, details: e.details, diagnostic: e.diagnostic } : { code: 'INTERNAL' as const, message: e instanceof Error ? e.message : String(e) };
     reply = { id: task.id, ok: false, error };
   }
   parentPort!.postMessage(reply);

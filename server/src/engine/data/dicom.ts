@@ -1,6 +1,7 @@
 import * as dicomParser from 'dicom-parser';
 import sharp from 'sharp';
 import { CxrError } from '../errors';
+import { bufferEnding, corruptImage } from './decodeErrors';
 import { checkPixels } from './limits';
 
 /**
@@ -33,6 +34,9 @@ export interface DicomOptions {
   maxInputPixels: number;
   failOn: 'truncated' | 'error' | 'warning';
 }
+
+/** What sharp decodes in an encapsulated DICOM, as decoding messages name it. */
+export const JPEG_FRAME = 'JPEG frame of this DICOM file';
 
 const IMPLICIT_LE = '1.2.840.10008.1.2';
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
@@ -97,7 +101,7 @@ async function readImage(ds: dicomParser.DataSet, name: string, hasMarker: boole
     try {
       raw = await sharp(bytes, { failOn: opts.failOn, limitInputPixels: opts.maxInputPixels }).toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
     } catch (e) {
-      throw corrupt(name, `its JPEG frame does not decode (${errorText(e)})`);
+      throw corruptImage(name, JPEG_FRAME, e, bufferEnding('jpeg', bytes));
     }
     if (raw.info.width !== cols || raw.info.height !== rows) {
       throw corrupt(name, `its JPEG frame is ${raw.info.width} x ${raw.info.height} but the header says ${cols} x ${rows}`);
@@ -161,7 +165,7 @@ async function checkJpegFrameHeader(bytes: Buffer, cols: number, rows: number, n
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (e) {
-    throw corrupt(name, `its JPEG frame has no readable header (${errorText(e)})`);
+    throw corruptImage(name, JPEG_FRAME, e, bufferEnding('jpeg', bytes));
   }
   if (!meta.width || !meta.height) throw corrupt(name, 'its JPEG frame header gives no size');
   checkPixels(name, meta.width, meta.height, maxInputPixels);
