@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { datasetImages, IMAGE_EXTENSIONS, scanDatasets } from '../../common/src/protocol';
 import type { AuditFinding, AuditResponse, DatasetSplitName, DatasetSummary, LastAuditResult } from '../../common/src/protocol';
 import type { Backend } from './backend';
+import { datasetLabel, datasetPlaces } from './datasetNames';
 import { errorMessage } from './errors';
 import type { Settings } from './settings';
 
@@ -24,6 +25,8 @@ export class DatasetsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
   private readonly view: vscode.TreeView<Node>;
   private datasetsPromise: Promise<DatasetSummary[]> | undefined;
   private lastDatasets: DatasetSummary[] = [];
+  /** Where the datasets that share a name lie (two copies of one dataset), to tell their rows apart. */
+  private places = new Map<string, string>();
   private watchers: vscode.Disposable[] = [];
   private readonly disposables: vscode.Disposable[] = [];
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -93,7 +96,10 @@ export class DatasetsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
         return [];
       }
     };
-    this.datasetsPromise = run().then((found) => (this.lastDatasets = found));
+    this.datasetsPromise = run().then((found) => {
+      this.places = datasetPlaces(found);
+      return (this.lastDatasets = found);
+    });
     return this.datasetsPromise;
   }
 
@@ -116,7 +122,8 @@ export class DatasetsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
         const d = node.dataset;
         const item = new vscode.TreeItem(datasetLabel(d), vscode.TreeItemCollapsibleState.Collapsed);
         item.id = `dataset:${d.path}`;
-        item.description = `${d.source === 'csv' ? 'CSV' : 'folders'} · ${d.total} images`;
+        const place = this.places.get(d.path);
+        item.description = `${d.source === 'csv' ? 'CSV' : 'folders'} · ${d.total} images${place ? ` · in ${place}` : ''}`;
         item.tooltip = new vscode.MarkdownString(
           `**${datasetLabel(d)}**\n\n\`${d.path}\`\n\n${d.classes.length} classes: ${d.classes.join(', ')}\n\n${splitSummary(d)}`,
         );
@@ -199,9 +206,7 @@ export class DatasetsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
   }
 }
 
-export function datasetLabel(d: DatasetSummary): string {
-  return d.source === 'csv' ? `${path.basename(path.dirname(d.path))}/${path.basename(d.path)}` : path.basename(d.path);
-}
+export { datasetLabel };
 
 function splitSummary(d: DatasetSummary): string {
   return SPLITS.filter((s) => d.counts[s])

@@ -48,6 +48,20 @@ describe('backend process: dataset images for folder and CSV datasets', () => {
     assert.ok(normal.every((i) => i.split === 'train' && i.file.startsWith(path.join(CI_TINY, 'train', 'Normal'))));
   });
 
+  it('lists a dataset reached both directly and through a link in a scanned folder once', async () => {
+    // A workspace folder holding a link to a data root that is also scanned (the e2e sessions' and many users' layout).
+    const scanned = path.join(work, 'scanned');
+    fs.mkdirSync(scanned);
+    fs.symlinkSync(dataRoot, path.join(scanned, 'linked-data'));
+    const found = await backend.conn.sendRequest(protocol.scanDatasets, { roots: [scanned, dataRoot] });
+    const real = (p: string): string => fs.realpathSync(p);
+    const ciTiny = found.filter((d) => real(d.path) === real(CI_TINY));
+    assert.equal(ciTiny.length, 1, `ci-tiny listed as ${ciTiny.map((d) => d.path).join(', ')}`);
+    assert.equal(ciTiny[0].path, real(CI_TINY) === CI_TINY ? CI_TINY : path.join(scanned, 'linked-data', 'ci-tiny'), 'the path that is real is kept');
+    const realPaths = found.map((d) => real(d.path));
+    assert.equal(new Set(realPaths).size, realPaths.length, `a dataset listed twice: ${found.map((d) => d.path).join(', ')}`);
+  });
+
   it('refuses a dataset outside the roots and a bad split', async () => {
     const outside = await expectCxrError(() => backend.conn.sendRequest(protocol.datasetImages, { dataset: '/etc' }));
     assert.equal(outside.code, 'OUTSIDE_ALLOWED_ROOTS');

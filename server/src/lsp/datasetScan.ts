@@ -12,6 +12,7 @@ const SKIPPED = new Set(['node_modules', 'runs', 'out', 'dist']);
 /**
  * Finds datasets under the given roots: folders holding train/ or test/, and CSV manifests. Candidates that fail to
  * load (a CSV that is not a manifest, an empty split) are skipped; so are symlinks leading outside the allowed roots.
+ * A dataset reached by several paths (links) is listed once.
  */
 export async function scanDatasets(roots: readonly string[], guard: PathGuard, log: (m: string) => void): Promise<DatasetSummary[]> {
   const candidates = new Set<string>();
@@ -39,7 +40,7 @@ export async function scanDatasets(roots: readonly string[], guard: PathGuard, l
   for (const root of roots) visit(root, 0);
 
   const loaded: DatasetIndex[] = [];
-  for (const candidate of candidates) {
+  for (const candidate of await uniqueByRealPath([...candidates])) {
     try {
       loaded.push(await loadDataset(candidate, guard));
     } catch (e) {
@@ -54,6 +55,20 @@ export async function scanDatasets(roots: readonly string[], guard: PathGuard, l
     else found.push(summarise(index));
   }
   return found.filter((d) => d.total > 0).sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/**
+ * One path per dataset: a folder reached both directly and through a link (a workspace link into a data root, or two
+ * roots leading to the same place) is one dataset. A candidate that is its own real path is kept, else the first seen.
+ */
+async function uniqueByRealPath(paths: readonly string[]): Promise<string[]> {
+  const byRealPath = new Map<string, string>();
+  for (const p of paths) {
+    const real = await fs.promises.realpath(p).catch(() => p);
+    const kept = byRealPath.get(real);
+    if (kept === undefined || (kept !== real && p === real)) byRealPath.set(real, p);
+  }
+  return [...byRealPath.values()];
 }
 
 /**
