@@ -157,7 +157,7 @@ for (const method of ['cam', 'gradcam'] as const) {
   test(`${method}: the heatmap sits on the class's evidence, the right way round, and the overlay shows it in jet's red`, async () => {
     const cam = createCam(method, model, 'features');
     const x = testBatch();
-    const outs = cam.compute(x);
+    const outs = await cam.compute(x);
     x.dispose();
     cam.dispose();
     checkEvidence(method, outs);
@@ -193,15 +193,15 @@ for (const method of ['cam', 'gradcam'] as const) {
   });
 }
 
-test('targets: explaining a class that was not predicted', () => {
+test('targets: explaining a class that was not predicted', async () => {
   const x = testBatch();
   const n = testImages.y.length;
   for (const method of ['cam', 'gradcam'] as const) {
     const cam = createCam(method, model, 'features');
-    const predicted = cam.compute(x);
+    const predicted = await cam.compute(x);
     // Ask every 'bright' image about 'dark' and leave the others on their prediction (undefined).
     const targets = testImages.y.map((label) => (label === 0 ? 1 : undefined));
-    const other = cam.compute(x, targets);
+    const other = await cam.compute(x, targets);
     cam.dispose();
     for (let i = 0; i < n; i++) {
       assert.deepEqual(other[i].probabilities, predicted[i].probabilities);
@@ -246,7 +246,7 @@ function handInput(seed: number): { x: tf.Tensor4D; pixels: number[] } {
   return { x: tf.tensor4d(pixels, [1, 6, 6, 1]), pixels };
 }
 
-test('closed forms on a hand-set net: Grad-CAM uses the logit, CAM the Dense kernel column, whichever way softmax is attached', () => {
+test('closed forms on a hand-set net: Grad-CAM uses the logit, CAM the Dense kernel column, whichever way softmax is attached', async () => {
   const { x, pixels } = handInput(5);
   // Feature map: channel 0 = ReLU(sum of the 3x3 window), channel 1 = ReLU(sum - 4), on the 4x4 valid positions.
   const a0: number[] = [];
@@ -276,16 +276,16 @@ test('closed forms on a hand-set net: Grad-CAM uses the logit, CAM the Dense ker
     const m = handNet({ softmaxLayer });
     const grad = new GradCam(m, 'features');
     const cam = new ClassActivationMap(m, 'features');
-    const [g1] = grad.compute(x, [1]);
-    const [c1] = cam.compute(x, [1]);
+    const [g1] = await grad.compute(x, [1]);
+    const [c1] = await cam.compute(x, [1]);
     near(g1.map, expectGradCam(1), `gradcam target 1 (softmax layer ${softmaxLayer})`);
     near(c1.map, expectCam(1), `cam target 1 (softmax layer ${softmaxLayer})`);
     // Class 0: both channels count against it, so everything is negative before Grad-CAM's ReLU.
-    const [g0] = grad.compute(x, [0]);
+    const [g0] = await grad.compute(x, [0]);
     assert.equal(g0.allZero, true);
     assert.ok(g0.map.every((v) => v === 0));
     // CAM keeps the layout (no ReLU): hottest where the features are weakest.
-    const [c0] = cam.compute(x, [0]);
+    const [c0] = await cam.compute(x, [0]);
     assert.equal(c0.allZero, false);
     near(c0.map, expectCam(0), 'cam target 0');
     assert.equal(argmaxOf(c0.map), a0.indexOf(Math.min(...a0)));
@@ -300,11 +300,11 @@ test('closed forms on a hand-set net: Grad-CAM uses the logit, CAM the Dense ker
   x.dispose();
 });
 
-test('flat and zero feature maps are reported as allZero with an all-zero map, never NaN', () => {
+test('flat and zero feature maps are reported as allZero with an all-zero map, never NaN', async () => {
   const zeros = tf.zeros([2, SIZE, SIZE, 3]) as tf.Tensor4D; // features of a zero image are exactly 0 (frozen zero biases)
   for (const method of ['cam', 'gradcam'] as const) {
     const cam = createCam(method, model, 'features');
-    const outs = cam.compute(zeros);
+    const outs = await cam.compute(zeros);
     cam.dispose();
     for (const o of outs) {
       assert.equal(o.allZero, true, method);
@@ -314,13 +314,13 @@ test('flat and zero feature maps are reported as allZero with an all-zero map, n
   zeros.dispose();
 });
 
-test('no tensor is left behind by construction, compute (with and without targets) and dispose', () => {
+test('no tensor is left behind by construction, compute (with and without targets) and dispose', async () => {
   const x = testBatch();
   for (const method of ['cam', 'gradcam'] as const) {
     const before = tf.memory().numTensors;
     const cam = createCam(method, model, 'features');
-    cam.compute(x);
-    cam.compute(x, testImages.y.map((_, i) => i % 3));
+    await cam.compute(x);
+    await cam.compute(x, testImages.y.map((_, i) => i % 3));
     cam.dispose();
     assert.equal(tf.memory().numTensors, before, `${method} leaked ${tf.memory().numTensors - before} tensors`);
   }
@@ -330,7 +330,7 @@ test('no tensor is left behind by construction, compute (with and without target
   x.dispose();
 });
 
-test('clear errors: CAM on a head without global pooling, unknown layers, non-spatial layers, bad targets and inputs', () => {
+test('clear errors: CAM on a head without global pooling, unknown layers, non-spatial layers, bad targets and inputs', async () => {
   const input = tfl.input({ shape: [8, 8, 1] });
   const f = tfl.layers.conv2d({ filters: 2, kernelSize: 3, activation: 'relu', name: 'features' }).apply(input) as tfl.SymbolicTensor;
   const flat = tfl.layers.flatten({}).apply(f) as tfl.SymbolicTensor;
@@ -340,12 +340,12 @@ test('clear errors: CAM on a head without global pooling, unknown layers, non-sp
   // Grad-CAM needs no particular head.
   const grad = createCam('gradcam', flatModel, 'features');
   const x = tf.randomUniform([1, 8, 8, 1], 0, 1, 'float32', 3) as tf.Tensor4D;
-  const [o] = grad.compute(x);
+  const [o] = await grad.compute(x);
   assert.deepEqual([o.width, o.height], [6, 6]);
-  assert.throws(() => grad.compute(x, [2]), /not a class index in 0\.\.1/);
-  assert.throws(() => grad.compute(tf.zeros([1, 9, 9, 1]) as tf.Tensor4D), /does not fit the model input/);
+  await assert.rejects(grad.compute(x, [2]), /not a class index in 0\.\.1/);
+  await assert.rejects(grad.compute(tf.zeros([1, 9, 9, 1]) as tf.Tensor4D), /does not fit the model input/);
   grad.dispose();
-  assert.throws(() => grad.compute(x), /disposed/);
+  await assert.rejects(grad.compute(x), /disposed/);
   x.dispose();
   flatModel.dispose();
 
@@ -366,8 +366,8 @@ test('real MobileNetV2 (ImageNet top): CAM and Grad-CAM on out_relu agree as the
     const before = tf.memory().numTensors;
     const camMethod = createCam('cam', model, spec.featureLayer);
     const gradMethod = createCam('gradcam', model, spec.featureLayer);
-    const [c] = camMethod.compute(x);
-    const [g] = gradMethod.compute(x);
+    const [c] = await camMethod.compute(x);
+    const [g] = await gradMethod.compute(x);
     camMethod.dispose();
     gradMethod.dispose();
     assert.equal(tf.memory().numTensors, before, `${name}: tensors leaked`);

@@ -59,16 +59,16 @@ test('the cache key changes with the file\'s bytes, the weights, the cut point, 
   const spec = getBackbone('mobilenet_v2');
   const m1 = spec.build({ inputSize: 32 });
   const m2 = spec.build({ inputSize: 32 });
-  assert.equal(weightsHash(m1), weightsHash(m1));
-  assert.notEqual(weightsHash(m1), weightsHash(m2), 'two random initialisations hash differently');
+  assert.equal(await weightsHash(m1), await weightsHash(m1));
+  assert.notEqual(await weightsHash(m1), await weightsHash(m2), 'two random initialisations hash differently');
 
-  const base: FrozenKeyParts = { backbone: 'mobilenet_v2', cutAt: 'out_relu+cxr_gap', imageSize: 224, weights: weightsHash(m1) };
+  const base: FrozenKeyParts = { backbone: 'mobilenet_v2', cutAt: 'out_relu+cxr_gap', imageSize: 224, weights: await weightsHash(m1) };
   const key = (parts: Partial<FrozenKeyParts>, file = IMAGE) => new FeatureCache({ ...base, ...parts }, dir).keyOf(file);
   const k0 = await key({});
   assert.equal(await key({}, copy), k0, 'same bytes elsewhere: same entry');
   const others = [
     await key({}, edited),
-    await key({ weights: weightsHash(m2) }),
+    await key({ weights: await weightsHash(m2) }),
     await key({ cutAt: 'block_16_project_BN' }),
     await key({ imageSize: 96 }),
     await key({ backbone: 'vgg16' }),

@@ -42,7 +42,7 @@ test('one ONNX Runtime pass gives the probabilities and every class\'s CAM and G
   for (const method of ['cam', 'gradcam'] as const) {
     const cam = createCam(method, loaded.model, loaded.spec.featureLayer);
     for (let c = 0; c < 3; c++) {
-      const [ref] = cam.compute(input, [c]);
+      const [ref] = await cam.compute(input, [c]);
       assert.ok(maxAbsDiff(all.probabilities, ref.probabilities) < 1e-4, 'probabilities');
       const d = maxAbsDiff(all[method][c].map, ref.map);
       // Maps are normalised to [0, 1]; ONNX Runtime's and tfjs's float32 sums differ in the last digits.

@@ -40,7 +40,7 @@ function relativeError(a: number[], b: number[]): number {
 }
 
 describe('webgpu backend (opt-in) on the machine\'s WebGPU adapter', { skip }, () => {
-  test('forward pass, gradients and a short training match wasm', () => {
+  test('forward pass, gradients, Grad-CAM, the weights hash and a short training match wasm', () => {
     const code = `require(${JSON.stringify(HELPER)}).webgpuParity().then(
       (r) => console.log('RESULT ' + JSON.stringify(r)),
       (e) => console.log('RESULT ' + JSON.stringify({ error: e.message })));`;
@@ -63,6 +63,12 @@ describe('webgpu backend (opt-in) on the machine\'s WebGPU adapter', { skip }, (
       assert.ok(err < 1e-3, `gradient of ${g.name} differs by ${err} (relative)`);
       assert.ok(g.wasm.some((v) => v !== 0), `gradient of ${g.name} is all zeros: the comparison would prove nothing`);
     }
+    // Read back asynchronously from the GPU (a synchronous read has no way to work on webgpu in Node).
+    const cam = relativeError(result.gradCam.webgpu, result.gradCam.wasm);
+    assert.ok(cam < 1e-3, `Grad-CAM differs by ${cam} (relative)`);
+    assert.ok(result.gradCam.wasm.some((v) => v > 0), 'the Grad-CAM map is all zeros: the comparison would prove nothing');
+    assert.equal(result.weightsHash.webgpu[1], result.weightsHash.webgpu[0], 'the weights read back from the GPU hash as they did on the host');
+    assert.equal(result.weightsHash.wasm[1], result.weightsHash.wasm[0]);
     const { wasm, webgpu } = result.losses;
     assert.ok(wasm.every((l, i) => i === 0 || l < wasm[i - 1]), `wasm loss did not fall at every step: ${wasm.join(', ')}`);
     for (let i = 0; i < wasm.length; i++) {

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../../server/src/engine/backend/select';
+import { weightsHash } from '../../server/src/engine/cache/featureCache';
+import { createCam } from '../../server/src/engine/explain/cam';
 import type { BackendReport } from '../../server/src/engine/api';
 
 /**
@@ -14,6 +16,10 @@ export interface ParityResult {
   forward: { wasm: number[]; webgpu: number[] };
   gradients: { name: string; wasm: number[]; webgpu: number[] }[];
   losses: { wasm: number[]; webgpu: number[] };
+  /** Grad-CAM of the first image (the engine's CamMethod), read back from each backend. */
+  gradCam: { wasm: number[]; webgpu: number[] };
+  /** The feature cache's weights hash of the model before it ran (weights still on the host) and after (on the device). */
+  weightsHash: { wasm: [string, string]; webgpu: [string, string] };
 }
 
 const SIZE = 16;
@@ -43,14 +49,22 @@ function data(): { x: Float32Array; y: Float32Array } {
   return { x, y };
 }
 
-async function runOn(weights: Float32Array[] | null): Promise<{ weights: Float32Array[]; forward: number[]; gradients: { name: string; values: number[] }[]; losses: number[] }> {
+async function runOn(
+  weights: Float32Array[] | null,
+): Promise<{ weights: Float32Array[]; forward: number[]; gradients: { name: string; values: number[] }[]; losses: number[]; gradCam: number[]; weightsHash: [string, string] }> {
   const model = buildModel();
   if (weights) model.setWeights(weights.map((w, i) => tf.tensor(w, model.weights[i].shape as number[])));
   const initial = await Promise.all(model.getWeights().map(async (w) => (await w.data()) as Float32Array));
+  const hashBefore = await weightsHash(model);
   const { x: xs, y: ys } = data();
   const x = tf.tensor4d(xs, [BATCH, SIZE, SIZE, 3]);
   const y = tf.tensor2d(ys, [BATCH, CLASSES]);
   const forward = Array.from(await (model.predict(x) as tf.Tensor).data());
+  // The weights now live on the backend's device: read back there, as the feature cache and the CAM methods do.
+  const hashAfter = await weightsHash(model);
+  const cam = createCam('gradcam', model, model.layers[model.layers.length - 3].name); // the last conv, before pooling
+  const gradCam = Array.from((await cam.compute(x))[0].map);
+  cam.dispose();
   const loss = (): tf.Scalar => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: false }) as tf.Tensor) as tf.Scalar;
   const { grads } = tf.variableGrads(loss);
   const gradients = await Promise.all(Object.entries(grads).map(async ([name, g]) => ({ name: name.replace(/_\d+\//, '/'), values: Array.from(await g.data()) })));
@@ -60,7 +74,7 @@ async function runOn(weights: Float32Array[] | null): Promise<{ weights: Float32
     const l = optimizer.minimize(loss, true) as tf.Scalar;
     losses.push((await l.data())[0]);
   }
-  return { weights: initial, forward, gradients, losses };
+  return { weights: initial, forward, gradients, losses, gradCam, weightsHash: [hashBefore, hashAfter] };
 }
 
 export async function webgpuParity(): Promise<ParityResult> {
@@ -75,5 +89,7 @@ export async function webgpuParity(): Promise<ParityResult> {
     forward: { wasm: onWasm.forward, webgpu: onGpu.forward },
     gradients: onWasm.gradients.map((g, i) => ({ name: g.name, wasm: g.values, webgpu: onGpu.gradients[i].values })),
     losses: { wasm: onWasm.losses, webgpu: onGpu.losses },
+    gradCam: { wasm: onWasm.gradCam, webgpu: onGpu.gradCam },
+    weightsHash: { wasm: onWasm.weightsHash, webgpu: onGpu.weightsHash },
   };
 }

@@ -524,8 +524,11 @@ class FileExplainer {
     } else {
       this.cam ??= createCam(this.method, model, spec.featureLayer);
       const input = tf.tidy(() => spec.preprocess(stackImages([image], size)));
-      [out] = this.cam.compute(input, [target]);
-      input.dispose();
+      try {
+        [out] = await this.cam.compute(input, [target]);
+      } finally {
+        input.dispose();
+      }
     }
     return { decoded, image, out, upsampled: upsampleBilinear(out.map, out.width, out.height, size, size), maps: maps ?? undefined };
   }

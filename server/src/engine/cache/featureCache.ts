@@ -37,16 +37,19 @@ export interface FrozenKeyParts {
   weights: string;
 }
 
-/** sha256 over the frozen part's weights, names and values, in layer order. */
-export function weightsHash(model: tfl.LayersModel): string {
+/**
+ * sha256 over the frozen part's weights, names and values, in layer order. The values are read asynchronously: a
+ * synchronous read would stall the thread on a GPU backend (webgpu has none at all in Node once weights are on the GPU).
+ */
+export async function weightsHash(model: tfl.LayersModel): Promise<string> {
   const h = createHash('sha256');
   for (const layer of model.layers) {
     const values = layer.getWeights();
-    layer.weights.forEach((w, i) => {
+    for (const [i, w] of layer.weights.entries()) {
       h.update(`${w.originalName}:${values[i].shape.join('x')};`);
-      const data = values[i].dataSync() as Float32Array;
+      const data = (await values[i].data()) as Float32Array;
       h.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    });
+    }
   }
   return h.digest('hex');
 }

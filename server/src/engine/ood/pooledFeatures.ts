@@ -9,23 +9,27 @@ import { splitModelAt } from '../models/split';
  * The feature-cache key of a model's pooled features (everything up to and including the head's pooling). Training a
  * pooling + Dense head on a frozen base stores exactly these; the weights hash makes a fine-tuned base another key.
  */
-export function pooledKeyParts(config: Pick<RunConfig, 'backbone' | 'freezeAt' | 'imageSize'>, toPool: tfl.LayersModel): FrozenKeyParts {
-  return { backbone: config.backbone, cutAt: `${config.freezeAt}+${HEAD_POOL_LAYER}`, imageSize: config.imageSize, weights: weightsHash(toPool) };
+export async function pooledKeyParts(config: Pick<RunConfig, 'backbone' | 'freezeAt' | 'imageSize'>, toPool: tfl.LayersModel): Promise<FrozenKeyParts> {
+  return { backbone: config.backbone, cutAt: `${config.freezeAt}+${HEAD_POOL_LAYER}`, imageSize: config.imageSize, weights: await weightsHash(toPool) };
 }
 
 /** Looks up a run's pooled features in the disk cache: null for an image never stored (or with the cache off). */
 export function storedPooledFeatures(loaded: LoadedRun): (file: string) => Promise<Float32Array | null> {
   if (!featureCacheEnabled()) return async () => null;
-  let cache: FeatureCache | null = null;
-  let channels = 0;
+  // Made once, on the first lookup; concurrent lookups wait for the same one.
+  let opened: Promise<{ cache: FeatureCache; channels: number }> | null = null;
+  const open = async (): Promise<{ cache: FeatureCache; channels: number }> => {
+    const split = splitModelAt(loaded.model, HEAD_POOL_LAYER);
+    split.after.dispose(); // only the part up to the pooling is needed; this releases the head's extra use (see SplitModel.after)
+    const toPool = split.before;
+    return { cache: new FeatureCache(await pooledKeyParts(loaded.config, toPool)), channels: toPool.outputs[0].shape[1] as number };
+  };
   return async (file) => {
-    if (!cache) {
-      const split = splitModelAt(loaded.model, HEAD_POOL_LAYER);
-      split.after.dispose(); // only the part up to the pooling is needed; this releases the head's extra use (see SplitModel.after)
-      const toPool = split.before;
-      cache = new FeatureCache(pooledKeyParts(loaded.config, toPool));
-      channels = toPool.outputs[0].shape[1] as number;
-    }
+    opened ??= open().catch((e: unknown) => {
+      opened = null; // tried again on the next lookup
+      throw e;
+    });
+    const { cache, channels } = await opened;
     try {
       return await cache.get(await cache.keyOf(file), channels);
     } catch {

@@ -197,7 +197,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
   try {
     const rng = Rng.fromState(state.rngState);
     const cache = new FeatureCache(
-      pooledHead ? pooledKeyParts(config, before) : { backbone: spec.id, cutAt: config.freezeAt, imageSize: config.imageSize, weights: weightsHash(before) },
+      pooledHead ? await pooledKeyParts(config, before) : { backbone: spec.id, cutAt: config.freezeAt, imageSize: config.imageSize, weights: await weightsHash(before) },
     );
     const cacheOpts = featureCacheEnabled() ? cachedOutputs(cache, elementCount(frozen.outputShape), warn) : {};
     const streamOpts = (what: string): StreamOptions => ({

@@ -53,8 +53,12 @@ export abstract class CamMethod {
     this.head = split.after;
   }
 
-  /** input: a preprocessed NHWC batch. Returns one map per image; `targets[i]` (default: the predicted class) picks the class to explain. */
-  compute(input: tf.Tensor4D, targets?: (number | undefined)[]): CamOutput[] {
+  /**
+   * input: a preprocessed NHWC batch. Returns one map per image; `targets[i]` (default: the predicted class) picks the
+   * class to explain. Results are read back asynchronously: a synchronous read stalls the backend thread on a GPU
+   * backend, and webgpu has none at all in Node.
+   */
+  async compute(input: tf.Tensor4D, targets?: (number | undefined)[]): Promise<CamOutput[]> {
     if (this.disposed) throw new CxrError('INTERNAL', 'This CAM explainer was disposed; create a new one with createCam.');
     this.checkInput(input);
     const batch = input.shape[0];
@@ -63,9 +67,10 @@ export abstract class CamMethod {
     }
     const [features, probs] = this.forward.predict(input) as [tf.Tensor4D, tf.Tensor2D];
     try {
-      const probabilities = probs.arraySync();
+      const probabilities = (await probs.array()) as number[][];
       const [, height, width, channels] = features.shape;
-      return probabilities.map((p, i) => {
+      const outputs: CamOutput[] = [];
+      for (const [i, p] of probabilities.entries()) {
         const target = targets?.[i] ?? argMax(p);
         if (!Number.isInteger(target) || target < 0 || target >= p.length) {
           throw new CxrError('INVALID_ARGUMENT', `Target class ${target} is not a class index in 0..${p.length - 1}.`);
@@ -75,14 +80,19 @@ export abstract class CamMethod {
           const a = tf.reshape(tf.slice(features, [i, 0, 0, 0], [1, height, width, channels]), [height * width, channels]);
           return tf.reshape(tf.matMul(a, tf.reshape(weights, [channels, 1])), [height * width]);
         });
-        const raw = rawTensor.dataSync() as Float32Array;
-        rawTensor.dispose();
+        let raw: Float32Array;
+        try {
+          raw = (await rawTensor.data()) as Float32Array;
+        } finally {
+          rawTensor.dispose();
+        }
         if (raw.some((v) => !Number.isFinite(v))) {
           throw new CxrError('INTERNAL', `The ${this.constructor.name} map for image ${i} has non-finite values; the model output is broken (NaN weights?).`);
         }
         const { map, allZero } = this.normalise(raw);
-        return { map, width, height, target, probabilities: p, allZero };
-      });
+        outputs.push({ map, width, height, target, probabilities: p, allZero });
+      }
+      return outputs;
     } finally {
       features.dispose();
       probs.dispose();
