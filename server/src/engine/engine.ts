@@ -52,7 +52,8 @@ import { renderTrustMarkdown } from './eval/trustReport';
 import { trustEvaluation } from './eval/trustEvaluation';
 import { classCurves } from './eval/curves';
 import { createCam, type CamMethod, type CamOutput } from './explain/cam';
-import { renderCamGrid, renderOverlayPng, renderOverlayPngRect, upsampleBilinear } from './explain/render';
+import { renderCamGrid, renderOverlayPng, renderOverlayPngRect, upsampleBilinear, type CamGridTile } from './explain/render';
+import { camGridTilesBatched } from './explain/camGridTiles';
 import { RunSession, type ClassMaps } from './inference/runSession';
 import { gradientFreeEngine } from './onnx/runtime';
 import { cacheInfo, clearCache } from './cache/featureCache';
@@ -389,12 +390,13 @@ export class Engine {
     const { config, spec } = loaded;
     const out = this.paths.check(path.resolve(req.out), 'output file');
     const items = (await selectItems(loaded, req.data, req.split ?? 'test', this.paths)).slice(0, req.limit ?? 66);
+    const batched = await camGridTilesBatched(session, items, req.method ?? 'cam');
+    const tiles: CamGridTile[] = batched?.tiles ?? [];
+    const unreadable: ExcludedImage[] = batched?.unreadable ?? [];
     const explainer = new FileExplainer(session, req.method ?? 'cam');
     const size = config.imageSize;
-    const tiles = [];
-    const unreadable: ExcludedImage[] = [];
     try {
-      for (const item of items) {
+      for (const item of batched ? [] : items) {
         let explained: Awaited<ReturnType<FileExplainer['explain']>>;
         try {
           explained = await explainer.explain(item.path);

@@ -1,12 +1,11 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { ExcludedImage } from '../api';
-import { decodeImage } from '../data/decode';
-import { SKIPPABLE_DECODE_ERRORS } from '../train/featureStream';
 import { CxrError } from '../errors';
 import { camDense } from '../explain/cam/head';
 import { minMaxNormalise, reluMaxNormalise, type NormalisedMap } from '../explain/cam/normalise';
 import { splitModelAt } from '../models/split';
-import { mapLimit, yieldToEventLoop } from '../util/concurrency';
+import { yieldToEventLoop } from '../util/concurrency';
+import { forEachDecodedChunk } from './decodeAhead';
 import { createForwardPass, type ForwardPass, type PassEngine } from './forwardPass';
 import type { LoadedRun } from './runModel';
 
@@ -98,32 +97,24 @@ export class RunSession {
   ): Promise<{ probs: (number[] | null)[]; unreadable: ExcludedImage[] }> {
     const size = this.loaded.config.imageSize;
     const pixels = size * size * 3;
-    const chunk = 16;
     const out: (number[] | null)[] = [];
     const unreadable: ExcludedImage[] = [];
-    for (let start = 0; start < files.length; start += chunk) {
-      if (signal?.aborted) throw new CxrError('CANCELLED', 'Cancelled.');
-      const part = files.slice(start, start + chunk);
-      const decoded = await mapLimit(part, 4, async (file) => {
-        try {
-          return (await decodeImage(file, size)).data;
-        } catch (e) {
-          if (!skipUnreadable || !(e instanceof CxrError && SKIPPABLE_DECODE_ERRORS.has(e.code))) throw e;
-          unreadable.push({ file, code: e.code, reason: e.message });
-          return null;
-        }
-      });
-      const readable = decoded.filter((d): d is Float32Array => d !== null);
+    await forEachDecodedChunk(files, { size, chunk: 16, skipUnreadable, signal }, async (attempts, start) => {
+      const readable = attempts.flatMap((a) => ('image' in a ? [a.image.data] : []));
       const batch = new Float32Array(readable.length * pixels);
       readable.forEach((d, k) => batch.set(d, k * pixels));
       const probs = readable.length > 0 ? await this.classify(batch, readable.length) : [];
       let next = 0;
-      for (const d of decoded) out.push(d === null ? null : probs[next++]);
-      onProgress?.(Math.min(start + chunk, files.length), files.length);
+      for (const a of attempts) {
+        if ('image' in a) out.push(probs[next++]);
+        else {
+          out.push(null);
+          unreadable.push({ file: a.file, code: a.error.code, reason: a.error.message });
+        }
+      }
+      onProgress?.(Math.min(start + attempts.length, files.length), files.length);
       await yieldToEventLoop();
-    }
-    // mapLimit finishes files out of order: report them in the order given.
-    unreadable.sort((a, b) => files.indexOf(a.file) - files.indexOf(b.file));
+    });
     return { probs: out, unreadable };
   }
 
@@ -150,30 +141,17 @@ export class RunSession {
 
   /** Probabilities and every class's CAM and Grad-CAM for one decoded image; null unless the head is pooling + Dense. */
   async explainAll(image: Float32Array): Promise<ClassMaps | null> {
+    return (await this.explainMany(image, 1))?.[0] ?? null;
+  }
+
+  /** explainAll for `n` decoded images in one pass (a batch of n); null unless the head is pooling + Dense. */
+  async explainMany(batch: Float32Array, n: number): Promise<ClassMaps[] | null> {
     const head = this.camHead;
     if (!head) return null;
-    const [features, probs] = await this.pass.run(image, 1);
-    const positions = head.height * head.width;
-    const cam: NormalisedMap[] = [];
-    const gradcam: NormalisedMap[] = [];
-    for (let c = 0; c < head.classes; c++) {
-      const raw = new Float32Array(positions);
-      for (let p = 0; p < positions; p++) {
-        let sum = 0;
-        const row = p * head.channels;
-        for (let k = 0; k < head.channels; k++) sum += features[row + k] * head.kernel[k * head.classes + c];
-        raw[p] = sum;
-      }
-      if (raw.some((v) => !Number.isFinite(v))) {
-        throw new CxrError('INTERNAL', 'The class map has non-finite values; the model output is broken (NaN weights?).');
-      }
-      cam.push(minMaxNormalise(raw));
-      gradcam.push(reluMaxNormalise(raw));
-    }
-    const pooled = new Float32Array(head.channels);
-    for (let p = 0; p < positions; p++) for (let k = 0; k < head.channels; k++) pooled[k] += features[p * head.channels + k];
-    for (let k = 0; k < head.channels; k++) pooled[k] /= positions;
-    return { width: head.width, height: head.height, probabilities: Array.from(probs), pooled, cam, gradcam };
+    const [features, probs] = await this.pass.run(batch, n);
+    const perImage = head.height * head.width * head.channels;
+    return Array.from({ length: n }, (_, i) =>
+      classMaps(head, features.subarray(i * perImage, (i + 1) * perImage), probs.subarray(i * head.classes, (i + 1) * head.classes)));
   }
 
   /**
@@ -190,6 +168,31 @@ export class RunSession {
   dispose(): void {
     this.pass.dispose();
   }
+}
+
+/** Every class's CAM and Grad-CAM of one image from its feature map (positions x channels) and probabilities. */
+function classMaps(head: CamHead, features: Float32Array, probs: Float32Array): ClassMaps {
+  const positions = head.height * head.width;
+  const cam: NormalisedMap[] = [];
+  const gradcam: NormalisedMap[] = [];
+  for (let c = 0; c < head.classes; c++) {
+    const raw = new Float32Array(positions);
+    for (let p = 0; p < positions; p++) {
+      let sum = 0;
+      const row = p * head.channels;
+      for (let k = 0; k < head.channels; k++) sum += features[row + k] * head.kernel[k * head.classes + c];
+      raw[p] = sum;
+    }
+    if (raw.some((v) => !Number.isFinite(v))) {
+      throw new CxrError('INTERNAL', 'The class map has non-finite values; the model output is broken (NaN weights?).');
+    }
+    cam.push(minMaxNormalise(raw));
+    gradcam.push(reluMaxNormalise(raw));
+  }
+  const pooled = new Float32Array(head.channels);
+  for (let p = 0; p < positions; p++) for (let k = 0; k < head.channels; k++) pooled[k] += features[p * head.channels + k];
+  for (let k = 0; k < head.channels; k++) pooled[k] /= positions;
+  return { width: head.width, height: head.height, probabilities: Array.from(probs), pooled, cam, gradcam };
 }
 
 function featureOutput(model: tfl.LayersModel, featureLayer: string): tfl.SymbolicTensor {

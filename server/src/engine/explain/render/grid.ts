@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { CxrError } from '../../errors';
-import { renderOverlayPng } from './overlay';
+import { blendOverlay, renderOverlayPng } from './overlay';
 
 export interface CamGridTile {
   unitRgb: Float32Array;
@@ -50,9 +50,14 @@ export async function renderCamGrid(tiles: CamGridTile[], opts: CamGridOptions =
     const t = tiles[i];
     const left = GAP + (i % columns) * cellW;
     const top = GAP + titleHeight + Math.floor(i / columns) * cellH;
-    let png = await renderOverlayPng(t.unitRgb, t.size, t.heatmap01);
-    if (t.size !== tileSize) png = await sharp(png).resize(tileSize, tileSize, { kernel: 'cubic' }).png().toBuffer();
-    composites.push({ input: png, left, top: top + captionHeight });
+    if (t.size === tileSize) {
+      // Raw pixels: no PNG to encode here and decode again in the composite.
+      const rgb = blendOverlay(t.unitRgb, t.size, t.heatmap01);
+      composites.push({ input: Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), raw: { width: t.size, height: t.size, channels: 3 }, left, top: top + captionHeight });
+    } else {
+      const png = await sharp(await renderOverlayPng(t.unitRgb, t.size, t.heatmap01)).resize(tileSize, tileSize, { kernel: 'cubic' }).png().toBuffer();
+      composites.push({ input: png, left, top: top + captionHeight });
+    }
     const colour = t.predicted === t.real ? GRID_COLOURS.correct : GRID_COLOURS.wrong;
     const caption = `${t.predicted} / ${t.real}`;
     // A nested <svg> clips its content, so a long caption can never spill into the neighbouring tile's.
