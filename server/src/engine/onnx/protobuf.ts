@@ -64,7 +64,11 @@ export class ProtoWriter {
   message(field: number, build: (w: ProtoWriter) => void): this {
     const inner = new ProtoWriter();
     build(inner);
-    return this.bytes(field, inner.finish());
+    // The inner message's pieces are taken over as they are: a weights tensor nested three deep is copied once, in finish().
+    this.tag(field, 2);
+    this.varint(inner.length);
+    for (const c of inner.chunks) this.push(c);
+    return this;
   }
 
   finish(): Uint8Array {
