@@ -100,10 +100,25 @@ export class FeatureCache {
 
 /** Writes a cache entry under a temporary name and renames it, so a reader never sees half an entry. */
 export async function writeEntryAtomic(file: string, data: Uint8Array | string): Promise<void> {
-  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  const dir = path.dirname(file);
+  // One mkdir per folder and process (hundreds of entries share 256 folders); a folder removed since is made again.
+  if (!madeDirs.has(dir)) await makeDir(dir);
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  await fs.promises.writeFile(tmp, data);
+  try {
+    await fs.promises.writeFile(tmp, data);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    await makeDir(dir);
+    await fs.promises.writeFile(tmp, data);
+  }
   await fs.promises.rename(tmp, file);
+}
+
+const madeDirs = new Set<string>();
+
+async function makeDir(dir: string): Promise<void> {
+  await fs.promises.mkdir(dir, { recursive: true });
+  madeDirs.add(dir);
 }
 
 /** The cache's sub-folders and the entry files each holds (nothing else in `dir` is counted or removed). */
