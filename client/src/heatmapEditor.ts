@@ -104,8 +104,10 @@ class HeatmapSession {
   }
 
   private async init(): Promise<void> {
-    this.state.imageSrc = await this.inlineImage();
-    await this.loadModelAndExplain();
+    // Reading the image and asking for the run's classes overlap: the explain request waits for both.
+    const [imageSrc, model] = await Promise.all([this.inlineImage(), this.modelInfo()]);
+    this.state.imageSrc = imageSrc;
+    await this.loadModelAndExplain(model);
   }
 
   private async inlineImage(): Promise<string | null> {
@@ -122,8 +124,8 @@ class HeatmapSession {
     }
   }
 
-  private async loadModelAndExplain(): Promise<void> {
-    this.state.model = await this.modelInfo();
+  private async loadModelAndExplain(known?: HeatmapModelInfo | null): Promise<void> {
+    this.state.model = known !== undefined ? known : await this.modelInfo();
     this.state.result = null;
     if (!this.state.model) {
       this.state.loading = false;

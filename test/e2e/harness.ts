@@ -448,13 +448,16 @@ export class CodeServerSession {
 
   /** Runs the item `label` of the open context menu. A click right after the menu opens is sometimes swallowed, so
    * the item is hovered (which focuses it) and run with Enter; the menu must then close. */
-  async contextMenuItem(label: string): Promise<void> {
+  /** Picks an item of the open context menu; returns the time (epoch ms) it was chosen, for open-to-result timings. */
+  async contextMenuItem(label: string): Promise<number> {
     const menu = this.page.locator('.monaco-menu');
     const item = menu.locator('.action-item').filter({ has: this.page.locator('.action-label', { hasText: new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`) }) }).first();
     await item.hover();
     await this.page.locator('.monaco-menu .action-item.focused').filter({ hasText: label }).waitFor();
+    const chosenAt = Date.now();
     await this.page.keyboard.press('Enter');
     await menu.first().waitFor({ state: 'hidden' });
+    return chosenAt;
   }
 
   async showExplorer(): Promise<void> {

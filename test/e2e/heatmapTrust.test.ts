@@ -17,6 +17,7 @@ import { trainTinyRun, CodeServerSession, escapeRegExp, useSession } from './har
 const heat = WebviewIds.heatmap;
 const CLASSES = ['Covid', 'Normal', 'Viral Pneumonia'];
 const XRAY = 'data/ci-tiny/test/Covid/0105.png';
+const SECOND_XRAY = 'data/ci-tiny/test/Normal/0101.jpeg';
 /** A colour photo from the MobileNetV2 samples, copied into the workspace. */
 const PHOTO = 'cat.jpg';
 const scratch = scratchDirFactory();
@@ -42,17 +43,27 @@ describe('CXR Studio heatmap viewer: local class and method switches', { timeout
     await s.statusBarItem('cxr.status').filter({ hasText: /· heatmap-trust$/ }).waitFor({ timeout: 90_000 });
   });
 
-  async function openHeatmap(relPath: string): Promise<FrameLocator> {
+  /** Opens the viewer and records open-to-overlay: from choosing "Show Heatmap" to the webview drawing the first overlay. */
+  async function openHeatmap(relPath: string, timing: string): Promise<FrameLocator> {
     await s.rightClickExplorer(relPath);
-    await s.contextMenuItem('Show Heatmap');
+    const chosenAt = await s.contextMenuItem('Show Heatmap');
     await s.tab(`Heatmap: ${path.basename(relPath)}`).waitFor();
     const view = await s.webviewWith(heat.canvas, 60_000);
-    await view.locator(`#${heat.canvas}`).waitFor({ state: 'visible', timeout: 60_000 });
+    const canvas = view.locator(`#${heat.canvas}`);
+    await canvas.waitFor({ state: 'visible', timeout: 60_000 });
+    const at = async (name: string) => Number(await canvas.getAttribute(`data-${name}-at`));
+    const [frameAt, scriptAt, resultAt, overlayAt] = [await at('frame'), await at('script'), await at('result'), await at('overlay')];
+    assert.ok(overlayAt >= chosenAt, `overlay drawn at ${overlayAt}, after the command at ${chosenAt}`);
+    s.timings[timing] = overlayAt - chosenAt;
+    process.stderr.write(
+      `[e2e] ${timing}: ${overlayAt - chosenAt} ms = webview frame created ${frameAt - chosenAt}, its script running ${scriptAt - frameAt}, ` +
+        `the explain reply there ${resultAt - scriptAt}, overlay drawn ${overlayAt - resultAt}\n`,
+    );
     return view;
   }
 
   it('switches target class and method from the one reply, without a backend request', async () => {
-    const view = await openHeatmap(XRAY);
+    const view = await openHeatmap(XRAY, 'open-to-overlay-first');
     const canvas = view.locator(`#${heat.canvas}`);
     await canvas.and(view.locator('[data-backend-explains="1"]')).waitFor();
     const predicted = (await canvas.getAttribute('data-target')) ?? '';
@@ -60,6 +71,12 @@ describe('CXR Studio heatmap viewer: local class and method switches', { timeout
     assert.equal(await canvas.getAttribute('data-method'), 'cam');
     const original = await canvas.evaluate((el) => el.toDataURL());
     const switches: number[] = [];
+    const toFrame: number[] = [];
+    const switchTimes = async (): Promise<void> => {
+      await canvas.and(view.locator('[data-switch-frame-ms]:not([data-switch-frame-ms=""])')).waitFor();
+      switches.push(Number(await canvas.getAttribute('data-switch-ms')));
+      toFrame.push(Number(await canvas.getAttribute('data-switch-frame-ms')));
+    };
 
     for (const other of CLASSES.filter((c) => c !== predicted)) {
       await view.locator(`#${heat.target}`).click();
@@ -67,12 +84,12 @@ describe('CXR Studio heatmap viewer: local class and method switches', { timeout
       await canvas.and(view.locator(`[data-target="${other}"]`)).waitFor();
       assert.notEqual(await canvas.evaluate((el) => el.toDataURL()), original, `the overlay for ${other} differs from ${predicted}'s`);
       assert.equal(await canvas.getAttribute('data-backend-explains'), '1', `switching to ${other} sent no explain request`);
-      switches.push(Number(await canvas.getAttribute('data-switch-ms')));
+      await switchTimes();
     }
     await view.locator(`#${heat.method}`).click();
     await view.locator(`#${heat.method} li[role="option"]`).filter({ hasText: exactly('Grad-CAM') }).click();
     await canvas.and(view.locator('[data-method="gradcam"]')).waitFor();
-    switches.push(Number(await canvas.getAttribute('data-switch-ms')));
+    await switchTimes();
     await view.locator('#heatmap-meta').filter({ hasText: /· Grad-CAM for / }).waitFor();
 
     // Back to CAM and the predicted class: exactly the first overlay again.
@@ -83,12 +100,20 @@ describe('CXR Studio heatmap viewer: local class and method switches', { timeout
     await canvas.and(view.locator(`[data-target="${predicted}"][data-method="cam"]`)).waitFor();
     assert.equal(await canvas.evaluate((el) => el.toDataURL()), original, 'the predicted class\'s CAM is drawn again');
     assert.equal(await canvas.getAttribute('data-backend-explains'), '1', 'no switch asked the backend');
-    assert.ok(switches.every((ms) => Number.isFinite(ms) && ms >= 0), `switch times ${switches.join(', ')} ms`);
-    process.stderr.write(`[e2e] heatmap switch times in the webview (ms): ${switches.join(', ')}\n`);
+    assert.ok([...switches, ...toFrame].every((ms) => Number.isFinite(ms) && ms >= 0), `switch times ${switches.join(', ')} ms`);
+    process.stderr.write(`[e2e] heatmap switch times in the webview (ms): its own work ${switches.join(', ')}; to the next frame ${toFrame.join(', ')}\n`);
+  });
+
+  it('opens a second X-ray with the model warm (open-to-overlay printed with the timings)', async () => {
+    const view = await openHeatmap(SECOND_XRAY, 'open-to-overlay-warm');
+    const canvas = view.locator(`#${heat.canvas}`);
+    assert.ok(CLASSES.includes((await canvas.getAttribute('data-target')) ?? ''), 'the overlay is for a class of the model');
+    assert.equal(await canvas.getAttribute('data-backend-explains'), '1');
+    process.stderr.write(`[e2e] heatmap open-to-overlay (ms): first ${s.timings['open-to-overlay-first']}, warm ${s.timings['open-to-overlay-warm']}\n`);
   });
 
   it('shows a photo as refused, "not a chest radiograph", and an X-ray with its calibrated confidence', async () => {
-    const photo = await openHeatmap(PHOTO);
+    const photo = await openHeatmap(PHOTO, 'open-to-overlay-photo');
     await photo.locator(`#${heat.predicted}`).filter({ hasText: /^Refused: not a chest radiograph$/ }).waitFor({ timeout: 60_000 });
     const verdict = photo.locator(`#${heat.trust}`);
     assert.equal(await verdict.getAttribute('data-status'), 'refused');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { blendOverlay, escapeXml, jet, renderCamGrid, renderOverlayPng, upsampleBilinear } from '../../server/src/engine/explain/render';
+import { blendOverlay, escapeXml, jet, JET_BYTES, jetIndex, renderCamGrid, renderOverlayPng, upsampleBilinear } from '../../server/src/engine/explain/render';
 import { CxrError } from '../../server/src/engine/errors';
 
 test("jet equals matplotlib's plt.cm.jet(v)[:3]", () => {
@@ -23,6 +23,14 @@ test("jet equals matplotlib's plt.cm.jet(v)[:3]", () => {
   assert.deepEqual(jet(-0.2), jet(0)); // under -> first entry
   assert.deepEqual(jet(1.7), jet(1)); // over -> last entry
   assert.deepEqual(jet(Number.NaN), [0, 0, 0]);
+});
+
+test("jet's byte table (what the heatmap viewer draws) gives Math.round(255 * jet(v)) for every v", () => {
+  for (let k = -20; k <= 1020; k++) {
+    const v = k / 1000;
+    const j = jetIndex(v) * 3;
+    assert.deepEqual([JET_BYTES[j], JET_BYTES[j + 1], JET_BYTES[j + 2]], jet(v).map((c) => Math.round(255 * c)), `v = ${v}`);
+  }
 });
 
 test('bilinear upsampling uses half-pixel centres like cv2.resize(INTER_LINEAR)', () => {

@@ -51,3 +51,14 @@ export function jet(v: number): [number, number, number] {
   const i = jetIndex(v);
   return [RED[i], GREEN[i], BLUE[i]];
 }
+
+/** The table as 8-bit RGB (3 bytes per entry, Math.round(255 * value)): what a canvas draws, without an array per pixel. */
+export const JET_BYTES: Uint8Array = (() => {
+  const out = new Uint8Array(N * 3);
+  for (let i = 0; i < N; i++) {
+    out[3 * i] = Math.round(255 * RED[i]);
+    out[3 * i + 1] = Math.round(255 * GREEN[i]);
+    out[3 * i + 2] = Math.round(255 * BLUE[i]);
+  }
+  return out;
+})();
