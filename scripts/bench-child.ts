@@ -2,6 +2,9 @@
  * One measured job in its own process, for scripts/bench.ts: `train` (with phase times) or `evaluate` / `cam-grid`.
  * Prints one JSON line on stdout ending with this process's peak RSS.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { AuditResult } from '../server/src/engine/api';
 import { Engine } from '../server/src/engine/engine';
 import { train } from '../server/src/engine/train/trainer';
 
@@ -20,7 +23,7 @@ async function main(): Promise<void> {
       if (e.kind === 'phase' && e.phase === 'training' && marks.training === undefined) marks.training = performance.now() - t0;
       if (e.kind === 'phase' && e.message.includes('from the cache')) result.cache = e.message;
     });
-    result = { ...result, status: r.status, loss: r.history.at(-1)?.loss };
+    result = { ...result, status: r.status, loss: r.history.at(-1)?.loss, audit: auditSummary(out) };
   } else if (job === 'frozen-train') {
     // The trainer alone (no dataset audit before it, no OOD fit after it): the frozen pass and the head epochs.
     const [data, out, seed, epochs] = args;
@@ -46,6 +49,16 @@ async function main(): Promise<void> {
   const report = { job, seconds, marks: Object.fromEntries(Object.entries(marks).map(([k, v]) => [k, v / 1000])), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), ...result };
   process.stdout.write(JSON.stringify(report) + '\n');
   engine.dispose();
+}
+
+/** The audit the run saved: images probed and duplicate pairs counted, and the size of its JSON. */
+function auditSummary(runDir: string): string {
+  const file = path.join(runDir, 'audit.json');
+  if (!fs.existsSync(file)) return 'no audit.json';
+  const text = fs.readFileSync(file, 'utf8');
+  const a = JSON.parse(text) as AuditResult;
+  const probes = a.probes ? `${a.probes.decoded} probes decoded, ${a.probes.fromCache} from the cache` : '';
+  return `${probes}; ${a.duplicateTotals?.pairs ?? a.duplicates.length} duplicate pairs, ${a.duplicates.length} listed; audit.json ${(text.length / 1024).toFixed(0)} KiB`;
 }
 
 main().catch((e) => {
