@@ -3,7 +3,8 @@
  * high-contrast themes, measured on the rendered page: every piece of text has a WCAG 2.x AA contrast ratio against
  * the background actually behind it (4.5:1, large text 3:1), and the curves of the dashboard's charts are drawn in
  * colours that reach 3:1 (non-text contrast) against the page. Screenshots of each view in each theme go
- * to test-artifacts/e2e/themes/.
+ * to test-artifacts/e2e/themes/. The same views read to a screen reader (test/e2e/accessibility.ts: landmark, heading,
+ * named controls, live announcements, the numbers behind each chart) and one action in each works by keyboard alone.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -15,6 +16,7 @@ import { Engine } from '../../server/src/engine/engine';
 import { scratchDirFactory } from '../helpers/scratch';
 import { CI_TINY, MOBILENET_NOTOP_MANIFEST, requireShared } from '../helpers/shared';
 import { canvasPixelsNear, contrastRatio, parseColor, sampleChartColours, sampleText, textContrast } from './contrast';
+import { auditAccessibility, tabTo } from './accessibility';
 import { CodeServerSession, useSession } from './harness';
 
 const dash = WebviewIds.dashboard;
@@ -90,6 +92,58 @@ describe('CXR Studio webviews in four colour themes', { timeout: 600_000 }, () =
     await s.webviewWith(heat.canvas, 60_000);
     for (const v of views) await s.tab(v.tab()).waitFor();
     await s.clearNotifications().catch(() => undefined);
+  });
+
+  it('reads to a screen reader (landmark, heading, named controls, live results, tables behind the charts) and works by keyboard', async () => {
+    const viewOf = async (i: number): Promise<FrameLocator> => {
+      await s.tab(views[i].tab()).click();
+      const frame = await s.webviewWith(views[i].id);
+      await views[i].ready(frame);
+      return frame;
+    };
+    const noProblems = async (name: string, frame: FrameLocator): Promise<string> => {
+      const { snapshot, problems } = await auditAccessibility(frame);
+      assert.deepEqual(problems, [], `${name}:\n${snapshot}`);
+      return snapshot;
+    };
+
+    // Dashboard: the end of training is announced; the charts' numbers are in a named table; Show logs by keyboard.
+    let v = await viewOf(0);
+    await noProblems('dashboard', v);
+    assert.match((await v.locator('#dashboard-announcer').textContent()) ?? '', new RegExp(`^Training completed: ${EPOCHS} of ${EPOCHS} epochs run, best epoch \\d+\\.$`));
+    assert.equal(await v.getByRole('img', { name: 'Training and validation loss per epoch' }).getAttribute('aria-describedby'), 'epochs-caption');
+    assert.equal(await v.getByRole('table', { name: /^Loss and accuracy per epoch/ }).locator('tbody tr').count(), EPOCHS);
+    await tabTo(s.page, v.locator('h1'), v.getByRole('button', { name: 'Show logs' }));
+    await s.page.keyboard.press('Enter');
+    const panel = s.page.locator('.part.panel');
+    await panel.locator('.view-lines').first().waitFor();
+    await s.runCommand('View: Hide Panel');
+    await panel.waitFor({ state: 'hidden' });
+
+    // Evaluation: the result is announced; the curves are described by their legend; the normalise toggle by Space.
+    v = await viewOf(1);
+    await noProblems('evaluation', v);
+    assert.match((await v.locator('#evaluation-announcer').textContent()) ?? '', /^Evaluation of themed on the test split, \d+ images: accuracy \d+\.\d%/);
+    assert.equal(await v.getByRole('img', { name: 'ROC curves, one per class' }).getAttribute('aria-describedby'), evalIds.curveLegend);
+    assert.match(await v.locator(`#${evalIds.curveLegend}`).innerText(), /AUC/);
+    const matrix = v.locator(`#${evalIds.confusionMatrix}`);
+    await tabTo(s.page, v.locator('#eval-title'), v.locator(`#${evalIds.normalize}`));
+    await s.page.keyboard.press('Space');
+    await matrix.locator('caption', { hasText: 'share of the row' }).waitFor();
+    await s.page.keyboard.press('Space');
+    await matrix.locator('caption', { hasText: 'image counts' }).waitFor();
+
+    // Heatmap viewer: the overlay has a text alternative saying where it is strong; the opacity slider by arrow keys.
+    v = await viewOf(2);
+    await noProblems('heatmap', v);
+    const overlay = await v.locator(`#${heat.canvas}`).getAttribute('aria-label');
+    assert.match(overlay ?? '', /^(CAM|Grad-CAM) heatmap for .+, (strongest in the (upper|middle|lower) (left|centre|right)|strongest in the centre|flat)/);
+    assert.ok(((await v.locator('#heatmap-announcer').textContent()) ?? '').endsWith(`${overlay}.`), 'the prediction and the overlay are announced');
+    await tabTo(s.page, v.locator(`#${heat.predicted}`), v.locator(`#${heat.opacity}`));
+    await s.page.keyboard.press('ArrowRight');
+    await v.locator('#opacity-value').filter({ hasText: /^40%$/ }).waitFor();
+    await s.page.keyboard.press('ArrowLeft');
+    await v.locator('#opacity-value').filter({ hasText: /^35%$/ }).waitFor();
   });
 
   for (const { theme, body } of THEMES) {

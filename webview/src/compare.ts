@@ -3,7 +3,7 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { VscodeButton } from '@vscode-elements/elements/dist/vscode-button/vscode-button.js';
 import { COMPARE_COLUMNS, diffConfigs, sortRuns, type CompareColumn, type CompareRun, type CompareSort } from '../../common/src/compareRuns';
 import { CompareIds as ids, type CompareFromWebview, type CompareState, type CompareToWebview } from '../../common/src/webviewProtocol';
-import { append, byId, clear, h } from './dom';
+import { append, byId, clear, h, mainLandmark } from './dom';
 import { interval, percent } from './format';
 import { OverlayChart } from './overlayChart';
 import { onThemeChange } from './theme';
@@ -48,7 +48,7 @@ function buildLayout(): void {
     byId(ids.diffOnly).focus();
   } } });
   append(
-    document.body,
+    mainLandmark(),
     h(
       'header',
       { className: 'page-header' },

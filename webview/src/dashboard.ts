@@ -13,7 +13,7 @@ import {
   WebviewIds,
 } from '../../common/src/webviewProtocol';
 import { CurveChart } from './curveChart';
-import { append, byId, clear, h } from './dom';
+import { append, byId, clear, h, liveAnnouncer, mainLandmark } from './dom';
 import { batchesDone, etaSeconds, formatDuration, phasePercent, trainingPercent } from '../../common/src/trainingProgress';
 import { fixed, percent } from './format';
 import { onThemeChange } from './theme';
@@ -47,7 +47,7 @@ function buildLayout(): void {
   logs.addEventListener('click', () => vscode.postMessage({ type: 'showLogs' }));
 
   append(
-    document.body,
+    mainLandmark(),
     h(
       'header',
       { className: 'page-header' },
@@ -57,13 +57,14 @@ function buildLayout(): void {
       h(
         'div',
         { id: ids.phase, className: 'phase' },
-        h('span', { id: 'phase-text', attrs: { role: 'status' } }),
+        // Not a live region: it changes with every batch. The announcer below speaks phases, epochs and the end.
+        h('span', { id: 'phase-text' }),
         h('span', { id: ids.eta, className: 'hint' }),
         h('vscode-progress-bar', { id: 'phase-progress', attrs: { 'aria-label': 'Training progress' } }),
       ),
     ),
     h('div', { id: 'error', className: 'message error', attrs: { role: 'alert' } }),
-    h('ul', { id: 'warnings', className: 'warnings' }),
+    h('ul', { id: 'warnings', className: 'warnings', attrs: { 'aria-label': 'Warnings' } }),
     h(
       'section',
       { className: 'charts' },
@@ -71,13 +72,13 @@ function buildLayout(): void {
         'div',
         { className: 'chart-box' },
         h('h2', { text: 'Loss' }),
-        h('div', { className: 'chart-canvas' }, h('canvas', { id: ids.lossChart, attrs: { role: 'img', 'aria-label': 'Training and validation loss per epoch' } }), h('p', { className: 'chart-empty' })),
+        h('div', { className: 'chart-canvas' }, h('canvas', { id: ids.lossChart, attrs: { role: 'img', 'aria-label': 'Training and validation loss per epoch', 'aria-describedby': 'epochs-caption' } }), h('p', { className: 'chart-empty' })),
       ),
       h(
         'div',
         { className: 'chart-box' },
         h('h2', { text: 'Accuracy' }),
-        h('div', { className: 'chart-canvas' }, h('canvas', { id: ids.accuracyChart, attrs: { role: 'img', 'aria-label': 'Training and validation accuracy per epoch' } }), h('p', { className: 'chart-empty' })),
+        h('div', { className: 'chart-canvas' }, h('canvas', { id: ids.accuracyChart, attrs: { role: 'img', 'aria-label': 'Training and validation accuracy per epoch', 'aria-describedby': 'epochs-caption' } }), h('p', { className: 'chart-empty' })),
       ),
     ),
     h('details', { className: 'config-section' }, h('summary', {}, h('h2', { text: 'Configuration' })), h('div', { id: ids.config })),
@@ -88,7 +89,8 @@ function buildLayout(): void {
       h(
         'table',
         { id: ids.epochTable, className: 'data-table' },
-        h('thead', {}, h('tr', {}, ...['Epoch', 'Loss', 'Accuracy', 'Val loss', 'Val accuracy', 'Time'].map((t) => h('th', { text: t })))),
+        h('caption', { id: 'epochs-caption', className: 'sr-only', text: 'Loss and accuracy per epoch, the numbers the charts above plot' }),
+        h('thead', {}, h('tr', {}, ...['Epoch', 'Loss', 'Accuracy', 'Val loss', 'Val accuracy', 'Time'].map((t) => h('th', { text: t, attrs: { scope: 'col' } })))),
         h('tbody', {}),
       ),
     ),
@@ -96,6 +98,7 @@ function buildLayout(): void {
 }
 
 buildLayout();
+const announce = liveAnnouncer('dashboard-announcer');
 const lossChart = new CurveChart(byId<HTMLCanvasElement>(ids.lossChart), { percent: false });
 const accuracyChart = new CurveChart(byId<HTMLCanvasElement>(ids.accuracyChart), { percent: true });
 onThemeChange(() => {
@@ -132,6 +135,22 @@ function render(): void {
   lossChart.update(epochs, s?.batches.map((b) => ({ x: b.x, y: b.loss })) ?? [], s?.epochs.map((e) => ({ x: e.epoch, y: e.loss })) ?? [], s?.epochs.map((e) => ({ x: e.epoch, y: e.valLoss })) ?? []);
   accuracyChart.update(epochs, s?.batches.map((b) => ({ x: b.x, y: b.accuracy })) ?? [], s?.epochs.map((e) => ({ x: e.epoch, y: e.accuracy })) ?? [], s?.epochs.map((e) => ({ x: e.epoch, y: e.valAccuracy })) ?? []);
   renderEmptyCharts(s);
+  announce(announcement(s));
+}
+
+/** What a screen reader hears: the phase, each finished epoch, and the end, never every batch. */
+function announcement(s: DashboardState | null): string {
+  if (!s?.run) return '';
+  const last = s.epochs[s.epochs.length - 1];
+  const epochs = Math.max(s.run.epochs, s.position?.epochs ?? 0);
+  if (s.training) {
+    if (s.phase?.phase === 'training' && last) {
+      return `Epoch ${last.epoch} of ${epochs} done: validation accuracy ${percent(last.valAccuracy)}, validation loss ${fixed(last.valLoss, 3)}.`;
+    }
+    return s.phase?.message ? `Training ${s.run.name}: ${s.phase.message}.` : `Training ${s.run.name}.`;
+  }
+  const best = s.bestEpoch === null ? '' : `, best epoch ${s.bestEpoch}`;
+  return `Training ${s.status}: ${s.epochs.length} of ${epochs} epochs run${best}.`;
 }
 
 /** Empty axes read as a broken chart: say why there is nothing to plot yet. */

@@ -11,7 +11,7 @@ import {
   type DatasetViewState,
   type DatasetViewToWebview,
 } from '../../common/src/datasetView';
-import { append, byId, clear, h } from './dom';
+import { append, byId, clear, h, mainLandmark } from './dom';
 import { getVsCodeApi, onExtensionMessage } from './vscodeApi';
 
 const vscode = getVsCodeApi<DatasetViewState, DatasetViewFromWebview>();
@@ -22,7 +22,7 @@ function buildLayout(): void {
   audit.secondary = true;
   audit.addEventListener('click', () => vscode.postMessage({ type: 'audit' }));
   append(
-    document.body,
+    mainLandmark(),
     h('header', { className: 'page-header' }, h('h1', { id: 'dataset-title', text: 'Dataset' }), h('p', { id: 'dataset-path', className: 'hint' })),
     h('div', { id: 'dataset-error', className: 'message error', attrs: { role: 'alert' } }),
     h('section', {}, h('h2', { text: 'Class balance' }), h('table', { id: ids.balance, className: 'data-table' }, h('thead', {}), h('tbody', {}))),

@@ -43,3 +43,24 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   if (!el) throw new Error(`Element #${id} is missing`);
   return el as T;
 }
+
+/** The page's main landmark, made once: every view builds its content inside it, so screen readers can jump there. */
+export function mainLandmark(): HTMLElement {
+  const existing = document.querySelector('main');
+  if (existing) return existing;
+  const main = h('main', { id: 'main' });
+  document.body.appendChild(main);
+  return main;
+}
+
+/**
+ * A visually hidden polite live region in the main landmark. The returned function sets its words; screen readers
+ * announce a change only when the words change, so callers can pass the same sentence on every render.
+ */
+export function liveAnnouncer(id: string): (text: string) => void {
+  const region = h('p', { id, className: 'sr-only', attrs: { role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' } });
+  mainLandmark().appendChild(region);
+  return (text) => {
+    if (region.textContent !== text) region.textContent = text;
+  };
+}

@@ -7,7 +7,7 @@ import type { VscodeCheckbox } from '@vscode-elements/elements/dist/vscode-check
 import type { EvaluateResult } from '../../server/src/engine/api';
 import { EvaluationCellImages, EvaluationFromWebview, EvaluationState, EvaluationToWebview, WebviewIds } from '../../common/src/webviewProtocol';
 import { buildCellImagesSection, makeCellsSelectable, renderCellImages, type SelectedCell } from './confusionDrilldown';
-import { append, byId, clear, h } from './dom';
+import { append, byId, clear, h, liveAnnouncer, mainLandmark } from './dom';
 import { buildCurveSections, effectiveSelection, renderCurves, type ThresholdSelection } from './evaluationCurves';
 import { baseName, fixed, interval, percent } from './format';
 import { getVsCodeApi, onExtensionMessage } from './vscodeApi';
@@ -46,7 +46,7 @@ function buildLayout(): void {
   });
 
   append(
-    document.body,
+    mainLandmark(),
     h(
       'div',
       { id: ids.researchNote, className: 'research-note', attrs: { role: 'note' } },
@@ -54,10 +54,10 @@ function buildLayout(): void {
       'These numbers describe one model on one dataset split. They do not show that the model would work on images from another hospital, scanner or population, and must not be used for patient care.',
     ),
     h('header', { className: 'page-header' }, h('h1', { id: 'eval-title', text: 'Evaluation' }), h('div', { id: 'eval-meta', className: 'run-info' }), h('div', { className: 'toolbar' }, reevaluate, report)),
-    h('div', { id: 'eval-message', className: 'message' }),
+    h('div', { id: 'eval-message', className: 'message', attrs: { role: 'status' } }),
     h(
       'section',
-      { className: 'cards' },
+      { className: 'cards', attrs: { 'aria-label': 'Summary metrics' } },
       h('div', { className: 'card' }, h('div', { className: 'card-label', text: 'Accuracy' }), h('div', { id: ids.accuracy, className: 'card-value' }), h('div', { id: 'accuracy-ci', className: 'card-detail' })),
       h('div', { className: 'card' }, h('div', { className: 'card-label', text: 'Balanced accuracy' }), h('div', { id: ids.balancedAccuracy, className: 'card-value' }), h('div', { className: 'card-detail', text: 'mean recall over classes' })),
       h('div', { className: 'card' }, h('div', { className: 'card-label', text: 'Macro F1' }), h('div', { id: 'macro-f1', className: 'card-value' })),
@@ -73,7 +73,7 @@ function buildLayout(): void {
     }),
     h('section', {}, h('h2', { text: 'Per-class metrics' }), h('table', { id: ids.perClass, className: 'data-table' })),
     buildReliabilitySection(),
-    h('section', {}, h('h2', { id: 'misclassified-title', text: 'Misclassified images' }), h('div', { id: ids.misclassified, className: 'thumbs' })),
+    h('section', {}, h('h2', { id: 'misclassified-title', text: 'Misclassified images' }), h('div', { id: ids.misclassified, className: 'thumbs', attrs: { role: 'group', 'aria-labelledby': 'misclassified-title' } })),
     h('section', { id: 'unreadable-section' }, h('h2', { id: 'unreadable-title', text: 'Unreadable images' }), h('p', { text: 'These files could not be read as images and are left out of every number above.' }), h('table', { id: 'unreadable', className: 'data-table' })),
   );
 }
@@ -90,9 +90,11 @@ function render(): void {
   if (!report) {
     byId('eval-title').textContent = 'Evaluation';
     clear(byId('eval-meta'));
+    announce('');
     return;
   }
   const r = report.result;
+  announce(`Evaluation of ${report.runName} on the ${r.split} split, ${r.n} images: accuracy ${percent(r.accuracy)} (${interval(r.accuracy_ci)}), balanced accuracy ${percent(r.balanced_accuracy)}.`);
   byId('eval-title').textContent = `Evaluation: ${report.runName} (${r.split})`;
   byId('eval-meta').textContent = `${r.n} images from ${r.data} · loss ${fixed(r.loss, 4)}`;
   byId(ids.accuracy).textContent = percent(r.accuracy);
@@ -125,7 +127,7 @@ function renderConfusion(r: EvaluateResult, normalized: boolean): void {
   append(
     table,
     h('caption', { text: normalized ? 'Rows: true class · columns: predicted class · share of the row' : 'Rows: true class · columns: predicted class · image counts' }),
-    h('thead', {}, h('tr', {}, h('th', { text: 'true \\ predicted' }), ...classes.map((c) => h('th', { text: c, attrs: { scope: 'col' } })), h('th', { text: 'total' }))),
+    h('thead', {}, h('tr', {}, h('th', { text: 'true \\ predicted', attrs: { scope: 'col' } }), ...classes.map((c) => h('th', { text: c, attrs: { scope: 'col' } })), h('th', { text: 'total', attrs: { scope: 'col' } }))),
   );
   const body = h('tbody');
   r.confusion_matrix.forEach((row, i) => {
@@ -155,7 +157,8 @@ function renderPerClass(r: EvaluateResult): void {
   clear(table);
   append(
     table,
-    h('thead', {}, h('tr', {}, ...['Class', 'Precision', 'Recall (sensitivity)', 'F1', 'ROC-AUC', 'Support'].map((t) => h('th', { text: t })))),
+    h('caption', { className: 'sr-only', text: 'Per-class metrics with 95% confidence intervals' }),
+    h('thead', {}, h('tr', {}, ...['Class', 'Precision', 'Recall (sensitivity)', 'F1', 'ROC-AUC', 'Support'].map((t) => h('th', { text: t, attrs: { scope: 'col' } })))),
   );
   const body = h('tbody');
   for (const c of r.per_class) {
@@ -185,7 +188,7 @@ function renderUnreadable(r: EvaluateResult): void {
   byId('unreadable-title').textContent = `Unreadable images (${list.length})`;
   const table = byId('unreadable');
   clear(table);
-  append(table, h('thead', {}, h('tr', {}, ...['File', 'Code', 'Reason'].map((t) => h('th', { text: t })))));
+  append(table, h('caption', { className: 'sr-only', text: 'Unreadable images' }), h('thead', {}, h('tr', {}, ...['File', 'Code', 'Reason'].map((t) => h('th', { text: t, attrs: { scope: 'col' } })))));
   const body = h('tbody');
   for (const u of list) {
     append(body, h('tr', {}, h('td', { text: baseName(u.file), title: u.file }), h('td', { text: u.code }), h('td', { text: u.reason })));
@@ -229,6 +232,7 @@ function selectCell(cell: SelectedCell): void {
 }
 
 buildLayout();
+const announce = liveAnnouncer('evaluation-announcer');
 onExtensionMessage<EvaluationToWebview>((message) => {
   if (message.type === 'state') {
     saved = { ...saved, report: message.state, message: message.message ?? null };

@@ -28,8 +28,8 @@ let lastDrawn: [EvaluateResult, ThresholdSelection | null] | null = null;
 
 /** The two sections (curves, threshold); `onThreshold` gets every change the user makes. */
 export function buildCurveSections(onThreshold: (selection: ThresholdSelection) => void): HTMLElement[] {
-  const rocCanvas = h('canvas', { id: ids.rocChart, attrs: { role: 'img', 'aria-label': 'ROC curves, one per class' } });
-  const prCanvas = h('canvas', { id: ids.prChart, attrs: { role: 'img', 'aria-label': 'Precision-recall curves, one per class' } });
+  const rocCanvas = h('canvas', { id: ids.rocChart, attrs: { role: 'img', 'aria-label': 'ROC curves, one per class', 'aria-describedby': ids.curveLegend } });
+  const prCanvas = h('canvas', { id: ids.prChart, attrs: { role: 'img', 'aria-label': 'Precision-recall curves, one per class', 'aria-describedby': ids.curveLegend } });
   const curves = h(
     'section',
     { id: 'curves-section' },

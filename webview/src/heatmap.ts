@@ -11,9 +11,9 @@ import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import type { VscodeButton } from '@vscode-elements/elements/dist/vscode-button/vscode-button.js';
 import type { VscodeSingleSelect } from '@vscode-elements/elements/dist/vscode-single-select/vscode-single-select.js';
 import type { CamMethodName, ExplainResult } from '../../server/src/engine/api';
-import { selectHeatmap } from '../../common/src/heatmapView';
+import { describeHeatmap, selectHeatmap } from '../../common/src/heatmapView';
 import { HeatmapFromWebview, HeatmapState, HeatmapToWebview, WebviewIds } from '../../common/src/webviewProtocol';
-import { append, byId, clear, h } from './dom';
+import { append, byId, clear, h, liveAnnouncer, mainLandmark } from './dom';
 import { percent } from './format';
 import { drawHeatmap } from './jet';
 import { getVsCodeApi, onExtensionMessage } from './vscodeApi';
@@ -36,9 +36,9 @@ function option(value: string, label: string, description = ''): HTMLElement {
 }
 
 function buildLayout(): void {
-  const method = h('vscode-single-select', { id: ids.method, attrs: { 'aria-label': 'Explanation method' } }, ...METHODS.map((m) => option(m.value, m.label, m.description))) as VscodeSingleSelect;
+  const method = h('vscode-single-select', { id: ids.method, attrs: { label: 'Explanation method' } }, ...METHODS.map((m) => option(m.value, m.label, m.description))) as VscodeSingleSelect;
   method.addEventListener('change', () => requestExplain());
-  const target = h('vscode-single-select', { id: ids.target, attrs: { 'aria-label': 'Target class' } }, option('', 'Predicted class')) as VscodeSingleSelect;
+  const target = h('vscode-single-select', { id: ids.target, attrs: { label: 'Target class' } }, option('', 'Predicted class')) as VscodeSingleSelect;
   target.addEventListener('change', () => requestExplain());
 
   const slider = h('input', { id: ids.opacity, attrs: { type: 'range', min: '0', max: '1', step: '0.05', 'aria-label': 'Heatmap opacity' } });
@@ -59,7 +59,7 @@ function buildLayout(): void {
   pick.addEventListener('click', () => vscode.postMessage({ type: 'pickModel' }));
 
   append(
-    document.body,
+    mainLandmark(),
     h('div', { id: ids.researchNote, className: 'research-note compact', attrs: { role: 'note' } }, h('strong', { text: 'Research use only — not a diagnostic device. ' }), 'A heatmap shows where the model looked, not where disease is.'),
     h('header', { className: 'page-header' }, h('h1', { id: ids.predicted, text: '' }), h('div', { id: ids.trueLabel, className: 'true-label' }), h('div', { id: 'heatmap-meta', className: 'run-info' })),
     h('div', { id: ids.noModel, className: 'message' }, h('p', { text: 'No active model. Train a model, or pick a finished run to explain this image with.' }), pick),
@@ -78,7 +78,7 @@ function buildLayout(): void {
     h(
       'div',
       { className: 'heatmap-layout' },
-      h('div', { className: 'stage', id: 'heatmap-stage' }, h('img', { id: ids.image, attrs: { alt: '' } }), h('canvas', { id: ids.canvas, attrs: { 'aria-label': 'Heatmap overlay' } })),
+      h('div', { className: 'stage', id: 'heatmap-stage' }, h('img', { id: ids.image, attrs: { alt: '' } }), h('canvas', { id: ids.canvas, attrs: { role: 'img', 'aria-label': 'Heatmap overlay' } })),
       h('aside', { className: 'side' }, h('h2', { id: 'probabilities-title', text: 'Class probabilities' }), h('div', { id: ids.probabilities, className: 'prob-bars' }), h('p', { className: 'hint', text: 'Colour scale: blue = low, red = high contribution to the target class.' })),
     ),
   );
@@ -116,6 +116,7 @@ function requestExplain(): void {
     // Only what a switch changes (the map and its caption): the prediction, trust box and probabilities stay.
     byId('heatmap-meta').textContent = metaLine(state);
     drawOverlay();
+    announce(`${headline(selected)}. ${overlayDescription(selected)}.`);
     // How long the switch took in this webview: its own work, and until the next frame (the e2e test prints both; the target is 50 ms).
     const canvas = byId(ids.canvas);
     canvas.dataset.switchMs = (performance.now() - started).toFixed(1);
@@ -175,6 +176,12 @@ function render(): void {
   img.hidden = !src;
   drawOverlay();
   renderProbabilities(r);
+  announce(s.loading ? 'Computing the heatmap…' : r ? `${headline(r)}. ${overlayDescription(r)}.` : '');
+}
+
+/** The overlay's text alternative: which map, and where it is strong. */
+function overlayDescription(r: ExplainResult): string {
+  return `${r.method === 'gradcam' ? 'Grad-CAM' : 'CAM'} heatmap for ${r.target}, ${describeHeatmap(r.heatmap)}`;
 }
 
 /** File, model, and which map is drawn: "0105.png · model: run · CAM for Covid". */
@@ -235,7 +242,7 @@ function renderProbabilities(r: ExplainResult | null): void {
         'div',
         { className: name === r.predicted && r.status !== 'refused' ? 'prob-row predicted' : 'prob-row', attrs: { 'data-class': name } },
         h('span', { className: 'prob-name', text: name }),
-        h('div', { className: 'prob-track', attrs: { role: 'meter', 'aria-valuemin': '0', 'aria-valuemax': '1', 'aria-valuenow': String(p), 'aria-label': name } }, fill),
+        h('div', { className: 'prob-track', attrs: { role: 'meter', 'aria-valuemin': '0', 'aria-valuemax': '1', 'aria-valuenow': String(p), 'aria-valuetext': percent(p), 'aria-label': name } }, fill),
         h('span', { className: 'prob-value', text: percent(p) }),
       ),
     );
@@ -251,6 +258,7 @@ function drawOverlay(): void {
   canvas.dataset.method = r?.method ?? '';
   canvas.dataset.target = r?.target ?? '';
   canvas.dataset.backendExplains = String(state?.backendExplains ?? 0);
+  canvas.setAttribute('aria-label', r ? overlayDescription(r) : 'Heatmap overlay');
   if (!r || !img.naturalWidth) return;
   const scale = Math.min(1, 1024 / Math.max(img.naturalWidth, img.naturalHeight));
   canvas.width = Math.round(img.naturalWidth * scale);
@@ -272,6 +280,7 @@ buildLayout();
 const timingCanvas = byId(ids.canvas);
 timingCanvas.dataset.frameAt = String(Math.round(performance.timeOrigin));
 timingCanvas.dataset.scriptAt = String(Date.now());
+const announce = liveAnnouncer('heatmap-announcer');
 onExtensionMessage<HeatmapToWebview>((message) => {
   if (message.type === 'state') {
     if (message.state.result) timingCanvas.dataset.resultAt ??= String(Date.now());

@@ -14,7 +14,7 @@ import {
   type ResultsState,
   type ResultsToWebview,
 } from '../../common/src/resultsTable';
-import { append, byId, clear, h } from './dom';
+import { append, byId, clear, h, mainLandmark } from './dom';
 import { percent } from './format';
 import { getVsCodeApi, onExtensionMessage } from './vscodeApi';
 
@@ -30,7 +30,7 @@ function buildLayout(): void {
   const save = h('vscode-button', { id: ids.saveCsv, title: 'Save every row as a CSV file' }, 'Save as CSV…') as VscodeButton;
   save.addEventListener('click', () => vscode.postMessage({ type: 'saveCsv' }));
   append(
-    document.body,
+    mainLandmark(),
     h('header', { className: 'page-header' }, h('h1', { id: 'results-title', text: 'Classification results' }), h('p', { id: ids.summary })),
     h('div', { className: 'toolbar' }, save),
     h('div', { id: ids.saved, className: 'message', attrs: { role: 'status', 'aria-live': 'polite' } }),

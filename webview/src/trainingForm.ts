@@ -19,7 +19,7 @@ import {
   type TrainingFormToWebview,
   type TrainingFormValues,
 } from '../../common/src/trainingForm';
-import { append, byId, clear, h } from './dom';
+import { append, byId, clear, h, mainLandmark } from './dom';
 import { getVsCodeApi, onExtensionMessage } from './vscodeApi';
 
 const vscode = getVsCodeApi<TrainingFormState, TrainingFormFromWebview>();
@@ -149,7 +149,7 @@ function buildLayout(): void {
   });
 
   append(
-    document.body,
+    mainLandmark(),
     h('header', { className: 'page-header' }, h('h1', { text: 'Configure training' })),
     h('div', { id: ids.restricted, className: 'message error', attrs: { role: 'status' } }, RESTRICTED_MODE_MESSAGE),
     h('div', { id: ids.message, className: 'message', attrs: { role: 'status', 'aria-live': 'polite' } }),
