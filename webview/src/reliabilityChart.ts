@@ -64,7 +64,7 @@ export function renderReliability(r: EvaluateResult): void {
 
   const table = byId('reliability-table');
   clear(table);
-  append(table, h('thead', {}, h('tr', {}, ...['Confidence band', 'Images', 'Mean confidence', 'Accuracy'].map((t) => h('th', { text: t, attrs: { scope: 'col' } })))));
+  append(table, h('caption', { className: 'sr-only', text: 'Reliability diagram in numbers: accuracy per confidence band' }), h('thead', {}, h('tr', {}, ...['Confidence band', 'Images', 'Mean confidence', 'Accuracy'].map((t) => h('th', { text: t, attrs: { scope: 'col' } })))));
   const body = h('tbody');
   for (const bin of chosen.bins) {
     if (!bin.count) continue;
