@@ -1,7 +1,8 @@
 /**
  * The dataset view in code-server with the packaged extension: opened from the Datasets tree, it shows ci-tiny's
  * class balance as on disk and a thumbnail grid per split and class, every thumbnail a small JPEG the backend made
- * (never the full image); after an audit its findings show in the view and as children of the dataset in the tree.
+ * (never the full image); after an audit its findings show in the view and as children of the dataset in the tree,
+ * and again after a window reload (the backend keeps each dataset's latest audit).
  * Screenshots in dark, light and high-contrast themes go to test-artifacts/e2e/dataset-view/ (text contrast checked).
  */
 import assert from 'node:assert/strict';
@@ -75,6 +76,25 @@ describe('CXR Studio dataset view in code-server', { timeout: 300_000 }, () => {
     assert.deepEqual(labels.slice(0, 3), CLASSES);
     assert.deepEqual(labels.slice(3).map((l) => l.replace(/^\w+: /, '')), kinds);
     await s.clearNotifications().catch(() => undefined);
+  });
+
+  it('shows the same findings, with the audit\'s date, after a window reload (the backend kept the audit)', async () => {
+    view = await s.webviewWith(ids.grid, 90_000);
+    const before = await view.locator(`#${ids.findings} li.finding`).evaluateAll((lis) => lis.map((li) => li.getAttribute('data-kind')));
+    await view.locator('#audit-age').filter({ hasText: /^From the audit of / }).waitFor();
+    await s.runCommand('Developer: Reload Window');
+    await s.page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    await s.tab('Dataset: ci-tiny').waitFor({ timeout: 90_000 });
+    await s.tab('Dataset: ci-tiny').click();
+    view = await s.webviewWith(ids.grid, 90_000);
+    const findings = view.locator(`#${ids.findings} li.finding`);
+    await findings.first().waitFor({ timeout: 60_000 });
+    assert.deepEqual(await findings.evaluateAll((lis) => lis.map((li) => li.getAttribute('data-kind'))), before);
+    await view.locator('#audit-age').filter({ hasText: /^From the audit of / }).waitFor();
+    const dataset = await s.viewRow('Datasets', 'ci-tiny');
+    if ((await dataset.getAttribute('aria-expanded')) !== 'true') await dataset.click();
+    const body = await s.expandView('Datasets');
+    await body.locator('.monaco-list-row[aria-level="2"] .label-name').filter({ hasText: /^(info|warning|critical): / }).first().waitFor({ timeout: 30_000 });
   });
 
   for (const theme of ['Dark Modern', 'Light Modern', 'Dark High Contrast', 'Light High Contrast']) {
