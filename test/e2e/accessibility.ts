@@ -18,16 +18,31 @@ export interface AccessibilityAudit {
 export async function auditAccessibility(view: FrameLocator): Promise<AccessibilityAudit> {
   const snapshot = await view.locator('body').ariaSnapshot();
   const problems: string[] = [];
-  if (!/^\s*- main\b/m.test(snapshot)) problems.push('no main landmark');
-  const h1 = snapshot.match(/^\s*- heading ("[^"]+"|\/.+\/) \[level=1\]/gm) ?? [];
+  const items = snapshot.split('\n').map(snapshotItem).filter((item) => item !== null);
+  if (!items.some(({ text }) => /^main\b/.test(text))) problems.push('no main landmark');
+  const h1 = items.filter(({ text }) => /^heading ("[^"]+"|\/.+\/) \[level=1\]/.test(text));
   if (h1.length !== 1) problems.push(`${h1.length} level-1 headings with text (one wanted)`);
-  for (const line of snapshot.split('\n')) {
-    const m = /^\s*- ([a-z]+)(.*)$/.exec(line);
+  /** The named controls enclosing the current line, by depth. */
+  const namedAncestors: number[] = [];
+  for (const { depth, text } of items) {
+    while (namedAncestors.length > 0 && namedAncestors[namedAncestors.length - 1] >= depth) namedAncestors.pop();
+    const m = /^([a-z]+)(.*)$/.exec(text);
     if (!m || !NAMED_ROLES.has(m[1])) continue;
     // A name is written right after the role, quoted or as a /regex/ (Playwright writes long numbers as patterns).
-    if (!/^ ("|\/)/.test(m[2])) problems.push(`unnamed ${m[1]}: ${line.trim()}`);
+    const named = /^ ("|\/)/.test(m[2]);
+    if (named) namedAncestors.push(depth);
+    // An icon inside a named control (the chevron of a vscode-single-select) is read as part of that control.
+    else if (!(m[1] === 'img' && namedAncestors.length > 0)) problems.push(`unnamed ${m[1]}: ${text}`);
   }
   return { snapshot, problems };
+}
+
+/** One line of the YAML snapshot as written inside its list item: `- 'heading "a: b" [level=1]':` gives `heading "a: b" [level=1]:`. */
+function snapshotItem(line: string): { depth: number; text: string } | null {
+  const m = /^(\s*)- (.*)$/.exec(line);
+  if (!m) return null;
+  const quoted = /^'(.*)'(:?)$/.exec(m[2]);
+  return { depth: m[1].length, text: quoted ? `${quoted[1].replace(/''/g, "'")}${quoted[2]}` : m[2] };
 }
 
 /**
