@@ -10,7 +10,8 @@
  *   - classify + CAM requests through the backend process's JSON-RPC, p50/p95.
  *
  *   - decoding (and augmentation) images/s in this thread and on the worker pool with 1 and 2 workers;
- *   npm run bench -- [--sizes 251,2008,20080] [--requests 1000] [--skip-reference] [--skip-decode] [--scale-through engine]
+ *   - the VGG16 recipe's training images/s with tfjs and with onnxruntime steps (scripts/bench-vgg.ts);
+ *   npm run bench -- [--sizes 251,2008,20080] [--requests 1000] [--skip-reference] [--skip-decode] [--scale-through engine] [--skip-vgg]
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     'skip-decode': { type: 'boolean', default: false },
     // 'engine': the scale step runs `cxr train` as a user does (dataset audit, trainer, OOD + calibration fit).
     'scale-through': { type: 'string', default: 'trainer' },
+    'skip-vgg': { type: 'boolean', default: false },
   },
 });
 const log = (s: string): void => void process.stdout.write(s + '\n');
@@ -136,12 +138,14 @@ async function main(): Promise<void> {
   log(`machine: ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.arch()}, node ${process.version}`);
   log(`load average at start: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const ort = ortStatus();
-  log(`passes without gradients: ${ort.available ? `onnxruntime ${ort.version}, ${ort.threads} intra-op threads` : `tfjs (${ort.reason})`}; training steps: tfjs`);
+  log(`passes without gradients: ${ort.available ? `onnxruntime ${ort.version}, ${ort.threads} intra-op threads` : `tfjs (${ort.reason})`}; training steps: tfjs, trainable convolutions on onnxruntime`);
 
   const gflops = await matmulGflops(1024);
   log(`matmul 1024^3 on onnxruntime: ${gflops.toFixed(1)} GFLOP/s`);
 
   if (!values['skip-decode']) await decodeScaling();
+  // Its own process: VGG16's weights and activations stay out of this one's peak RSS.
+  if (!values['skip-vgg']) spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot(), 'scripts', 'bench-vgg.ts')], { stdio: 'inherit' });
 
   if (!values['skip-reference']) {
     const cache = fs.mkdtempSync(path.join(work, 'cache-'));

@@ -67,7 +67,8 @@ export async function layersToOnnx(model: tfl.LayersModel, preprocess: ChannelAf
   return { bytes: encodeModel(graph, metadata), inputName: ONNX_INPUT, outputNames };
 }
 
-class GraphBuilder {
+/** Collects nodes and constant initializers with fresh names (also used by onnx/trainingGraph.ts). */
+export class GraphBuilder {
   readonly nodes: OnnxNode[] = [];
   readonly initializers: Initializer[] = [];
   private counter = 0;
@@ -128,12 +129,12 @@ function permute4(data: Float32Array, shape: number[], perm: number[]): { shape:
   return { shape: outShape, data: out };
 }
 
-function pair(v: number | number[]): [number, number] {
+export function pair(v: number | number[]): [number, number] {
   return Array.isArray(v) ? [v[0], v[1] ?? v[0]] : [v, v];
 }
 
 /** ONNX pads [top, left, bottom, right] for TF's 'same' (extra padding at the end) or 'valid'. */
-function tfPads(padding: string, inH: number, inW: number, k: [number, number], s: [number, number]): number[] {
+export function tfPads(padding: string, inH: number, inW: number, k: [number, number], s: [number, number]): number[] {
   if (padding === 'valid') return [0, 0, 0, 0];
   const one = (size: number, kk: number, ss: number): [number, number] => {
     const out = Math.ceil(size / ss);

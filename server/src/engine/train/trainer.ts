@@ -38,6 +38,7 @@ import { ortStatus } from '../onnx/runtime';
 import { FeatureCache, featureCacheEnabled, weightsHash } from '../cache/featureCache';
 import { heldSource, isPooledDenseHead, recomputedSource, type HeadInputSource } from './headInputs';
 import { pooledKeyParts } from '../ood/pooledFeatures';
+import { createOrtSteps, type OrtSteps } from './ortTrainStep';
 
 export interface TrainContext {
   onEvent?: (e: TrainEvent) => void;
@@ -49,6 +50,11 @@ export interface TrainContext {
   headInputs?: 'auto' | 'featureMaps';
   /** Files training may read and write (the dataset recorded in a resumed run's config included). */
   paths?: PathPolicy;
+  /**
+   * 'auto' (default): trainable convolutions step on ONNX Runtime when tfjs runs on the CPU (train/ortTrainStep.ts).
+   * 'tfjs': always tfjs (the equivalence test and the benchmark's baseline).
+   */
+  stepEngine?: 'auto' | 'tfjs';
 }
 
 /** Largest batch pushed through trainable conv layers at once: the 32-bit wasm heap overflows beyond (engine.md). */
@@ -163,7 +169,8 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
   // Runs made before the option existed trained BatchNorm on batch statistics: a resumed one keeps doing so.
   const batchNorm = config.batchNorm ?? 'batch';
   if (batchNorm === 'inference') pinBatchNormToInference(after);
-  const microBatch = after.layers.some((l) => l.getClassName().includes('Conv')) ? CONV_MICRO_BATCH : config.batchSize;
+  const trainsConvs = after.layers.some((l) => l.getClassName().includes('Conv'));
+  const microBatch = trainsConvs ? CONV_MICRO_BATCH : config.batchSize;
 
   const result = (status: TrainResult['status']): TrainResult => ({
     runDir: run.dir,
@@ -194,6 +201,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
   const decoder = decoderFor(split.train.length + split.val.length);
   // Disposed however training ends (completed, cancelled, failed): its momentum slots are tensors.
   let disposeOptimizer = (): void => {};
+  let ortSteps: OrtSteps | null = null;
   try {
     const rng = Rng.fromState(state.rngState);
     const cache = new FeatureCache(
@@ -247,6 +255,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     };
     if (optimizerSlots.length > 0) await optimizer.setWeights(optimizerSlots);
     const batches = Math.ceil(trainSource.size / config.batchSize);
+    if (trainsConvs && ctx.stepEngine !== 'tfjs' && (backend.name === 'wasm' || backend.name === 'cpu')) ortSteps = await stepsOnOrt(after, emit);
     emit({ kind: 'phase', phase: 'training', message: `Training ${spec.displayName} from layer after '${config.freezeAt}'` });
 
     for (let epoch = state.epochsDone + 1; epoch <= config.epochs; epoch++) {
@@ -259,7 +268,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
         const idx = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
         const x = await trainSource.batch(idx);
         const y = oneHot(idx.map((i) => trainSource.labels[i]), config.classes.length);
-        const step = await trainStep(after, optimizer, trainVars, x, y, microBatch);
+        const step = ortSteps ? await ortSteps.step(x, y, optimizer) : await trainStep(after, optimizer, trainVars, x, y, microBatch);
         tf.dispose([x, y]);
         lossSum += step.loss * idx.length;
         correct += step.correct;
@@ -270,7 +279,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
         await yieldToEventLoop();
       }
 
-      const val = valSource ? await validate(after, valSource, config.classes.length) : null;
+      const val = valSource ? await validate(after, valSource, config.classes.length, ortSteps) : null;
       const metrics: EpochMetrics = {
         epoch,
         loss: lossSum / trainSource.size,
@@ -325,6 +334,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     }
     throw err;
   } finally {
+    await ortSteps?.dispose();
     disposeOptimizer();
     tf.dispose(optimizerSlots.map((s) => s.tensor)); // setWeights copied them into the optimizer's own variables
     await decoder.close();
@@ -560,13 +570,41 @@ async function trainStep(
   return { loss: lossSum / n, correct };
 }
 
-async function validate(after: tfl.LayersModel, source: HeadInputSource, numClasses: number): Promise<{ loss: number; accuracy: number }> {
+/** ONNX Runtime steps for the trainable part, or null (tfjs steps) with the reason said. */
+async function stepsOnOrt(after: tfl.LayersModel, emit: (e: TrainEvent) => void): Promise<OrtSteps | null> {
+  let made: OrtSteps | { reason: string };
+  try {
+    made = await createOrtSteps(after);
+  } catch (e) {
+    made = { reason: e instanceof Error ? e.message : String(e) };
+  }
+  if ('reason' in made) {
+    emit({ kind: 'phase', phase: 'training', message: `Training steps run on tfjs: ${made.reason}` });
+    return null;
+  }
+  emit({ kind: 'phase', phase: 'training', message: 'Training steps run on onnxruntime' });
+  return made;
+}
+
+async function validate(
+  after: tfl.LayersModel,
+  source: HeadInputSource,
+  numClasses: number,
+  ortSteps: OrtSteps | null,
+): Promise<{ loss: number; accuracy: number }> {
   let lossSum = 0;
   let correct = 0;
   for (let start = 0; start < source.size; start += VALIDATION_CHUNK) {
     const idx = Array.from({ length: Math.min(VALIDATION_CHUNK, source.size - start) }, (_, k) => start + k);
     const x = await source.batch(idx);
     const y = oneHot(idx.map((i) => source.labels[i]), numClasses);
+    if (ortSteps) {
+      const r = await ortSteps.evaluate(x, y);
+      lossSum += r.loss * idx.length;
+      correct += r.correct;
+      tf.dispose([x, y]);
+      continue;
+    }
     const probs = after.predict(x) as tf.Tensor;
     const loss = categoricalCrossEntropy(y, probs);
     lossSum += (await loss.data())[0] * idx.length;
