@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
-import type { FrameLocator, Locator } from 'playwright-core';
+import type { FrameLocator } from 'playwright-core';
 import { CompareIds as ids, WebviewIds } from '../../common/src/webviewProtocol';
 import { Engine } from '../../server/src/engine/engine';
 import { scratchDirFactory } from '../helpers/scratch';
@@ -55,19 +55,6 @@ describe('Compare Runs in code-server', { timeout: 600_000 }, () => {
     await s.statusBarItem('cxr.status').filter({ hasText: /CXR:/ }).waitFor({ timeout: 90_000 });
   });
 
-  /** Right-clicks a tree row until its context menu shows: the first click can go to a tooltip or a panel opening. */
-  async function contextMenuOf(row: Locator): Promise<string[]> {
-    for (let attempt = 1; ; attempt++) {
-      await s.page.mouse.move(1, 1);
-      await row.click({ button: 'right' });
-      const items = s.page.locator('.monaco-menu .action-item .action-label');
-      if (await items.first().waitFor({ timeout: 3000 }).then(() => true, () => false)) {
-        return (await items.allInnerTexts()).map((t) => t.trim()).filter(Boolean);
-      }
-      if (attempt === 3) throw new Error('no context menu after three right-clicks');
-    }
-  }
-
   const rowsInOrder = async (): Promise<string[]> =>
     (await view.locator(`#${ids.table} tbody tr`).evaluateAll((rows) => rows.map((r) => r.getAttribute('data-run') ?? ''))).map((d) => path.basename(d));
 
@@ -80,7 +67,7 @@ describe('Compare Runs in code-server', { timeout: 600_000 }, () => {
     await high.click();
     await low.click({ modifiers: ['Control'] });
     await body.locator('.monaco-list-row.selected').nth(1).waitFor();
-    const items = await contextMenuOf(low);
+    const items = await s.rightClickRow(low);
     assert.ok(items.includes('Compare Runs'), items.join(' | '));
     assert.ok(!items.includes('Rename Run'), `renaming is offered for one run at a time: ${items.join(' | ')}`);
     await s.contextMenuItem('Compare Runs');
@@ -194,7 +181,7 @@ describe('Compare Runs in code-server', { timeout: 600_000 }, () => {
     // the tree it refreshes can leave the menu's row stale (the command then asks which run): let it settle first.
     await s.tab(`Training: ${LOW}`).waitFor();
     await s.webviewWith(WebviewIds.dashboard.status);
-    const items = await contextMenuOf(await s.viewRow('Runs', LOW));
+    const items = await s.rightClickRow(await s.viewRow('Runs', LOW));
     assert.ok(items.includes('Edit Run Tags') && items.includes('Rename Run') && items.includes('Edit Run Notes'), items.join(' | '));
     await s.contextMenuItem('Edit Run Tags');
     const title = s.page.locator('.quick-input-widget .quick-input-title');

@@ -116,6 +116,8 @@ export class CodeServerSession {
   private browser: Browser | undefined;
   private server: ChildProcess | undefined;
   private readonly exitHandler = (): void => signalGroup(this.server?.pid, 'SIGKILL');
+  /** The command runCommand ran last and the answers quickPick/quickInput gave it since (see answerStep). */
+  private flow: { command: string; answers: FlowAnswer[] } | null = null;
 
   private constructor(
     readonly opts: SessionOptions,
@@ -191,7 +193,7 @@ export class CodeServerSession {
 
   private writeConfig(): void {
     const state = this.stateDir;
-    fs.mkdirSync(path.join(state, 'data', 'User'), { recursive: true });
+    fs.mkdirSync(path.dirname(this.userSettingsFile), { recursive: true });
     fs.writeFileSync(path.join(state, 'config.yaml'), `bind-addr: 127.0.0.1:${this.port}\nauth: none\ncert: false\n`);
     const settings = {
       'workbench.startupEditor': 'none',
@@ -211,8 +213,13 @@ export class CodeServerSession {
       'cxr.runsDirectory': this.runsDir,
       ...this.opts.settings,
     };
-    fs.writeFileSync(path.join(state, 'data', 'User', 'settings.json'), JSON.stringify(settings, null, 2));
+    fs.writeFileSync(this.userSettingsFile, JSON.stringify(settings, null, 2));
     if (this.opts.workspaceSettings) this.writeWorkspaceSettings(this.opts.workspaceSettings);
+  }
+
+  /** The user settings file of this session's code-server (what ConfigurationTarget.Global writes). */
+  get userSettingsFile(): string {
+    return path.join(this.stateDir, 'data', 'User', 'settings.json');
   }
 
   /**
@@ -317,6 +324,7 @@ export class CodeServerSession {
 
   /** Titles the command palette lists for `filter` (e.g. "CXR:"); the palette is closed again. */
   async paletteCommands(filter: string): Promise<string[]> {
+    this.flow = null;
     const rows = await this.openPalette(`>${filter}`);
     await rows.first().waitFor();
     await this.page.waitForTimeout(300); // the list filters as it renders
@@ -325,39 +333,37 @@ export class CodeServerSession {
     return labels.map((l) => l.trim());
   }
 
-  /** Runs a command from the palette by its full title as shown there, e.g. "CXR: Train Model". */
+  /**
+   * Runs a command from the palette by its full title as shown there, e.g. "CXR: Train Model". The quick picks and
+   * input boxes it then shows are answered with quickPick and quickInput; until another harness step runs, those
+   * remember the answers, so that a quick input a webview's late focus closes midway is brought back (see answerStep).
+   */
   async runCommand(title: string): Promise<void> {
-    const rows = await this.openPalette(`>${title}`);
-    const row = rows.filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^\\s*${escapeRegExp(title)}\\s*$`) }) }).first();
-    await row.waitFor();
-    await row.click();
+    await this.runFromPalette(title);
+    this.flow = { command: title, answers: [] };
+  }
+
+  /** Runs a command from the palette; the palette is opened again if a webview taking focus closed it meanwhile. */
+  private async runFromPalette(title: string): Promise<void> {
+    this.flow = null;
+    for (let attempt = 1; ; attempt++) {
+      const rows = await this.openPalette(`>${title}`);
+      const row = rows.filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^\\s*${escapeRegExp(title)}\\s*$`) }) }).first();
+      if (attempt < 3 && !(await row.waitFor({ timeout: 5000 }).then(() => true, () => false))) continue;
+      await row.click();
+      return;
+    }
   }
 
   /** Picks the row of the open quick pick whose label is `label` (a string: exactly, icons aside; a RegExp: matching). */
   async quickPick(label: string | RegExp): Promise<void> {
-    const name = typeof label === 'string' ? new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`) : label;
-    const row = this.page
-      .locator('.quick-input-widget .quick-input-list .monaco-list-row')
-      .filter({ has: this.page.locator('.label-name', { hasText: name }) })
-      .first();
-    await row.waitFor();
-    await row.click();
+    await this.answerStep({ kind: 'pick', label });
   }
 
-  /**
-   * Runs a command that asks with a quick pick, and picks `label`. A webview that takes focus just after the command
-   * starts (one still opening from the step before) closes the quick pick, leaving its rows hidden: run it again then.
-   */
-  async runCommandAndPick(title: string, label: string | RegExp, attempts = 3): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      await this.runCommand(title);
-      try {
-        await this.quickPick(label);
-        return;
-      } catch (e) {
-        if (attempt >= attempts) throw e;
-      }
-    }
+  /** Runs a command that asks with a quick pick, and picks `label` (runCommand, then quickPick). */
+  async runCommandAndPick(title: string, label: string | RegExp): Promise<void> {
+    await this.runCommand(title);
+    await this.quickPick(label);
   }
 
   /**
@@ -366,9 +372,68 @@ export class CodeServerSession {
    * leaving the box open with the text; it is pressed once more then.
    */
   async quickInput(text: string): Promise<void> {
+    await this.answerStep({ kind: 'input', text });
+  }
+
+  /**
+   * Answers the next step of the command run last (or of whatever opened the quick input). Seen in CI: a webview that
+   * takes focus just after a step (one still opening from the step before) closes the quick input, and the command gives
+   * up. When the step's quick input does not show and the harness ran the command, the command is run again and the
+   * answers given so far are replayed, up to twice. Any other harness step ends the command's turn: nothing is replayed
+   * for a quick input opened by a context menu, a notification or a webview.
+   */
+  private async answerStep(answer: FlowAnswer): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const flow = this.flow;
+      const ready = await this.stepShows(answer, flow && attempt <= 2 ? 15_000 : undefined);
+      if (!ready) {
+        log(`${this.opts.name}: the quick input for ${describeAnswer(answer)} did not show: running "${flow!.command}" again`);
+        await this.runFromPalette(flow!.command);
+        for (const earlier of flow!.answers) {
+          await this.stepShows(earlier);
+          await this.giveAnswer(earlier);
+        }
+        this.flow = flow;
+        continue;
+      }
+      await this.giveAnswer(answer);
+      this.flow = flow && { command: flow.command, answers: [...flow.answers, answer] };
+      return;
+    }
+  }
+
+  /** Waits for the step's quick input (the row to pick, or the input box); false if it did not show within `timeoutMs`
+   * (without a timeout, the page's default applies and a missing step throws). */
+  private async stepShows(answer: FlowAnswer, timeoutMs?: number): Promise<boolean> {
+    const target = answer.kind === 'pick' ? this.quickPickRow(answer.label) : this.page.locator('.quick-input-widget input');
+    if (timeoutMs === undefined) {
+      await target.waitFor({ state: 'visible' });
+      return true;
+    }
+    return target.waitFor({ state: 'visible', timeout: timeoutMs }).then(() => true, () => false);
+  }
+
+  private quickPickRow(label: string | RegExp): Locator {
+    const name = typeof label === 'string' ? new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`) : label;
+    return this.page
+      .locator('.quick-input-widget .quick-input-list .monaco-list-row')
+      .filter({ has: this.page.locator('.label-name', { hasText: name }) })
+      .first();
+  }
+
+  private async giveAnswer(answer: FlowAnswer): Promise<void> {
+    if (answer.kind === 'pick') {
+      await this.quickPickRow(answer.label).click();
+      return;
+    }
+    const text = answer.text;
     const input = this.page.locator('.quick-input-widget input');
-    await input.waitFor({ state: 'visible' });
-    await input.fill(text);
+    // A value the box sets as it shows (a proposal) can land after the typing: type again until the text holds.
+    for (let i = 0; i < 3; i++) {
+      await input.fill(text);
+      if ((await input.inputValue()) === text) break;
+      await this.page.waitForTimeout(200);
+    }
     const accepted = async (): Promise<boolean> => !(await input.isVisible()) || (await input.inputValue()) !== text;
     for (let attempt = 1; ; attempt++) {
       await input.press('Enter');
@@ -384,6 +449,7 @@ export class CodeServerSession {
    * test that types over it races the dialog. Press Enter on `saveDialogInput()` to accept it.
    */
   async saveDialogProposal(extension: string): Promise<string> {
+    this.flow = null;
     const input = this.saveDialogInput();
     await input.waitFor({ state: 'visible' });
     let proposed = await input.inputValue();
@@ -400,6 +466,7 @@ export class CodeServerSession {
    * typed before that is overwritten (Enter then opens the folder): wait for the folder, type, and check the value held.
    */
   async pickInOpenDialog(file: string): Promise<void> {
+    this.flow = null;
     const input = this.saveDialogInput();
     await input.waitFor({ state: 'visible' });
     for (let i = 0; i < 100 && !(await input.inputValue()).endsWith('/'); i++) await this.page.waitForTimeout(100);
@@ -420,6 +487,7 @@ export class CodeServerSession {
 
   /** Waits for a notification toast containing `text`; returns it once it has slid in. */
   async waitToast(text: string | RegExp, timeoutMs = 15_000): Promise<Locator> {
+    this.flow = null;
     const toast = this.page.locator('.notifications-toasts .notification-list-item').filter({ hasText: text }).first();
     await toast.waitFor({ state: 'visible', timeout: timeoutMs });
     await this.page.waitForTimeout(400);
@@ -429,6 +497,7 @@ export class CodeServerSession {
   /** Opens the explorer, expands the folders on `relPath` (relative to the workspace) and right-clicks its last part.
    * Returns the context menu's item labels; click one with `contextMenuItem(label)`. */
   async rightClickExplorer(relPath: string): Promise<string[]> {
+    this.flow = null;
     await this.showExplorer();
     const parts = relPath.split(/[\\/]/).filter(Boolean);
     let row: Locator | undefined;
@@ -440,16 +509,15 @@ export class CodeServerSession {
       await row.waitFor();
       if (i < parts.length - 1 && (await row.getAttribute('aria-expanded')) !== 'true') await row.click();
     }
-    await row!.click({ button: 'right' });
-    const items = this.page.locator('.monaco-menu .action-item .action-label');
-    await items.first().waitFor();
-    return (await items.allInnerTexts()).map((t) => t.trim()).filter(Boolean);
+    await this.listSettled(row!);
+    return this.openContextMenu(row!);
   }
 
   /** Runs the item `label` of the open context menu. A click right after the menu opens is sometimes swallowed, so
    * the item is hovered (which focuses it) and run with Enter; the menu must then close. */
   /** Picks an item of the open context menu; returns the time (epoch ms) it was chosen, for open-to-result timings. */
   async contextMenuItem(label: string): Promise<number> {
+    this.flow = null;
     const menu = this.page.locator('.monaco-menu');
     const item = menu.locator('.action-item').filter({ has: this.page.locator('.action-label', { hasText: new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`) }) }).first();
     await item.hover();
@@ -470,6 +538,7 @@ export class CodeServerSession {
 
   /** Opens the activity bar container whose title starts with `title` (e.g. "CXR Studio"). */
   async openContainer(title: string): Promise<void> {
+    this.flow = null;
     const item = this.page.locator(`.activitybar .action-item .action-label[aria-label^="${title}"]`).first();
     await item.waitFor();
     const li = item.locator('xpath=..');
@@ -479,6 +548,7 @@ export class CodeServerSession {
 
   /** Expands the view (pane) titled `title` in the visible side bar if collapsed; returns its body. */
   async expandView(title: string): Promise<Locator> {
+    this.flow = null;
     const pane = this.page.locator('.sidebar .pane').filter({ has: this.page.locator('.pane-header .title', { hasText: new RegExp(`^${escapeRegExp(title)}$`, 'i') }) }).first();
     const header = pane.locator('.pane-header').first();
     await header.waitFor();
@@ -501,6 +571,7 @@ export class CodeServerSession {
 
   /** Like webviewWith, for any CSS selector (e.g. a built-in webview's `img`). */
   async webviewMatching(selector: string, timeoutMs = 15_000): Promise<FrameLocator> {
+    this.flow = null;
     const deadline = Date.now() + timeoutMs;
     const frames = this.page.locator('iframe.webview.ready');
     for (;;) {
@@ -543,7 +614,7 @@ export class CodeServerSession {
 
   /** Dismisses every notification toast (they pile up and cover the editor in screenshots). */
   async clearNotifications(): Promise<void> {
-    await this.runCommand('Notifications: Clear All Notifications');
+    await this.runFromPalette('Notifications: Clear All Notifications');
     await this.page.locator('.notifications-toasts .notification-list-item').first().waitFor({ state: 'hidden' });
   }
 
@@ -566,16 +637,51 @@ export class CodeServerSession {
     return row;
   }
 
-  /** Right-clicks a row (of a tree view) and returns the context menu's item labels. */
+  /**
+   * Right-clicks a row (of a tree view) and returns the context menu's item labels. The tree must first show the same
+   * rows for a moment: a menu opened on a row that a refresh then replaces runs its command on a stale node (seen in CI:
+   * the command then asked which run). A right-click that opens no menu (taken by a hover) is repeated.
+   */
   async rightClickRow(row: Locator): Promise<string[]> {
-    await row.click({ button: 'right' });
+    this.flow = null;
+    await this.listSettled(row);
+    return this.openContextMenu(row);
+  }
+
+  /** Right-clicks `row` until a context menu shows (three tries) and returns its item labels. */
+  private async openContextMenu(row: Locator): Promise<string[]> {
     const items = this.page.locator('.monaco-menu .action-item .action-label');
-    await items.first().waitFor();
+    for (let attempt = 1; ; attempt++) {
+      await this.page.mouse.move(1, 1); // a hover card left over the row takes the click
+      await row.click({ button: 'right' });
+      if (await items.first().waitFor({ timeout: 3000 }).then(() => true, () => false)) break;
+      if (attempt === 3) throw new Error('no context menu after three right-clicks');
+      await this.page.keyboard.press('Escape');
+    }
     return (await items.allInnerTexts()).map((t) => t.trim()).filter(Boolean);
+  }
+
+  /** Waits (up to 5 s) until the list or tree holding `row` has shown the same rows for half a second. */
+  private async listSettled(row: Locator): Promise<void> {
+    const rows = row.locator('xpath=ancestor::div[contains(concat(" ", normalize-space(@class), " "), " monaco-list ")][1]').locator('.monaco-list-row');
+    const deadline = Date.now() + 5000;
+    let shown = '';
+    let since = Date.now();
+    while (Date.now() < deadline) {
+      const now = (await rows.allInnerTexts().catch(() => [])).join('\n');
+      if (now !== shown) {
+        shown = now;
+        since = Date.now();
+      } else if (Date.now() - since >= 500) {
+        return;
+      }
+      await this.page.waitForTimeout(150);
+    }
   }
 
   /** Saves a screenshot into test-artifacts/e2e/<session>/<name>.png and returns its path. */
   async screenshot(name: string): Promise<string> {
+    this.flow = null;
     const file = path.join(this.artifactsDir, `${name.replace(/[^\w.-]+/g, '_')}.png`);
     if (this.page) await this.page.screenshot({ path: file });
     return file;
@@ -603,6 +709,13 @@ export class CodeServerSession {
     if (process.env.CXR_E2E_KEEP !== '1') fs.rmSync(this.root, { recursive: true, force: true });
     else log(`${this.opts.name}: kept ${this.root}`);
   }
+}
+
+/** One answer to a step of a command's quick inputs: a quick pick row, or text typed and accepted. */
+type FlowAnswer = { kind: 'pick'; label: string | RegExp } | { kind: 'input'; text: string };
+
+function describeAnswer(answer: FlowAnswer): string {
+  return answer.kind === 'pick' ? `the pick "${String(answer.label)}"` : `the input "${answer.text}"`;
 }
 
 /** The class the workbench element gets for the built-in themes the tests switch to. */
