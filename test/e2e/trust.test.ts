@@ -3,7 +3,8 @@
  * clear message and no run folder is written, while classifying, evaluating and the heatmap viewer work with an
  * existing run; once the user trusts the folder mid-session, training works without a reload.
  * The workspace's own settings file names a data root outside it: in Restricted Mode that setting is ignored (the
- * folder is not listed and the backend refuses an image there); once trusted, the same image classifies.
+ * folder is not listed and the backend refuses an image there), so the error's "Add Folder to Data Roots" writes the
+ * user's setting; once trusted, the workspace's data root is honoured.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -94,10 +95,37 @@ describe('CXR Studio in an untrusted workspace', { timeout: 600_000 }, () => {
     await datasets.locator('.monaco-list-row[aria-level="1"] .label-name').filter({ hasText: /^ci-tiny$/ }).first().waitFor({ timeout: 30_000 });
     const listed = await datasets.locator('.monaco-list-row[aria-level="1"] .label-name').allInnerTexts();
     assert.ok(!listed.includes(WORKSPACE_ONLY_DATASET), `listed: ${listed.join(' | ')}`);
+    // The workspace's copy of ci-tiny and the data root's own are two datasets of one name: each row says where it lies.
+    const ciTinyRows = datasets.locator('.monaco-list-row[aria-level="1"]').filter({ has: s.page.locator('.label-name', { hasText: /^ci-tiny$/ }) });
+    await waitUntil(async () => (await ciTinyRows.count()) === 2, 10_000, 'both ci-tiny datasets are listed');
+    const places = (await ciTinyRows.locator('.label-description').allInnerTexts()).map((t) => t.trim());
+    assert.equal(new Set(places).size, 2, `the two ci-tiny rows read alike: ${places.join(' | ')}`);
+    assert.ok(places.every((p) => /^folders · 18 images · in \S+\/data$/.test(p)), places.join(' | '));
 
     await classifyPicked(workspaceOnlyImage);
     const toast = await s.waitToast(/Classification failed/, 60_000);
     assert.match(await toast.innerText(), /cannot be used\. It is outside the folders CXR Studio may access/);
+    await s.clearNotifications();
+  });
+
+  it('"Add Folder to Data Roots" in Restricted Mode writes the user setting (the workspace one is ignored there), and the image then classifies', async () => {
+    const folder = path.dirname(workspaceOnlyImage);
+    const workspaceSettings = fs.readFileSync(path.join(s.workspace, '.vscode', 'settings.json'), 'utf8');
+    await classifyPicked(workspaceOnlyImage);
+    const refused = await s.waitToast(/Classification failed/, 60_000);
+    await refused.getByRole('button', { name: 'Add Folder to Data Roots' }).click();
+    await s.waitToast(`Added ${folder} to cxr.dataRoots. Try again.`);
+    const userRoots = await waitUntil(() => {
+      const roots = (JSON.parse(fs.readFileSync(s.userSettingsFile, 'utf8')) as Record<string, unknown>)['cxr.dataRoots'];
+      return Array.isArray(roots) && roots.includes(folder) ? roots : undefined;
+    }, 15_000, `${folder} is in the user's cxr.dataRoots`);
+    assert.deepEqual(userRoots, [path.dirname(CI_TINY), folder], 'the user value keeps its roots and gains the folder');
+    assert.equal(fs.readFileSync(path.join(s.workspace, '.vscode', 'settings.json'), 'utf8'), workspaceSettings, 'the workspace settings file is untouched');
+    await s.clearNotifications();
+    await waitUntil(async () => (await backendAllowedRoots()).includes(folder), 15_000, 'the backend allows the added folder');
+    await classifyPicked(workspaceOnlyImage);
+    const toast = await s.waitToast(/not a diagnosis/, 60_000);
+    assert.match(await toast.innerText(), new RegExp(`${CLASSES.source} \\(\\d+\\.\\d%\\)`));
     await s.clearNotifications();
   });
 
