@@ -16,14 +16,18 @@ async function main(): Promise<void> {
   let result: Record<string, unknown> = {};
   if (job === 'train') {
     const [data, out, seed, epochs] = args;
+    let epochCompute = 0;
     const r = await engine.train({ data, out, backbone: 'mobilenet_v2', seed: Number(seed), epochs: Number(epochs), valFraction: 0 }, (e) => {
+      if (e.kind === 'epoch') epochCompute += e.seconds;
       if (e.kind === 'phase' && e.message.startsWith('Preparing ') && marks.audited === undefined) marks.audited = performance.now() - t0;
+      if (e.kind === 'phase' && e.message.startsWith('fitting the out-of-distribution') && marks.fitting === undefined) marks.fitting = performance.now() - t0;
       if (e.kind === 'phase' && e.phase === 'features' && marks.features === undefined) marks.features = performance.now() - t0;
       if (e.kind === 'phase' && e.message.startsWith('Finished') && marks.trained === undefined) marks.trained = performance.now() - t0;
       if (e.kind === 'phase' && e.phase === 'training' && marks.training === undefined) marks.training = performance.now() - t0;
       if (e.kind === 'phase' && e.message.includes('from the cache')) result.cache = e.message;
     });
-    result = { ...result, status: r.status, loss: r.history.at(-1)?.loss, audit: auditSummary(out) };
+    // Per-epoch losses, to compare two builds: the same seed must give the same numbers.
+    result = { ...result, status: r.status, loss: r.history.at(-1)?.loss, losses: r.history.map((h) => h.loss), epochCompute, audit: auditSummary(out) };
   } else if (job === 'frozen-train') {
     // The trainer alone (no dataset audit before it, no OOD fit after it): the frozen pass and the head epochs.
     const [data, out, seed, epochs] = args;

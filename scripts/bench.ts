@@ -160,9 +160,13 @@ async function main(): Promise<void> {
     log(`  test accuracy ${evaluation.correct}/${evaluation.n} (${(evaluation.accuracy * 100).toFixed(1)}%, 95% CI ${(evaluation.ci.low * 100).toFixed(1)}-${(evaluation.ci.high * 100).toFixed(1)}%); peak RSS train ${train.peakRssMiB} MiB, evaluate ${evaluation.peakRssMiB} MiB, cam-grid ${grid.peakRssMiB} MiB`);
     const warm = child(env, 'train', COVID, path.join(work, 'reference-seed7'), '7', '20');
     const m = warm.marks;
-    log(`  second train, seed 7, warm cache: ${warm.seconds.toFixed(1)} s = engine start + dataset audit ${m.audited.toFixed(1)} s, ` +
-      `model and weights ${(m.features - m.audited).toFixed(1)} s, frozen outputs ${(m.training - m.features).toFixed(1)} s (${warm.cache}), ` +
-      `20 head epochs with their checkpoints ${(m.trained - m.training).toFixed(1)} s, OOD + calibration fit ${(warm.seconds - m.trained).toFixed(1)} s`);
+    const s2 = (v: number): string => v.toFixed(2);
+    log(`  second train, seed 7, warm cache: ${s2(warm.seconds)} s = engine start and dataset audit (side by side) ${s2(m.audited)} s, ` +
+      `model and weights ${s2(m.features - m.audited)} s, frozen outputs ${s2(m.training - m.features)} s (${warm.cache}), ` +
+      `20 head epochs ${s2(m.trained - m.training)} s (of which the epochs' own compute ${s2(warm.epochCompute)} s, the rest writing the best model, checkpoint, history and status), ` +
+      `reloading the best model + scoring the stored features ${s2(m.fitting - m.trained)} s, OOD + calibration fit and model card ${s2(warm.seconds - m.fitting)} s`);
+    const same = JSON.stringify(warm.losses) === JSON.stringify(child(env, 'train', COVID, path.join(work, 'reference-seed7-again'), '7', '20').losses);
+    log(`  the same seed again gives the same per-epoch losses: ${same ? 'yes' : 'NO'}; seed 7 losses ${warm.losses.map((l: number) => l.toFixed(6)).join(' ')}`);
   }
 
   for (const n of values.sizes!.split(',').filter(Boolean).map(Number)) {

@@ -120,7 +120,9 @@ export class Engine {
   }
 
   async train(req: TrainRequest, onEvent: (e: TrainEvent) => void = () => {}, signal?: AbortSignal): Promise<TrainResult> {
-    await this.init();
+    // The backend starts while the dataset audit runs (it needs none): its waits (npm, wasm) overlap the audit's.
+    const ready = this.init();
+    ready.catch(() => {}); // awaited below, after the audit
     if (this.cached && path.resolve(req.out) === this.cached.runDir) this.dropCache();
     const data = req.resume ? this.paths.check(readRunConfig(req.out, this.paths).data, 'dataset', "recorded in the run's config.json") : req.data;
     let audit: AuditResult | null = null;
@@ -132,6 +134,7 @@ export class Engine {
       // cancel in any later phase does (run folder marked cancelled, no model), not as a failed request.
       if (!(e instanceof CxrError && e.code === 'CANCELLED' && signal?.aborted)) throw e;
     }
+    await ready;
     const auditWarnings = audit ? auditTrainingWarnings(audit) : [];
     for (const message of auditWarnings) onEvent({ kind: 'warning', message });
     const result = await train(req, { onEvent, signal, paths: this.paths });

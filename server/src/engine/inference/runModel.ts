@@ -30,7 +30,7 @@ export async function loadRunModel(runDir: string, policy: PathPolicy = UNRESTRI
   const config = readRunConfig(dir, policy);
   const manifest = trainedModelManifest(dir, policy);
   const spec = getBackbone(config.backbone);
-  const model = buildClassifier(spec, config.classes.length, config.imageSize);
+  const model = buildClassifier(spec, config.classes.length, config.imageSize, { weightsFollow: true });
   try {
     const named = await readWeightsFile(manifest, policy);
     try {

@@ -32,8 +32,15 @@ function correctPad(x: Sym): [[number, number], [number, number]] {
   return [[1 - adjust(h), 1], [1 - adjust(w), 1]];
 }
 
-function conv(x: Sym, filters: number, kernelSize: number, strides: number, name: string): Sym {
-  return tfl.layers.conv2d({ filters, kernelSize, strides, padding: 'same', useBias: false, name }).apply(x) as Sym;
+/** Kernel initialisers: random (Keras's defaults), or zeros when every weight is set from a file right after building. */
+type Init = { kernelInitializer?: 'zeros' };
+
+export function kernelInit(opts: BuildOptions): Init {
+  return opts.weightsFollow ? { kernelInitializer: 'zeros' } : {};
+}
+
+function conv(x: Sym, filters: number, kernelSize: number, strides: number, name: string, init: Init): Sym {
+  return tfl.layers.conv2d({ filters, kernelSize, strides, padding: 'same', useBias: false, name, ...init }).apply(x) as Sym;
 }
 
 function bn(x: Sym, name: string): Sym {
@@ -44,12 +51,12 @@ function relu6(x: Sym, name: string): Sym {
   return tfl.layers.reLU({ maxValue: 6, name }).apply(x) as Sym;
 }
 
-function invertedResBlock(inputs: Sym, filters: number, stride: number, expansion: number, blockId: number): Sym {
+function invertedResBlock(inputs: Sym, filters: number, stride: number, expansion: number, blockId: number, init: Init): Sym {
   const inChannels = channels(inputs);
   let x = inputs;
   let prefix = `block_${blockId}_`;
   if (blockId > 0) {
-    x = conv(x, expansion * inChannels, 1, 1, `${prefix}expand`);
+    x = conv(x, expansion * inChannels, 1, 1, `${prefix}expand`, init);
     x = bn(x, `${prefix}expand_BN`);
     x = relu6(x, `${prefix}expand_relu`);
   } else {
@@ -64,11 +71,12 @@ function invertedResBlock(inputs: Sym, filters: number, stride: number, expansio
       useBias: false,
       padding: stride === 1 ? 'same' : 'valid',
       name: `${prefix}depthwise`,
+      ...(init.kernelInitializer ? { depthwiseInitializer: init.kernelInitializer } : {}),
     })
     .apply(x) as Sym;
   x = bn(x, `${prefix}depthwise_BN`);
   x = relu6(x, `${prefix}depthwise_relu`);
-  x = conv(x, filters, 1, 1, `${prefix}project`);
+  x = conv(x, filters, 1, 1, `${prefix}project`, init);
   x = bn(x, `${prefix}project_BN`);
   if (inChannels === filters && stride === 1) return tfl.layers.add({ name: `${prefix}add` }).apply([inputs, x]) as Sym;
   return x;
@@ -77,23 +85,29 @@ function invertedResBlock(inputs: Sym, filters: number, stride: number, expansio
 export interface BuildOptions {
   inputSize?: number;
   includeTop?: boolean;
+  /**
+   * Every weight is set from a file right after building (a run's model, pretrained weights loaded in full): the
+   * kernels start as zeros instead of drawing millions of random numbers that would be overwritten at once.
+   */
+  weightsFollow?: boolean;
 }
 
 export function buildMobileNetV2(opts: BuildOptions = {}): tfl.LayersModel {
   const size = opts.inputSize ?? 224;
+  const init = kernelInit(opts);
   const input = tfl.input({ shape: [size, size, 3], name: 'input_1' });
-  let x = conv(input, 32, 3, 2, 'Conv1');
+  let x = conv(input, 32, 3, 2, 'Conv1', init);
   x = bn(x, 'bn_Conv1');
   x = relu6(x, 'Conv1_relu');
   BLOCKS.forEach(([filters, stride, expansion], id) => {
-    x = invertedResBlock(x, filters, stride, expansion, id);
+    x = invertedResBlock(x, filters, stride, expansion, id, init);
   });
-  x = conv(x, 1280, 1, 1, 'Conv_1');
+  x = conv(x, 1280, 1, 1, 'Conv_1', init);
   x = bn(x, 'Conv_1_bn');
   x = relu6(x, 'out_relu');
   if (opts.includeTop) {
     x = tfl.layers.globalAveragePooling2d({ name: 'global_average_pooling2d' }).apply(x) as Sym;
-    x = tfl.layers.dense({ units: 1000, activation: 'softmax', name: 'predictions' }).apply(x) as Sym;
+    x = tfl.layers.dense({ units: 1000, activation: 'softmax', name: 'predictions', ...init }).apply(x) as Sym;
   }
   return tfl.model({ inputs: input, outputs: x, name: `mobilenetv2_1.00_${size}` });
 }

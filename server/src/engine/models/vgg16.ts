@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { BuildOptions } from './mobilenetV2';
+import { kernelInit, type BuildOptions } from './mobilenetV2';
 
 /** VGG16 as `keras.applications.VGG16` builds it (Keras layer names, ReLU inside the convs, 2x2 max pools). */
 
@@ -14,21 +14,22 @@ const CAFFE_BGR_MEAN = [103.939, 116.779, 123.68];
 
 export function buildVgg16(opts: BuildOptions = {}): tfl.LayersModel {
   const size = opts.inputSize ?? 224;
+  const init = kernelInit(opts);
   const input = tfl.input({ shape: [size, size, 3], name: 'input_1' });
   let x: Sym = input;
   BLOCKS.forEach(([filters, convs], b) => {
     for (let c = 1; c <= convs; c++) {
       x = tfl.layers
-        .conv2d({ filters, kernelSize: 3, padding: 'same', activation: 'relu', name: `block${b + 1}_conv${c}` })
+        .conv2d({ filters, kernelSize: 3, padding: 'same', activation: 'relu', name: `block${b + 1}_conv${c}`, ...init })
         .apply(x) as Sym;
     }
     x = tfl.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `block${b + 1}_pool` }).apply(x) as Sym;
   });
   if (opts.includeTop) {
     x = tfl.layers.flatten({ name: 'flatten' }).apply(x) as Sym;
-    x = tfl.layers.dense({ units: 4096, activation: 'relu', name: 'fc1' }).apply(x) as Sym;
-    x = tfl.layers.dense({ units: 4096, activation: 'relu', name: 'fc2' }).apply(x) as Sym;
-    x = tfl.layers.dense({ units: 1000, activation: 'softmax', name: 'predictions' }).apply(x) as Sym;
+    x = tfl.layers.dense({ units: 4096, activation: 'relu', name: 'fc1', ...init }).apply(x) as Sym;
+    x = tfl.layers.dense({ units: 4096, activation: 'relu', name: 'fc2', ...init }).apply(x) as Sym;
+    x = tfl.layers.dense({ units: 1000, activation: 'softmax', name: 'predictions', ...init }).apply(x) as Sym;
   }
   return tfl.model({ inputs: input, outputs: x, name: 'vgg16' });
 }

@@ -6,6 +6,7 @@ import type { EpochMetrics, RunConfig, RunStatus } from '../api';
 import { CxrError } from '../errors';
 import { validateRunConfig } from '../numbers';
 import { UNRESTRICTED, type PathPolicy } from '../security/pathPolicy';
+import { faultPoint } from '../util/faults';
 import {
   readJson,
   recoverableDir,
@@ -122,7 +123,7 @@ const RUN_FILES = [
 /** Folders of files the engine writes into a run (reports per split, rendered exports). */
 const REPORT_FOLDERS = ['evaluation', 'exports'];
 const WEIGHT_FOLDERS = ['model', 'checkpoint'];
-const WEIGHT_FILES = ['weights_manifest.json', 'weights.bin', 'state.json'];
+const WEIGHT_FILES = ['weights_manifest.json', 'weights.bin', 'frozen.bin', 'state.json'];
 /** Leftovers of atomic writes (writeFileAtomic, replaceDirAtomic) interrupted by a crash. */
 const LEFTOVER = /\.(tmp|old)-\d+-\d+$/;
 
@@ -191,13 +192,24 @@ export interface NamedTensor {
 
 const MANIFEST = 'weights_manifest.json';
 const SHARD = 'weights.bin';
+/** The frozen layers' weights, beside the trained ones: training never changes them, so they are written once. */
+const FROZEN_SHARD = 'frozen.bin';
 
-/** Whether a model/ or checkpoint/ folder (or a swap sibling) was written in full: manifest, shard of its size, state. */
+type ManifestGroup = { paths: string[]; weights: { shape: number[]; dtype: string }[] };
+
+/**
+ * Whether a model/ or checkpoint/ folder (or a swap sibling) was written in full: a manifest whose every group's
+ * shards hold the bytes it describes, and the trainer's state when asked.
+ */
 export function isCompleteWeightsDir(dir: string, needsState: boolean): boolean {
   try {
-    const manifest = readJson<{ paths: string[]; weights: { shape: number[]; dtype: string }[] }[]>(path.join(dir, MANIFEST));
-    const expected = manifest[0].weights.reduce((n, w) => n + 4 * w.shape.reduce((a, b) => a * b, 1), 0);
-    if (fs.statSync(path.join(dir, SHARD)).size !== expected) return false;
+    const manifest = readJson<ManifestGroup[]>(path.join(dir, MANIFEST));
+    if (!Array.isArray(manifest) || manifest.length === 0) return false;
+    for (const group of manifest) {
+      const expected = group.weights.reduce((n, w) => n + 4 * w.shape.reduce((a, b) => a * b, 1), 0);
+      const stored = group.paths.reduce((n, shard) => n + fs.statSync(path.join(dir, shard)).size, 0);
+      if (stored !== expected) return false;
+    }
     if (needsState) readJson(path.join(dir, 'state.json'));
     return true;
   } catch {
@@ -222,22 +234,95 @@ export function modelWeightMap(model: tfl.LayersModel): tf.NamedTensorMap {
   return map;
 }
 
+/** The whole model in one shard (a model that was not trained here, e.g. in tests and tools). */
 export async function saveModel(dir: string, model: tfl.LayersModel): Promise<void> {
   await saveNamedTensors(dir, modelWeightMap(model));
 }
 
-/** A checkpoint: the whole model, the optimizer's slots (in variable order) and the trainer's counters. */
-export async function saveCheckpoint(
-  dir: string,
-  model: tfl.LayersModel,
-  optimizerWeights: NamedTensor[],
-  state: TrainerState,
-): Promise<void> {
-  const tensors = modelWeightMap(model);
-  optimizerWeights.forEach((w, i) => {
-    tensors[`__optimizer__/${String(i).padStart(4, '0')}`] = w.tensor;
-  });
-  await saveNamedTensors(dir, tensors, { ...state, optimizerSlots: optimizerWeights.map((w) => w.name) });
+/**
+ * The weight folders (model/, checkpoint/) of one training. Each is a TF.js weights manifest of two groups: the
+ * trained layers' weights (and a checkpoint's optimizer slots) in weights.bin, rewritten at every save, and the
+ * frozen layers' in frozen.bin. Training never changes the frozen layers, so frozen.bin is written (and fsync'd)
+ * once per training, and every later save hard-links the copy already written; so is a manifest that reads the same
+ * as the last one this writer wrote. Each folder stays complete on its own (any TF.js reader loads it; deleting one
+ * folder leaves the other whole), and a crash at any step leaves what replaceDirAtomic leaves.
+ */
+export class TrainingWeightsWriter {
+  private frozenBytes: { data: Uint8Array; specs: tf.io.WeightsManifestEntry[] } | null = null;
+  /** Files this writer wrote (or linked), by what they hold: a later save links them instead of writing again. */
+  private readonly written = new Map<string, string>();
+
+  constructor(
+    private readonly model: tfl.LayersModel,
+    /** Names of the layers training never changes (the frozen part, up to the cut). */
+    private readonly frozenLayers: ReadonlySet<string>,
+  ) {}
+
+  async saveModel(dir: string): Promise<void> {
+    await this.save(dir, {});
+  }
+
+  /** A checkpoint: the model, the optimizer's slots (in variable order) and the trainer's counters. */
+  async saveCheckpoint(dir: string, optimizerWeights: NamedTensor[], state: TrainerState): Promise<void> {
+    const slots: tf.NamedTensorMap = {};
+    optimizerWeights.forEach((w, i) => {
+      slots[`__optimizer__/${String(i).padStart(4, '0')}`] = w.tensor;
+    });
+    await this.save(dir, slots, { ...state, optimizerSlots: optimizerWeights.map((w) => w.name) });
+  }
+
+  private async save(dir: string, extraTensors: tf.NamedTensorMap, state?: Record<string, unknown>): Promise<void> {
+    const trained: tf.NamedTensorMap = {};
+    const frozen: tf.NamedTensorMap = {};
+    for (const layer of this.model.layers) {
+      const into = this.frozenLayers.has(layer.name) ? frozen : trained;
+      for (const w of layer.weights) into[w.originalName] = w.read();
+    }
+    const { data, specs } = await tf.io.encodeWeights({ ...trained, ...extraTensors });
+    if (!this.frozenBytes && Object.keys(frozen).length > 0) {
+      const encoded = await tf.io.encodeWeights(frozen);
+      this.frozenBytes = { data: new Uint8Array(encoded.data), specs: encoded.specs };
+    }
+    const frozenPart = this.frozenBytes;
+    const manifest: ManifestGroup[] = [{ paths: [SHARD], weights: specs }];
+    if (frozenPart) manifest.push({ paths: [FROZEN_SHARD], weights: frozenPart.specs });
+    const manifestText = JSON.stringify(manifest, null, 2) + '\n';
+    const kept: [string, string][] = [];
+    replaceDirAtomic(dir, (tmp) => {
+      writeFileAtomic(path.join(tmp, SHARD), new Uint8Array(data));
+      if (frozenPart) kept.push([FROZEN_SHARD, this.writeOrLink(tmp, FROZEN_SHARD, frozenPart.data, 'frozen layers')]);
+      kept.push([MANIFEST, this.writeOrLink(tmp, MANIFEST, manifestText, `manifest ${manifestText}`)]);
+      if (state) writeJsonAtomic(path.join(tmp, 'state.json'), state);
+    });
+    for (const [name, content] of kept) {
+      const file = path.join(dir, name);
+      // That path now holds `content` only: another content recorded for it was replaced with the folder.
+      for (const [other, at] of this.written) if (at === file) this.written.delete(other);
+      this.written.set(content, file);
+    }
+  }
+
+  /**
+   * Links `name` into `tmp` from the file of the same `content` this writer wrote before, else writes it. Returns
+   * the content key. A file system without hard links (or a failing disk) gets the bytes written, which reports a
+   * real failure.
+   */
+  private writeOrLink(tmp: string, name: string, bytes: Uint8Array | string, content: string): string {
+    const target = path.join(tmp, name);
+    const source = this.written.get(content);
+    const size = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
+    if (source !== undefined && fs.statSync(source, { throwIfNoEntry: false })?.size === size) {
+      faultPoint(`link ${target}`);
+      try {
+        fs.linkSync(source, target);
+        return content;
+      } catch {
+        // written below
+      }
+    }
+    writeFileAtomic(target, bytes);
+    return content;
+  }
 }
 
 export function readCheckpointState(dir: string): (TrainerState & { optimizerSlots: string[] }) | null {

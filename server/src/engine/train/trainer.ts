@@ -26,8 +26,7 @@ import {
   isOptimizerSlot,
   readCheckpointState,
   RunFolder,
-  saveCheckpoint,
-  saveModel,
+  TrainingWeightsWriter,
   type NamedTensor,
   type TrainerState,
 } from './runFolder';
@@ -116,7 +115,8 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
   if (resuming && !checkpointState) {
     throw new CxrError('RUN_INVALID', `${run.dir} has no checkpoint to resume from (no epoch finished). Start a new run instead.`);
   }
-  const model = buildClassifier(spec, config.classes.length, config.imageSize);
+  // Every weight comes from the checkpoint, or from the pretrained file plus the seeded head: no random start needed.
+  const model = buildClassifier(spec, config.classes.length, config.imageSize, { weightsFollow: checkpointState !== null || config.weights != null });
   let optimizerSlots: NamedTensor[] = [];
   try {
     if (checkpointState) {
@@ -160,6 +160,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
 
   const cut = splitModelAt(model, config.freezeAt);
   for (const layer of cut.before.layers) layer.trainable = false;
+  const weightsWriter = new TrainingWeightsWriter(model, new Set(cut.beforeLayers));
   // A pooling + Dense head sees the pooled features only, and the pooling is fixed: so the frozen part is extended
   // through the pooling and the head trains on 1280 numbers per image instead of a 7x7x1280 map.
   const pooledHead = !config.augment && ctx.headInputs !== 'featureMaps' && isPooledDenseHead(cut.after);
@@ -303,7 +304,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
         state.bestEpoch = epoch;
         state.bestValLoss = score;
         state.bestValAccuracy = metrics.valAccuracy;
-        await saveModel(run.modelDir, model);
+        await weightsWriter.saveModel(run.modelDir);
         testAccuracy = null;
       }
       history.push(metrics);
@@ -312,7 +313,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
       run.writeHistory(history);
       const slots = await optimizer.getWeights();
       try {
-        await saveCheckpoint(run.checkpointDir, model, slots, state);
+        await weightsWriter.saveCheckpoint(run.checkpointDir, slots, state);
       } finally {
         // getWeights makes a new 'iter' scalar each call; the other slots are the optimizer's own variables.
         tf.dispose(slots.filter((s) => s.name === 'iter').map((s) => s.tensor));
