@@ -78,17 +78,5 @@ export function rangeProblem(field: TrainingNumberField, value: number): RangePr
   return ok ? null : { field, message: `The ${r.what} must be ${rangeText(field)} (got ${String(value)}).` };
 }
 
-/** Every problem among the given values (absent fields are not checked). */
-export function trainingNumberProblems(values: Partial<Record<TrainingNumberField, number>>): RangeProblem[] {
-  const problems: RangeProblem[] = [];
-  for (const field of Object.keys(TRAINING_RANGES) as TrainingNumberField[]) {
-    const v = values[field];
-    if (v === undefined) continue;
-    const p = rangeProblem(field, v);
-    if (p) problems.push(p);
-  }
-  return problems;
-}
-
 /** What a training uses when a request leaves these out (the backbone's recipe gives the rest). */
 export const TRAINING_DEFAULTS = Object.freeze({ valFraction: 0.1, seed: 42 });

@@ -47,12 +47,6 @@ export function hammingDistance(a: Uint8Array, b: Uint8Array): number {
   return d;
 }
 
-export function hashHex(bits: Uint8Array): string {
-  let hex = '';
-  for (let i = 0; i < bits.length; i += 4) hex += ((bits[i] << 3) | (bits[i + 1] << 2) | (bits[i + 2] << 1) | bits[i + 3]).toString(16);
-  return hex;
-}
-
 function medianOf(values: number[]): number {
   const s = values.sort((a, b) => a - b);
   const m = s.length >> 1;

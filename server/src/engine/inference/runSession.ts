@@ -72,26 +72,13 @@ export class RunSession {
     return Array.from({ length: n }, (_, i) => Array.from(probs.subarray(i * k, (i + 1) * k)));
   }
 
-  /** Decodes and classifies files, a chunk at a time; one probability vector per file, in order. Any unreadable file fails it. */
-  async classifyFiles(files: readonly string[], onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<number[][]> {
-    return (await this.classifyEach(files, false, onProgress, signal)).probs as number[][];
-  }
-
   /**
-   * Like classifyFiles, but a file that cannot be read as an image (damaged, unsupported, too large, not a regular
-   * file) is left out and reported in `unreadable` instead of failing the whole call: its entry in `probs` is null.
+   * Decodes and classifies files, a chunk at a time, one probability vector per file in order; a file that cannot be
+   * read as an image (damaged, unsupported, too large, not a regular file) is left out and reported in `unreadable`
+   * instead of failing the whole call: its entry in `probs` is null.
    */
   async classifyReadable(
     files: readonly string[],
-    onProgress?: (done: number, total: number) => void,
-    signal?: AbortSignal,
-  ): Promise<{ probs: (number[] | null)[]; unreadable: ExcludedImage[] }> {
-    return this.classifyEach(files, true, onProgress, signal);
-  }
-
-  private async classifyEach(
-    files: readonly string[],
-    skipUnreadable: boolean,
     onProgress?: (done: number, total: number) => void,
     signal?: AbortSignal,
   ): Promise<{ probs: (number[] | null)[]; unreadable: ExcludedImage[] }> {
@@ -99,7 +86,7 @@ export class RunSession {
     const pixels = size * size * 3;
     const out: (number[] | null)[] = [];
     const unreadable: ExcludedImage[] = [];
-    await forEachDecodedChunk(files, { size, chunk: 16, skipUnreadable, signal }, async (attempts, start) => {
+    await forEachDecodedChunk(files, { size, chunk: 16, skipUnreadable: true, signal }, async (attempts, start) => {
       const readable = attempts.flatMap((a) => ('image' in a ? [a.image.data] : []));
       const batch = new Float32Array(readable.length * pixels);
       readable.forEach((d, k) => batch.set(d, k * pixels));

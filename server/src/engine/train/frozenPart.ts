@@ -1,6 +1,6 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { BackboneSpec } from '../models/registry';
-import { createForwardPass, ortForwardPass, tfjsForwardPass, type ForwardPass, type PassEngine } from '../inference/forwardPass';
+import { createForwardPass, tfjsForwardPass, type ForwardPass, type PassEngine } from '../inference/forwardPass';
 
 /** The frozen part of a model (one output): decoded images in, the cut layer's output out, flattened per image. */
 export interface FrozenPart {
@@ -27,11 +27,6 @@ function single(pass: ForwardPass): FrozenPart {
 
 export function tfjsFrozenPart(before: tfl.LayersModel, spec: BackboneSpec, imageSize: number): FrozenPart {
   return single(tfjsForwardPass(before, spec, imageSize));
-}
-
-export async function ortFrozenPart(before: tfl.LayersModel, spec: BackboneSpec, imageSize: number): Promise<FrozenPart | null> {
-  const pass = await ortForwardPass(before, spec, imageSize);
-  return pass && single(pass);
 }
 
 /** ONNX Runtime where it loads and covers the layers, else tfjs (see createForwardPass). */
