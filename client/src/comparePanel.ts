@@ -4,7 +4,7 @@ import type { RunDetails, RunSummary } from '../../common/src/protocol';
 import { compareRunOf, type CompareRun } from '../../common/src/compareRuns';
 import type { CompareFromWebview, CompareState, CompareToWebview } from '../../common/src/webviewProtocol';
 import { errorMessage } from './errors';
-import { adoptCxrPanel, createCxrPanel, webviewOptions } from './webviewHtml';
+import { SingleCxrPanel } from './webviewHtml';
 
 export interface CompareActions {
   listRuns(): Promise<RunSummary[]>;
@@ -25,34 +25,32 @@ const DEFAULT_TICKED = 2;
  * whole state again, read from the run store; the ticked runs are the one thing the panel itself remembers.
  */
 export class ComparePanel implements vscode.Disposable {
-  private panel: vscode.WebviewPanel | undefined;
+  private readonly single: SingleCxrPanel<CompareFromWebview, CompareToWebview>;
   /** The ticked runs; null until the user (or the command's selection) ticks some: then the newest are ticked. */
   private selected: string[] | null = null;
   private refreshTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly extensionUri: vscode.Uri,
+    extensionUri: vscode.Uri,
     private readonly actions: CompareActions,
-  ) {}
+  ) {
+    this.single = new SingleCxrPanel(extensionUri, {
+      viewType: 'cxr.compare',
+      entry: 'compare',
+      onReady: () => void this.postState(),
+      onMessage: (m) => this.onMessage(m),
+    });
+  }
+
+  private get panel(): vscode.WebviewPanel | undefined {
+    return this.single.panel;
+  }
 
   /** Opens (or reveals) the view; `runDirs`, when given, become the ticked runs. */
   show(runDirs: string[] = []): void {
     if (runDirs.length > 0) this.selected = runDirs.map((d) => path.resolve(d));
-    if (this.panel) {
-      this.panel.reveal();
-      void this.postState();
-      return;
-    }
-    if (runDirs.length === 0) this.selected = null;
-    this.panel = createCxrPanel<CompareFromWebview>(this.extensionUri, {
-      viewType: 'cxr.compare',
-      entry: 'compare',
-      title: TITLE,
-      showOptions: vscode.ViewColumn.Active,
-      options: webviewOptions(this.extensionUri),
-      onMessage: (m) => this.onMessage(m),
-      onDispose: () => (this.panel = undefined),
-    });
+    else if (!this.panel) this.selected = null;
+    if (!this.single.show(TITLE)) void this.postState();
   }
 
   /** A Compare Runs view VS Code restored after a window reload, with the runs it had ticked. */
@@ -62,13 +60,7 @@ export class ComparePanel implements vscode.Disposable {
       return;
     }
     this.selected = Array.isArray(saved?.selected) ? saved.selected.filter((d): d is string => typeof d === 'string') : null;
-    this.panel = adoptCxrPanel<CompareFromWebview>(panel, this.extensionUri, {
-      entry: 'compare',
-      title: TITLE,
-      options: webviewOptions(this.extensionUri),
-      onMessage: (m) => this.onMessage(m),
-      onDispose: () => (this.panel = undefined),
-    });
+    this.single.restore(panel, TITLE);
   }
 
   /** Re-reads the runs (after a rename, a training epoch, a deleted run); debounced, and only while open. */
@@ -81,9 +73,8 @@ export class ComparePanel implements vscode.Disposable {
     }, delayMs);
   }
 
-  private onMessage(message: CompareFromWebview): void {
+  private onMessage(message: Exclude<CompareFromWebview, { type: 'ready' }>): void {
     switch (message.type) {
-      case 'ready':
       case 'refresh':
         void this.postState();
         break;
@@ -107,7 +98,7 @@ export class ComparePanel implements vscode.Disposable {
 
   private async postState(): Promise<void> {
     const state = await this.readState();
-    await this.panel?.webview.postMessage({ type: 'state', state } satisfies CompareToWebview);
+    await this.single.post({ type: 'state', state });
   }
 
   private async readState(): Promise<CompareState> {
@@ -142,6 +133,6 @@ export class ComparePanel implements vscode.Disposable {
 
   dispose(): void {
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
-    this.panel?.dispose();
+    this.single.dispose();
   }
 }

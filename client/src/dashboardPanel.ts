@@ -9,7 +9,7 @@ import {
   emptyDashboardState,
 } from '../../common/src/webviewProtocol';
 import { errorMessage } from './errors';
-import { adoptCxrPanel, createCxrPanel, webviewOptions } from './webviewHtml';
+import { SingleCxrPanel } from './webviewHtml';
 
 export interface DashboardActions {
   /** The live state of a run trained in this session, if any. */
@@ -26,35 +26,29 @@ export interface DashboardActions {
  * incremental train events.
  */
 export class DashboardPanel implements vscode.Disposable {
-  private panel: vscode.WebviewPanel | undefined;
+  private readonly single: SingleCxrPanel<DashboardFromWebview, DashboardToWebview>;
   private runDir: string | undefined;
   private restoredBatches: { runDir: string; batches: DashboardState['batches'] } | undefined;
 
   constructor(
-    private readonly extensionUri: vscode.Uri,
+    extensionUri: vscode.Uri,
     private readonly actions: DashboardActions,
-  ) {}
+  ) {
+    this.single = new SingleCxrPanel(extensionUri, {
+      viewType: 'cxr.dashboard',
+      entry: 'dashboard',
+      onReady: () => void this.postState(),
+      onMessage: (m) => this.onMessage(m),
+    });
+  }
+
+  private get panel(): vscode.WebviewPanel | undefined {
+    return this.single.panel;
+  }
 
   show(runDir: string, preserveFocus = false): void {
     this.runDir = path.resolve(runDir);
-    const title = `Training: ${path.basename(this.runDir)}`;
-    if (this.panel) {
-      this.panel.title = title;
-      this.panel.reveal(undefined, preserveFocus);
-      void this.postState();
-      return;
-    }
-    this.panel = createCxrPanel<DashboardFromWebview>(this.extensionUri, {
-      viewType: 'cxr.dashboard',
-      entry: 'dashboard',
-      title,
-      showOptions: { viewColumn: vscode.ViewColumn.Active, preserveFocus },
-      options: webviewOptions(this.extensionUri),
-      onMessage: (m) => this.onMessage(m),
-      onDispose: () => {
-        this.panel = undefined;
-      },
-    });
+    if (!this.single.show(`Training: ${path.basename(this.runDir)}`, { preserveFocus })) void this.postState();
   }
 
   /**
@@ -69,15 +63,7 @@ export class DashboardPanel implements vscode.Disposable {
     }
     this.runDir = path.resolve(runDir);
     this.restoredBatches = { runDir: this.runDir, batches: saved.batches ?? [] };
-    this.panel = adoptCxrPanel<DashboardFromWebview>(panel, this.extensionUri, {
-      entry: 'dashboard',
-      title: `Training: ${path.basename(this.runDir)}`,
-      options: webviewOptions(this.extensionUri),
-      onMessage: (m) => this.onMessage(m),
-      onDispose: () => {
-        this.panel = undefined;
-      },
-    });
+    this.single.restore(panel, `Training: ${path.basename(this.runDir)}`);
   }
 
   /** Closes the panel if it shows `runDir` (a deleted run has nothing left to show). */
@@ -89,12 +75,9 @@ export class DashboardPanel implements vscode.Disposable {
     return this.panel ? this.runDir : undefined;
   }
 
-  private onMessage(message: DashboardFromWebview): void {
+  private onMessage(message: Exclude<DashboardFromWebview, { type: 'ready' }>): void {
     const runDir = this.runDir;
     switch (message.type) {
-      case 'ready':
-        void this.postState();
-        break;
       case 'cancel':
         if (runDir) void this.actions.cancel(runDir);
         break;
@@ -137,11 +120,11 @@ export class DashboardPanel implements vscode.Disposable {
   }
 
   private async post(message: DashboardToWebview): Promise<void> {
-    await this.panel?.webview.postMessage(message);
+    await this.single.post(message);
   }
 
   dispose(): void {
-    this.panel?.dispose();
+    this.single.dispose();
   }
 }
 

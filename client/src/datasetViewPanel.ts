@@ -14,7 +14,7 @@ import type { AuditCommand } from './audit';
 import type { Backend } from './backend';
 import { auditAge, datasetLabel, datasetOfNode, type DatasetsTree } from './datasetsTree';
 import { errorMessage } from './errors';
-import { adoptCxrPanel, createCxrPanel, webviewOptions } from './webviewHtml';
+import { SingleCxrPanel } from './webviewHtml';
 
 const SPLIT_ORDER: DatasetSplitName[] = ['train', 'test', 'unassigned'];
 /** The backend answers at most this many thumbnails per request. */
@@ -25,16 +25,23 @@ const THUMBNAIL_BATCH = 200;
  * THUMBS_PER_GROUP of each), its class balance, and the findings of its latest audit.
  */
 export class DatasetViewPanel implements vscode.Disposable {
-  private panel: vscode.WebviewPanel | undefined;
+  private readonly single: SingleCxrPanel<DatasetViewFromWebview, DatasetViewToWebview>;
   private state: DatasetViewState | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
-    private readonly extensionUri: vscode.Uri,
+    extensionUri: vscode.Uri,
     private readonly backend: Backend,
     private readonly datasets: DatasetsTree,
     private readonly audit: AuditCommand,
   ) {
+    this.single = new SingleCxrPanel(extensionUri, {
+      viewType: 'cxr.dataset',
+      entry: 'dataset',
+      onReady: () => void this.post(),
+      onMessage: (m) => void this.onMessage(m),
+      onDispose: () => (this.state = undefined),
+    });
     this.disposables.push(
       audit.onDidAudit((result) => {
         if (this.state && path.resolve(result.data) === path.resolve(this.state.dataset.path)) {
@@ -46,11 +53,11 @@ export class DatasetViewPanel implements vscode.Disposable {
       vscode.window.registerWebviewPanelSerializer('cxr.dataset', {
         deserializeWebviewPanel: async (panel: vscode.WebviewPanel, saved: unknown) => {
           const dataset = (saved as Partial<DatasetViewState> | undefined)?.dataset;
-          if (this.panel || !dataset?.path) {
+          if (this.single.panel || !dataset?.path) {
             panel.dispose();
             return;
           }
-          this.panel = adoptCxrPanel<DatasetViewFromWebview>(panel, this.extensionUri, this.panelOptions(dataset));
+          this.single.restore(panel, this.title(dataset));
           void this.load(dataset);
         },
       }),
@@ -60,34 +67,12 @@ export class DatasetViewPanel implements vscode.Disposable {
   async open(arg?: unknown): Promise<void> {
     const dataset = datasetOfNode(arg) ?? (await this.pick());
     if (!dataset) return;
-    if (this.panel) {
-      this.panel.title = this.title(dataset);
-      this.panel.reveal();
-    } else {
-      this.panel = createCxrPanel<DatasetViewFromWebview>(this.extensionUri, {
-        viewType: 'cxr.dataset',
-        showOptions: vscode.ViewColumn.Active,
-        ...this.panelOptions(dataset),
-      });
-    }
+    this.single.show(this.title(dataset));
     await this.load(dataset);
   }
 
   private title(d: DatasetSummary): string {
     return `Dataset: ${datasetLabel(d)}`;
-  }
-
-  private panelOptions(dataset: DatasetSummary) {
-    return {
-      entry: 'dataset' as const,
-      title: this.title(dataset),
-      options: webviewOptions(this.extensionUri),
-      onMessage: (m: DatasetViewFromWebview) => void this.onMessage(m),
-      onDispose: () => {
-        this.panel = undefined;
-        this.state = undefined;
-      },
-    };
   }
 
   private async pick(): Promise<DatasetSummary | undefined> {
@@ -137,10 +122,8 @@ export class DatasetViewPanel implements vscode.Disposable {
     if (this.state === state) await this.post();
   }
 
-  private async onMessage(m: DatasetViewFromWebview): Promise<void> {
+  private async onMessage(m: Exclude<DatasetViewFromWebview, { type: 'ready' }>): Promise<void> {
     switch (m.type) {
-      case 'ready':
-        return this.post();
       case 'openImage':
         if (this.state?.groups.some((g) => g.thumbs.some((t) => t.file === m.file))) await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(m.file));
         return;
@@ -151,13 +134,12 @@ export class DatasetViewPanel implements vscode.Disposable {
   }
 
   private async post(): Promise<void> {
-    if (!this.panel || !this.state) return;
-    const message: DatasetViewToWebview = { type: 'state', state: this.state };
-    await this.panel.webview.postMessage(message);
+    if (!this.state) return;
+    await this.single.post({ type: 'state', state: this.state });
   }
 
   dispose(): void {
-    this.panel?.dispose();
+    this.single.dispose();
     for (const d of this.disposables) d.dispose();
   }
 }

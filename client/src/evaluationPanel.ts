@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { BROWSER_IMAGE_MIME } from '../../common/src/protocol';
 import type { EvaluateResult, EvaluatedImage } from '../../common/src/protocol';
 import { EvaluationFromWebview, EvaluationImage, EvaluationState, EvaluationToWebview } from '../../common/src/webviewProtocol';
-import { adoptCxrPanel, createCxrPanel, webviewOptions } from './webviewHtml';
+import { SingleCxrPanel, webviewOptions } from './webviewHtml';
 
 /** Folders added to localResourceRoots for thumbnails; beyond this, the dataset root alone must cover them. */
 const MAX_IMAGE_ROOTS = 32;
@@ -17,13 +17,24 @@ export interface EvaluationActions {
  * shown through webview URIs, so the dataset folder is added to the panel's localResourceRoots.
  */
 export class EvaluationPanel implements vscode.Disposable {
-  private panel: vscode.WebviewPanel | undefined;
+  private readonly single: SingleCxrPanel<EvaluationFromWebview, EvaluationToWebview>;
   private result: EvaluateResult | undefined;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly actions: EvaluationActions,
-  ) {}
+  ) {
+    this.single = new SingleCxrPanel(extensionUri, {
+      viewType: 'cxr.evaluation',
+      entry: 'evaluation',
+      onReady: () => void this.postState(),
+      onMessage: (m) => this.onMessage(m),
+    });
+  }
+
+  private get panel(): vscode.WebviewPanel | undefined {
+    return this.single.panel;
+  }
 
   /** An evaluation VS Code restored after a window reload, showing the saved evaluation of the run and split it showed. */
   restore(panel: vscode.WebviewPanel, result: EvaluateResult): void {
@@ -32,46 +43,16 @@ export class EvaluationPanel implements vscode.Disposable {
       return;
     }
     this.result = result;
-    this.panel = adoptCxrPanel<EvaluationFromWebview>(panel, this.extensionUri, {
-      entry: 'evaluation',
-      title: evaluationTitle(result),
-      options: webviewOptions(this.extensionUri, imageRoots(result)),
-      onMessage: (m) => this.onMessage(m),
-      onDispose: () => {
-        this.panel = undefined;
-      },
-    });
+    this.single.restore(panel, evaluationTitle(result), webviewOptions(this.extensionUri, imageRoots(result)));
   }
 
   show(result: EvaluateResult): void {
     this.result = result;
-    const title = evaluationTitle(result);
-    const options = webviewOptions(this.extensionUri, imageRoots(result));
-    if (this.panel) {
-      this.panel.title = title;
-      this.panel.webview.options = options;
-      this.panel.reveal();
-      void this.postState();
-      return;
-    }
-    this.panel = createCxrPanel<EvaluationFromWebview>(this.extensionUri, {
-      viewType: 'cxr.evaluation',
-      entry: 'evaluation',
-      title,
-      showOptions: vscode.ViewColumn.Active,
-      options,
-      onMessage: (m) => this.onMessage(m),
-      onDispose: () => {
-        this.panel = undefined;
-      },
-    });
+    if (!this.single.show(evaluationTitle(result), { options: webviewOptions(this.extensionUri, imageRoots(result)) })) void this.postState();
   }
 
-  private onMessage(message: EvaluationFromWebview): void {
+  private onMessage(message: Exclude<EvaluationFromWebview, { type: 'ready' }>): void {
     switch (message.type) {
-      case 'ready':
-        void this.postState();
-        break;
       case 'openImage':
         // From a confusion-matrix cell: the evaluated run explains it, and the viewer shows the true label.
         void vscode.commands.executeCommand(
@@ -115,7 +96,7 @@ export class EvaluationPanel implements vscode.Disposable {
   }
 
   dispose(): void {
-    this.panel?.dispose();
+    this.single.dispose();
   }
 }
 

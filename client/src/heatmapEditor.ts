@@ -8,7 +8,7 @@ import type { Backend } from './backend';
 import { errorMessage } from './errors';
 import type { Runs } from './runs';
 import type { Settings } from './settings';
-import { renderWebviewHtml, webviewOptions } from './webviewHtml';
+import { setCxrPage, webviewOptions } from './webviewHtml';
 
 export const HEATMAP_VIEW_TYPE = 'cxr.heatmap';
 const HEATMAP_PANEL_TYPE = 'cxr.heatmapPanel';
@@ -59,8 +59,7 @@ export class HeatmapEditorProvider implements vscode.CustomReadonlyEditorProvide
   }
 
   private attach(uri: vscode.Uri, panel: vscode.WebviewPanel, context?: HeatmapContext): void {
-    panel.webview.options = webviewOptions(this.extensionUri);
-    panel.webview.html = renderWebviewHtml(panel.webview, this.extensionUri, 'heatmap', `Heatmap: ${path.basename(uri.fsPath)}`);
+    setCxrPage(panel, this.extensionUri, 'heatmap', `Heatmap: ${path.basename(uri.fsPath)}`, webviewOptions(this.extensionUri));
     new HeatmapSession(uri, panel, this.backend, this.settings, this.runs, this.datasetSplitOf, context);
   }
 }

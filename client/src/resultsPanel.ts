@@ -5,7 +5,7 @@ import type { ImagePrediction } from '../../common/src/protocol';
 import { resultRows, resultsCsv, type ResultsFromWebview, type ResultsState, type ResultsToWebview } from '../../common/src/resultsTable';
 import type { Backend } from './backend';
 import { errorMessage } from './errors';
-import { adoptCxrPanel, createCxrPanel, webviewOptions } from './webviewHtml';
+import { SingleCxrPanel } from './webviewHtml';
 
 /**
  * The results of classifying several images (`cxr.results`): a sortable table whose rows open the heatmap, saved as
@@ -13,23 +13,31 @@ import { adoptCxrPanel, createCxrPanel, webviewOptions } from './webviewHtml';
  * the webview keeps its rows with setState and the serializer hands them back.
  */
 export class ResultsPanel implements vscode.Disposable {
-  private panel: vscode.WebviewPanel | undefined;
+  private readonly single: SingleCxrPanel<ResultsFromWebview, ResultsToWebview>;
   private state: ResultsState | undefined;
   private readonly serializer: vscode.Disposable;
 
   constructor(
-    private readonly extensionUri: vscode.Uri,
+    extensionUri: vscode.Uri,
     private readonly backend: Backend,
   ) {
+    this.single = new SingleCxrPanel(extensionUri, {
+      viewType: 'cxr.results',
+      entry: 'results',
+      onReady: () => {
+        if (this.state) void this.post({ type: 'state', state: this.state });
+      },
+      onMessage: (m) => void this.onMessage(m),
+    });
     this.serializer = vscode.window.registerWebviewPanelSerializer('cxr.results', {
       deserializeWebviewPanel: async (panel: vscode.WebviewPanel, saved: unknown) => {
         const state = saved as ResultsState | undefined;
-        if (this.panel || !state || !Array.isArray(state.rows) || !Array.isArray(state.classes)) {
+        if (this.single.panel || !state || !Array.isArray(state.rows) || !Array.isArray(state.classes)) {
           panel.dispose();
           return;
         }
         this.state = state;
-        this.panel = adoptCxrPanel<ResultsFromWebview>(panel, this.extensionUri, this.panelOptions(state));
+        this.single.restore(panel, this.title(state));
       },
     });
   }
@@ -44,38 +52,15 @@ export class ResultsPanel implements vscode.Disposable {
       calibrated: predictions.some((p) => p.calibratedProbabilities !== undefined),
       savedTo: null,
     };
-    if (this.panel) {
-      this.panel.title = this.title(this.state);
-      this.panel.reveal();
-      void this.post({ type: 'state', state: this.state });
-      return;
-    }
-    this.panel = createCxrPanel<ResultsFromWebview>(this.extensionUri, {
-      viewType: 'cxr.results',
-      showOptions: vscode.ViewColumn.Active,
-      ...this.panelOptions(this.state),
-    });
+    if (!this.single.show(this.title(this.state))) void this.post({ type: 'state', state: this.state });
   }
 
   private title(state: ResultsState): string {
     return `Classified: ${state.rows.length} images (${state.model})`;
   }
 
-  private panelOptions(state: ResultsState) {
-    return {
-      entry: 'results' as const,
-      title: this.title(state),
-      options: webviewOptions(this.extensionUri),
-      onMessage: (m: ResultsFromWebview) => void this.onMessage(m),
-      onDispose: () => (this.panel = undefined),
-    };
-  }
-
-  private async onMessage(m: ResultsFromWebview): Promise<void> {
+  private async onMessage(m: Exclude<ResultsFromWebview, { type: 'ready' }>): Promise<void> {
     switch (m.type) {
-      case 'ready':
-        if (this.state) await this.post({ type: 'state', state: this.state });
-        return;
       case 'openHeatmap':
         if (this.state?.rows.some((r) => r.file === m.file)) await vscode.commands.executeCommand('cxr.showHeatmap', vscode.Uri.file(m.file));
         return;
@@ -112,11 +97,11 @@ export class ResultsPanel implements vscode.Disposable {
   }
 
   private async post(message: ResultsToWebview): Promise<void> {
-    await this.panel?.webview.postMessage(message);
+    await this.single.post(message);
   }
 
   dispose(): void {
     this.serializer.dispose();
-    this.panel?.dispose();
+    this.single.dispose();
   }
 }

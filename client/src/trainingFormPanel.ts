@@ -17,7 +17,7 @@ import { datasetLabel, type DatasetsTree } from './datasetsTree';
 import { errorMessage } from './errors';
 import type { Settings } from './settings';
 import type { TrainingController } from './training';
-import { adoptCxrPanel, createCxrPanel, webviewOptions } from './webviewHtml';
+import { SingleCxrPanel } from './webviewHtml';
 
 /** Where the form's values are remembered: per workspace. */
 const REMEMBERED_KEY = 'cxr.trainingForm.values';
@@ -29,20 +29,26 @@ const TITLE = 'Configure Training';
  * and started with the same cxr/train request as the Train Model command.
  */
 export class TrainingFormPanel implements vscode.Disposable {
-  private panel: vscode.WebviewPanel | undefined;
+  private readonly single: SingleCxrPanel<TrainingFormFromWebview, TrainingFormToWebview>;
   private options: TrainingOptions | null = null;
   private datasets: TrainingFormDataset[] = [];
   private message: TrainingFormState['message'] = null;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
-    private readonly extensionUri: vscode.Uri,
+    extensionUri: vscode.Uri,
     private readonly workspaceState: vscode.Memento,
     private readonly backend: Backend,
     private readonly settings: Settings,
     private readonly datasetsTree: DatasetsTree,
     private readonly training: TrainingController,
   ) {
+    this.single = new SingleCxrPanel(extensionUri, {
+      viewType: 'cxr.trainingForm',
+      entry: 'trainingForm',
+      onReady: () => void this.load().then(() => this.postState()),
+      onMessage: (m) => void this.onMessage(m),
+    });
     this.disposables.push(
       vscode.workspace.onDidGrantWorkspaceTrust(() => void this.postState()),
       backend.onTrainEvent(({ event }) => {
@@ -50,46 +56,17 @@ export class TrainingFormPanel implements vscode.Disposable {
         if (event.kind === 'phase' && (event.phase === 'preparing' || event.phase === 'finished')) void this.postState();
       }),
       vscode.window.registerWebviewPanelSerializer('cxr.trainingForm', {
-        deserializeWebviewPanel: async (panel: vscode.WebviewPanel) => this.adopt(panel),
+        deserializeWebviewPanel: async (panel: vscode.WebviewPanel) => void this.single.restore(panel, TITLE),
       }),
     );
   }
 
   show(): void {
-    if (this.panel) {
-      this.panel.reveal();
-      return;
-    }
-    this.panel = createCxrPanel<TrainingFormFromWebview>(this.extensionUri, {
-      viewType: 'cxr.trainingForm',
-      entry: 'trainingForm',
-      title: TITLE,
-      showOptions: vscode.ViewColumn.Active,
-      options: webviewOptions(this.extensionUri),
-      onMessage: (m) => void this.onMessage(m),
-      onDispose: () => (this.panel = undefined),
-    });
+    this.single.show(TITLE);
   }
 
-  private adopt(panel: vscode.WebviewPanel): void {
-    if (this.panel) {
-      panel.dispose();
-      return;
-    }
-    this.panel = adoptCxrPanel<TrainingFormFromWebview>(panel, this.extensionUri, {
-      entry: 'trainingForm',
-      title: TITLE,
-      options: webviewOptions(this.extensionUri),
-      onMessage: (m) => void this.onMessage(m),
-      onDispose: () => (this.panel = undefined),
-    });
-  }
-
-  private async onMessage(m: TrainingFormFromWebview): Promise<void> {
+  private async onMessage(m: Exclude<TrainingFormFromWebview, { type: 'ready' }>): Promise<void> {
     switch (m.type) {
-      case 'ready':
-        await this.load();
-        return this.postState();
       case 'change':
         await this.remember(m.values);
         return;
@@ -156,7 +133,7 @@ export class TrainingFormPanel implements vscode.Disposable {
   }
 
   private async postState(): Promise<void> {
-    if (!this.panel) return;
+    if (!this.single.panel) return;
     const state: TrainingFormState = {
       options: this.options,
       datasets: this.datasets,
@@ -166,11 +143,11 @@ export class TrainingFormPanel implements vscode.Disposable {
       message: this.message,
     };
     const message: TrainingFormToWebview = { type: 'state', state };
-    await this.panel.webview.postMessage(message);
+    await this.single.post(message);
   }
 
   dispose(): void {
-    this.panel?.dispose();
+    this.single.dispose();
     for (const d of this.disposables) d.dispose();
   }
 }
