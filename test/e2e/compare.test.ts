@@ -176,7 +176,7 @@ describe('Compare Runs in code-server', { timeout: 600_000 }, () => {
     const row = await s.viewRow('Runs', renamed);
 
     // One run selected (the two are still selected from the first test): renaming and tagging are per run.
-    await (await s.viewRow('Runs', LOW)).click();
+    await s.clickRow(await s.viewRow('Runs', LOW));
     // The click opens the run's dashboard; a webview that takes focus late closes a quick input opened meanwhile, and
     // the tree it refreshes can leave the menu's row stale (the command then asks which run): let it settle first.
     await s.tab(`Training: ${LOW}`).waitFor();

@@ -648,6 +648,23 @@ export class CodeServerSession {
     return this.openContextMenu(row);
   }
 
+  /**
+   * Clicks a tree row, running its command. Seen in CI: a row that a refresh has just replaced carries a command VS
+   * Code no longer knows ("Actual command not found"); the click is then repeated once the tree has settled.
+   */
+  async clickRow(row: Locator): Promise<void> {
+    this.flow = null;
+    const stale = this.page.locator('.notifications-toasts .notification-list-item').filter({ hasText: /Actual command not found/ });
+    for (let attempt = 1; ; attempt++) {
+      await this.listSettled(row);
+      await row.click();
+      if (!(await stale.first().waitFor({ timeout: 1500 }).then(() => true, () => false))) return;
+      if (attempt === 3) throw new Error("the row's command was stale after three clicks");
+      log(`${this.opts.name}: a tree row's command was stale; clicking again`);
+      await this.clearNotifications();
+    }
+  }
+
   /** Right-clicks `row` until a context menu shows (three tries) and returns its item labels. */
   private async openContextMenu(row: Locator): Promise<string[]> {
     const items = this.page.locator('.monaco-menu .action-item .action-label');

@@ -81,7 +81,7 @@ describe('CXR Studio webviews in four colour themes', { timeout: 600_000 }, () =
   ];
 
   it('opens the dashboard, the saved evaluation and the heatmap viewer', async () => {
-    await (await s.viewRow('Runs', path.basename(run))).click();
+    await s.clickRow(await s.viewRow('Runs', path.basename(run)));
     await s.webviewWith(dash.lossChart, 60_000);
     await s.page.mouse.move(1, 1); // the tree row's hover would cover the quick pick
     await s.runCommand('CXR: Open Evaluation');
