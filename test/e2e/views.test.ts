@@ -284,7 +284,8 @@ describe('CXR Studio views and commands in code-server', { timeout: 600_000 }, (
     const saved = readJson<SavedEvaluation>(path.join(runA, 'evaluation', 'test', 'evaluation.json'));
 
     const matrix = view.locator(`#${evalIds.confusionMatrix}`);
-    assert.deepEqual((await matrix.locator('thead th[scope="col"]').allInnerTexts()).map((t) => t.trim()), saved.classes);
+    // The predicted-class column headers (the corner and the total column are column headers too, for screen readers).
+    assert.deepEqual((await matrix.locator('thead th.cm-class[scope="col"]').allInnerTexts()).map((t) => t.trim()), saved.classes);
     const cell = (i: number, j: number) => matrix.locator(`td.cm-cell[data-row="${i}"][data-col="${j}"]`);
     assert.equal(await matrix.locator('td.cm-cell').count(), saved.classes.length ** 2);
     for (const [i, row] of saved.confusion_matrix.entries()) {

@@ -127,7 +127,7 @@ function renderConfusion(r: EvaluateResult, normalized: boolean): void {
   append(
     table,
     h('caption', { text: normalized ? 'Rows: true class · columns: predicted class · share of the row' : 'Rows: true class · columns: predicted class · image counts' }),
-    h('thead', {}, h('tr', {}, h('th', { text: 'true \\ predicted', attrs: { scope: 'col' } }), ...classes.map((c) => h('th', { text: c, attrs: { scope: 'col' } })), h('th', { text: 'total', attrs: { scope: 'col' } }))),
+    h('thead', {}, h('tr', {}, h('th', { text: 'true \\ predicted', attrs: { scope: 'col' } }), ...classes.map((c) => h('th', { className: 'cm-class', text: c, attrs: { scope: 'col' } })), h('th', { text: 'total', attrs: { scope: 'col' } }))),
   );
   const body = h('tbody');
   r.confusion_matrix.forEach((row, i) => {
