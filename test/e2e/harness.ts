@@ -472,10 +472,16 @@ export class CodeServerSession {
     for (let i = 0; i < 100 && !(await input.inputValue()).endsWith('/'); i++) await this.page.waitForTimeout(100);
     const row = this.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: path.basename(file) }).first();
     for (let attempt = 0; attempt < 3; attempt++) {
-      await input.fill(file);
+      // Seen once in CI: the dialog never listed the file after a fill; typing the path key by key makes it update.
+      if (attempt === 0) await input.fill(file);
+      else {
+        await input.fill('');
+        await input.pressSequentially(file, { delay: 5 });
+      }
       // The dialog lists the typed folder's entries as it updates: accept once it shows the file.
-      await row.waitFor();
-      if ((await input.inputValue()) === file) break;
+      const listed = await row.waitFor({ timeout: 7000 }).then(() => true, () => false);
+      if (listed && (await input.inputValue()) === file) break;
+      if (!listed && attempt === 2) throw new Error(`the open dialog never listed ${path.basename(file)} after the path was typed three times (value "${await input.inputValue()}")`);
     }
     if ((await input.inputValue()) !== file) throw new Error(`the open dialog kept overwriting the typed path with "${await input.inputValue()}"`);
     await input.press('Enter');
