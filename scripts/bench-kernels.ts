@@ -13,6 +13,7 @@ import { initBackend } from '../server/src/engine/backend/select';
 import { HostTensor, runCpuKernel } from '../server/src/engine/backend/cpuKernel';
 import { originalWasmConv2dBackpropInput } from '../server/src/engine/backend/wasmKernels/register';
 import { Rng } from '../server/src/engine/util/rng';
+import { relativeError } from '../test/helpers/weightAsserts';
 
 interface Case {
   model: 'mobilenet_v2' | 'vgg16';
@@ -84,15 +85,6 @@ function timeWasm(kernelName: string, inputs: Record<string, HostTensor>, attrs:
   return { ms: median(times), out };
 }
 
-function maxRelErr(got: Float32Array, ref: Float32Array): number {
-  let err = 0;
-  let mag = 0;
-  for (let i = 0; i < ref.length; i++) {
-    err = Math.max(err, Math.abs(got[i] - ref[i]));
-    mag = Math.max(mag, Math.abs(ref[i]));
-  }
-  return mag === 0 ? err : err / mag;
-}
 
 async function main(): Promise<void> {
   const batch = Number(arg('batch', '2'));
@@ -136,9 +128,9 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         const ref = runCpuKernel(job.name, job.inputs, job.attrs);
         cpuMs = performance.now() - t0;
-        err = maxRelErr(composite.out, ref.values);
+        err = relativeError(composite.out, ref.values);
       } else if (own != null) {
-        err = maxRelErr(composite.out, own.out);
+        err = relativeError(composite.out, own.out);
       }
       rows.push([
         c.model, c.label, job.name.replace('DepthwiseConv2dNative', 'Depthwise'), gmac.toFixed(3),

@@ -21,19 +21,9 @@ import { train } from '../../server/src/engine/train/trainer';
 import { Rng } from '../../server/src/engine/util/rng';
 import { scratchDirFactory } from '../helpers/scratch';
 import { CI_TINY, requireShared } from '../helpers/shared';
+import { relativeError } from '../helpers/weightAsserts';
 
 const scratch = scratchDirFactory();
-
-/** Largest |a - b| over the largest |b|: one number per tensor, scale-free. */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
 
 describe('training steps on ONNX Runtime', () => {
   before(async () => {

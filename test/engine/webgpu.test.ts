@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ParityResult } from '../helpers/webgpuParity';
 import { CI_TINY, MOBILENET_NOTOP_MANIFEST, requireShared, tmpDir } from '../helpers/shared';
+import { relativeError } from '../helpers/weightAsserts';
 
 /**
  * WebGPU (opt-in backend) against wasm. These tests need a WebGPU adapter: a real GPU, or on a machine without
@@ -30,13 +31,6 @@ function childEnv(): NodeJS.ProcessEnv {
   delete env.CXR_BACKEND;
   delete env.CXR_TFJS_NODE;
   return env;
-}
-
-/** Largest |a-b| / (max|b| + eps) over the arrays: relative to the reference's scale. */
-function relativeError(a: number[], b: number[]): number {
-  assert.equal(a.length, b.length);
-  const scale = Math.max(...b.map(Math.abs)) + 1e-12;
-  return Math.max(...a.map((v, i) => Math.abs(v - b[i]))) / scale;
 }
 
 describe('webgpu backend (opt-in) on the machine\'s WebGPU adapter', { skip }, () => {

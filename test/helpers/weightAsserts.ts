@@ -28,3 +28,15 @@ export function randomWeight(rng: Rng, shape: number[], bound: number): Float32A
   for (let i = 0; i < data.length; i++) data[i] = rng.uniform(-bound, bound);
   return data;
 }
+
+/** Largest |got - ref| over the largest |ref| (the absolute difference when ref is all zeros): one scale-free number per tensor. */
+export function relativeError(got: ArrayLike<number>, ref: ArrayLike<number>): number {
+  assert.equal(got.length, ref.length, 'compared arrays differ in length');
+  let err = 0;
+  let mag = 0;
+  for (let i = 0; i < ref.length; i++) {
+    err = Math.max(err, Math.abs(got[i] - ref[i]));
+    mag = Math.max(mag, Math.abs(ref[i]));
+  }
+  return mag === 0 ? err : err / mag;
+}
