@@ -51,6 +51,22 @@ export function gradientFreeEngine(): { engine: 'onnxruntime' | 'tfjs'; version?
     : { engine: 'tfjs', reason: s.reason };
 }
 
+/**
+ * The options every session shares. Spinning is off: ONNX Runtime's idle threads otherwise busy-wait between runs,
+ * and on a machine with few cores they take the CPU from the decode workers and from the backend's main thread
+ * (JSON-RPC answers slowed from under 1 ms to 7-9 ms during training on 2 cores).
+ */
+export function ortSessionOptions(executionProviders: ortTypes.InferenceSession.SessionOptions['executionProviders']): ortTypes.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: ortStatus().threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    executionProviders,
+    extra: { session: { intra_op: { allow_spinning: process.env.CXR_ORT_SPINNING === 'on' ? '1' : '0' }, inter_op: { allow_spinning: '0' } } },
+  };
+}
+
 /** A loaded ONNX model: NHWC float32 in, named float32 outputs. */
 export class OrtModel {
   private constructor(
@@ -64,13 +80,7 @@ export class OrtModel {
     // The platform's GPU provider when there is one (backend/ortProviders.ts), else the CPU; a GPU provider that
     // fails to start falls back to the CPU with a warning.
     const made = await createWithProviderFallback(ortSessionPlan(ort), (executionProviders) =>
-      ort.InferenceSession.create(bytes, {
-        intraOpNumThreads: ortStatus().threads,
-        interOpNumThreads: 1,
-        graphOptimizationLevel: 'all',
-        executionMode: 'sequential',
-        executionProviders,
-      }),
+      ort.InferenceSession.create(bytes, ortSessionOptions(executionProviders)),
     );
     recordOrtSession(made);
     return new OrtModel(ort, made.session, inputName, outputNames);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type * as ortTypes from 'onnxruntime-node';
-import { loadOrt, ortStatus } from '../onnx/runtime';
+import { loadOrt, ortSessionOptions, ortStatus } from '../onnx/runtime';
 import { buildTrainingGraph, trainableChain, TRAIN_LOSS, TRAIN_PROBS, TRAIN_X, TRAIN_Y, type TrainingGraph } from '../onnx/trainingGraph';
 
 /** Images per ONNX Runtime call: a larger batch sums its gradients over calls, so memory stays bounded. */
@@ -42,13 +42,7 @@ export async function createOrtSteps(after: tfl.LayersModel): Promise<OrtSteps |
 }
 
 function session(ort: Ort, bytes: Uint8Array): Promise<ortTypes.InferenceSession> {
-  return ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: ortStatus().threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    executionProviders: ['cpu'],
-  });
+  return ort.InferenceSession.create(bytes, ortSessionOptions(['cpu']));
 }
 
 class OrtStepRunner implements OrtSteps {
