@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -48,15 +48,45 @@ export function npmRootKey(env: NodeJS.ProcessEnv = process.env): string {
  */
 export function rememberedNpmRoot(ask: () => string | null, env: NodeJS.ProcessEnv = process.env, dir = cacheDir(), now = Date.now()): string | null {
   if (!featureCacheEnabled()) return ask();
-  const file = path.join(dir, 'env', `npm-root-${npmRootKey(env)}.json`);
+  const file = memoFile(env, dir);
+  const known = readMemo(file, now);
+  if (known) return known.root;
+  const root = ask();
+  writeMemo(file, root, now);
+  return root;
+}
+
+/**
+ * Settles globalNpmRoot()'s answer without blocking this thread: the remembered answer, else npm started
+ * asynchronously (a training's dataset audit goes on meanwhile; the synchronous question held the thread for about
+ * 0.3 s). Later globalNpmRoot() calls return it at once.
+ */
+export async function resolveGlobalNpmRoot(): Promise<string | null> {
+  if (cached != null) return cached.root;
+  const file = featureCacheEnabled() ? memoFile(process.env, cacheDir()) : null;
+  const known = file ? readMemo(file, Date.now()) : null;
+  const root = known ? known.root : await askNpmAsync();
+  if (!known && file) writeMemo(file, root, Date.now());
+  cached ??= { root };
+  return cached.root;
+}
+
+function memoFile(env: NodeJS.ProcessEnv, dir: string): string {
+  return path.join(dir, 'env', `npm-root-${npmRootKey(env)}.json`);
+}
+
+function readMemo(file: string, now: number): { root: string | null } | null {
   try {
     const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as { root?: unknown; at?: unknown };
     const fresh = typeof stored.at === 'number' && now - stored.at >= 0 && now - stored.at < NPM_ROOT_MAX_AGE_MS;
-    if (fresh && (stored.root === null || typeof stored.root === 'string')) return stored.root;
+    if (fresh && (stored.root === null || typeof stored.root === 'string')) return { root: stored.root };
   } catch {
-    // not remembered yet (or damaged): ask
+    // not remembered yet (or damaged)
   }
-  const root = ask();
+  return null;
+}
+
+function writeMemo(file: string, root: string | null, now: number): void {
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
@@ -65,18 +95,24 @@ export function rememberedNpmRoot(ask: () => string | null, env: NodeJS.ProcessE
   } catch {
     // a cache that cannot be written only costs the next start the same question
   }
-  return root;
+}
+
+const NPM_COMMAND = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const NPM_OPTIONS = { encoding: 'utf8', timeout: 10_000, shell: process.platform === 'win32', windowsHide: true } as const;
+
+function askNpmAsync(): Promise<string | null> {
+  return new Promise((resolve) => {
+    const child = execFile(NPM_COMMAND, ['root', '-g'], NPM_OPTIONS, (error, stdout) => {
+      const out = error ? '' : stdout.trim();
+      resolve(out !== '' ? out : null);
+    });
+    child.stdin?.end();
+  });
 }
 
 function askNpm(): string | null {
   try {
-    const out = execFileSync(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['root', '-g'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-      timeout: 10_000,
-      shell: process.platform === 'win32',
-      windowsHide: true,
-    }).trim();
+    const out = execFileSync(NPM_COMMAND, ['root', '-g'], { ...NPM_OPTIONS, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     return out !== '' ? out : null;
   } catch {
     return null;

@@ -6,7 +6,7 @@ import type { BackendCandidate, BackendName, BackendReport, ComputeDevice } from
 import { AUTO_BACKENDS, BACKEND_NAMES } from '../names';
 import { CxrError } from '../errors';
 import { cpuDevice, tensorflowDevice } from './device';
-import { loadTfjsNode, probeTfjsNode, TFJS_NODE_ENV } from './tensorflowNode';
+import { loadTfjsNode, prepareTfjsNodeSearch, probeTfjsNode, TFJS_NODE_ENV } from './tensorflowNode';
 import { locateWasmFiles, WasmFilesLocation } from './wasmFiles';
 import { prepareWebgpu, registerWebgpuBackend, webgpuPackagesPresent } from './webgpu';
 import { registerWasmGradKernels } from './wasmKernels/register';
@@ -170,6 +170,7 @@ async function activate(name: BackendName, opts: InitBackendOptions): Promise<At
 }
 
 async function activateTensorflow(opts: InitBackendOptions): Promise<Attempt> {
+  await prepareTfjsNodeSearch(opts);
   const load = loadTfjsNode(opts);
   if (!load.loaded) return { ok: false, why: load.why, expected: load.found != null || namedTfjsNode(opts) };
   const { found } = load;

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { globalNpmRoot } from './globalNpmRoot';
+import { globalNpmRoot, resolveGlobalNpmRoot } from './globalNpmRoot';
 import { optionalRequire } from './optionalRequire';
 
 /** The native TensorFlow bindings, GPU build first. Neither is a dependency: users install one themselves. */
@@ -75,6 +75,14 @@ export function probeTfjsNode(opts: TfjsNodeOptions = {}): TfjsNodeProbe {
     };
   }
   return { found, usable: true, why: where };
+}
+
+/**
+ * Settles, without blocking the thread, what probeTfjsNode would otherwise ask npm synchronously: the global npm root,
+ * when the search gets that far (no named folder, none next to CXR Studio).
+ */
+export async function prepareTfjsNodeSearch(opts: TfjsNodeOptions = {}): Promise<void> {
+  if (namedFolder(opts) == null && findBesideSelf() == null) await resolveGlobalNpmRoot();
 }
 
 /** Loads the user's tfjs-node (which registers the 'tensorflow' backend on the shared engine) after probing it. */

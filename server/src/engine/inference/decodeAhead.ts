@@ -10,7 +10,8 @@ export interface DecodeAheadOptions {
   size: number;
   /** Files per chunk handed to `consume`. */
   chunk: number;
-  /** Decodes in flight at once. */
+  /** Decodes in flight at once; default the whole chunk, queued on libuv's pool at once so that it decodes on while
+   * ONNX Runtime holds this thread (with 4 at a time, the rest waited for the thread). */
   concurrency?: number;
   /** Unreadable files (damaged, unsupported, too large, not a file) come as errors instead of failing the call. */
   skipUnreadable?: boolean;
@@ -28,7 +29,7 @@ export async function forEachDecodedChunk(
   consume: (attempts: DecodeAttempt[], start: number) => Promise<void>,
 ): Promise<void> {
   const decodeChunk = (start: number): Promise<DecodeAttempt[]> =>
-    mapLimit(files.slice(start, start + opts.chunk), opts.concurrency ?? 4, async (file): Promise<DecodeAttempt> => {
+    mapLimit(files.slice(start, start + opts.chunk), opts.concurrency ?? opts.chunk, async (file): Promise<DecodeAttempt> => {
       if (opts.signal?.aborted) throw new CxrError('CANCELLED', 'Cancelled.');
       try {
         return { file, image: await decodeImage(file, opts.size) };

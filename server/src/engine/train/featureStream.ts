@@ -8,6 +8,9 @@ import { elementCount, type FrozenPart } from './frozenPart';
 /** Codes of a single bad file: the run goes on without it, and says so. */
 export const SKIPPABLE_DECODE_ERRORS: ReadonlySet<string> = new Set(['CORRUPT_IMAGE', 'UNSUPPORTED_FORMAT', 'IMAGE_TOO_LARGE', 'NOT_A_FILE']);
 
+/** Cache writes left in flight before the stream waits for them. */
+const MAX_PENDING_STORES = 256;
+
 export interface StreamOptions {
   imageSize: number;
   /** Images per frozen-part call. */
@@ -90,6 +93,15 @@ export async function streamFrozenOutputs(items: readonly DatasetItem[], frozen:
     return got.filter((g): g is { index: number; image: Float32Array } => g !== null);
   };
 
+  // Stores are not awaited one by one: their file writes queue on libuv's pool behind the decodes, and waiting for
+  // each held the frozen pass back (1.2 s of 2.7 over the 251 reference images). A bounded number stay in flight.
+  let pendingStores: Promise<void>[] = [];
+  const settleStores = async (): Promise<void> => {
+    const settling = pendingStores;
+    pendingStores = [];
+    await Promise.all(settling);
+  };
+
   let done = 0;
   let next: Promise<Decoded> | null = items.length > 0 ? decodeChunk(0) : null;
   for (let start = 0; next; start += opts.chunk) {
@@ -103,15 +115,21 @@ export async function streamFrozenOutputs(items: readonly DatasetItem[], frozen:
         const row = out.subarray(k * rowSize, (k + 1) * rowSize);
         outputs.set(row, current[k].index * rowSize);
         stats.computed++;
-        if (opts.store) await opts.store(items[current[k].index], row);
+        if (opts.store) {
+          const stored = opts.store(items[current[k].index], row);
+          stored.catch(() => {}); // a failure surfaces where the stores are settled, not as an unhandled rejection
+          pendingStores.push(stored);
+        }
       }
       held -= current.length;
+      if (pendingStores.length >= MAX_PENDING_STORES) await settleStores();
     }
     done = Math.min(start + opts.chunk, items.length);
     opts.onProgress?.(done, items.length);
     await yieldToEventLoop();
   }
   if (next) await next;
+  await settleStores();
 
   const kept: DatasetItem[] = [];
   const skipped: string[] = [];

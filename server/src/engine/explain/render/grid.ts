@@ -41,44 +41,58 @@ export async function renderCamGrid(tiles: CamGridTile[], opts: CamGridOptions =
   const width = GAP + columns * cellW;
   const height = GAP + titleHeight + rows * cellH;
 
-  const composites: sharp.OverlayOptions[] = [];
-  const texts: string[] = [];
+  // The tiles are copied into one RGB canvas here; sharp only draws the text and encodes the PNG. Compositing 66
+  // tiles and a canvas-sized SVG in libvips took about 0.5 s of the reference grid's 0.8 s.
+  const canvas = new Uint8Array(width * height * 3);
+  const background = hexRgb(GRID_COLOURS.background);
+  for (let p = 0; p < width; p++) canvas.set(background, p * 3);
+  for (let filled = width * 3; filled < canvas.length; filled *= 2) canvas.copyWithin(filled, 0, Math.min(filled, canvas.length - filled));
+  // One SVG per band of text (the title, each row's captions): librsvg's cost grows with the area it draws.
+  const bands: { top: number; height: number; texts: string[] }[] = [];
   if (opts.title) {
-    texts.push(svgText(width / 2, GAP + titleHeight * 0.7, Math.round(fontSize * 1.25), GRID_COLOURS.text, opts.title));
+    bands.push({ top: GAP, height: titleHeight, texts: [svgText(width / 2, titleHeight * 0.7, Math.round(fontSize * 1.25), GRID_COLOURS.text, opts.title)] });
   }
   for (let i = 0; i < tiles.length; i++) {
     const t = tiles[i];
-    const left = GAP + (i % columns) * cellW;
+    const column = i % columns;
+    const left = GAP + column * cellW;
     const top = GAP + titleHeight + Math.floor(i / columns) * cellH;
-    if (t.size === tileSize) {
-      // Raw pixels: no PNG to encode here and decode again in the composite.
-      const rgb = blendOverlay(t.unitRgb, t.size, t.heatmap01);
-      composites.push({ input: Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), raw: { width: t.size, height: t.size, channels: 3 }, left, top: top + captionHeight });
-    } else {
-      const png = await sharp(await renderOverlayPng(t.unitRgb, t.size, t.heatmap01)).resize(tileSize, tileSize, { kernel: 'cubic' }).png().toBuffer();
-      composites.push({ input: png, left, top: top + captionHeight });
+    const rgb = t.size === tileSize ? blendOverlay(t.unitRgb, t.size, t.heatmap01) : await resizedOverlay(t, tileSize);
+    for (let y = 0; y < tileSize; y++) {
+      canvas.set(rgb.subarray(y * tileSize * 3, (y + 1) * tileSize * 3), ((top + captionHeight + y) * width + left) * 3);
     }
+    if (column === 0) bands.push({ top, height: captionHeight, texts: [] });
     const colour = t.predicted === t.real ? GRID_COLOURS.correct : GRID_COLOURS.wrong;
     const caption = `${t.predicted} / ${t.real}`;
     // A nested <svg> clips its content, so a long caption can never spill into the neighbouring tile's.
-    texts.push(
-      `<svg x="${left}" y="${top}" width="${tileSize}" height="${captionHeight}">` +
+    bands.at(-1)!.texts.push(
+      `<svg x="${left}" y="0" width="${tileSize}" height="${captionHeight}">` +
         svgText(tileSize / 2, captionHeight * 0.78, fittingFontSize(caption, fontSize, tileSize), colour, caption) +
         '</svg>',
     );
   }
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${texts.join('')}</svg>`;
-  composites.push({ input: Buffer.from(svg), left: 0, top: 0 });
+  const composites: sharp.OverlayOptions[] = bands.map((band) => ({
+    input: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${band.height}">${band.texts.join('')}</svg>`),
+    left: 0,
+    top: band.top,
+  }));
 
-  const composed = await sharp({ create: { width, height, channels: 3, background: GRID_COLOURS.background } })
-    .composite(composites)
-    .raw()
-    .toBuffer({ resolveWithObject: true });
   // Compositing an SVG adds an alpha channel; the figure is opaque, so write plain RGB.
-  return sharp(composed.data, { raw: { width, height, channels: composed.info.channels } }).removeAlpha().png().toBuffer();
+  return sharp(canvas, { raw: { width, height, channels: 3 } }).composite(composites).removeAlpha().png().toBuffer();
 }
 
-/** Shrinks the font so the caption fits the tile, estimating DejaVu Sans Bold's mean advance at 0.65 em. */
+/** A tile of another size than the grid's, blended at its own size and resized to the grid's. */
+async function resizedOverlay(t: CamGridTile, tileSize: number): Promise<Uint8Array> {
+  const png = await renderOverlayPng(t.unitRgb, t.size, t.heatmap01);
+  const { data } = await sharp(png).resize(tileSize, tileSize, { kernel: 'cubic' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return data;
+}
+
+function hexRgb(hex: string): Uint8Array {
+  const v = Number.parseInt(hex.slice(1), 16);
+  return Uint8Array.of((v >> 16) & 255, (v >> 8) & 255, v & 255);
+}
+
 function fittingFontSize(text: string, preferred: number, width: number): number {
   const fitting = Math.floor((width - 4) / (0.65 * Math.max(1, text.length)));
   return Math.max(6, Math.min(preferred, fitting));
