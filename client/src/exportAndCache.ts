@@ -37,7 +37,7 @@ export async function exportRunCommand(backend: Backend, runs: Runs, arg: unknow
 /** `cxr.featureCache`: where the feature cache is and how large, with a button to empty it. */
 export async function featureCacheCommand(backend: Backend): Promise<void> {
   const info = await backend.request(cacheInfo, {});
-  const size = `${info.entries - info.auditRecords} stored frozen outputs, ${info.auditRecords} audit records, ${(info.bytes / 2 ** 20).toFixed(1)} MiB`;
+  const size = `${info.entries - info.auditRecords - info.mapRecords} stored frozen outputs, ${info.auditRecords} audit records, ${info.mapRecords} images' class maps, ${(info.bytes / 2 ** 20).toFixed(1)} MiB`;
   const choice = await vscode.window.showInformationMessage(`CXR feature cache: ${size} in ${info.dir}.`, 'Clear Cache');
   if (choice !== 'Clear Cache') return;
   const cleared = await backend.request(clearCache, {});

@@ -92,7 +92,7 @@ test('cxr cache info|clear report and empty the folder CXR_CACHE_DIR names', asy
   const cxr = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, CXR_CACHE_DIR: dir } });
   const info = cxr('cache', 'info', '--json');
   assert.equal(info.status, 0, info.stderr);
-  assert.deepEqual(JSON.parse(info.stdout), { dir, entries: 1, bytes: 5120, auditRecords: 0 });
+  assert.deepEqual(JSON.parse(info.stdout), { dir, entries: 1, bytes: 5120, auditRecords: 0, mapRecords: 0 });
   const cleared = cxr('cache', 'clear');
   assert.equal(cleared.status, 0, cleared.stderr);
   assert.match(cleared.stdout, /1 stored frozen outputs/);

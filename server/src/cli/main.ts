@@ -268,7 +268,7 @@ async function main(argv: string[]): Promise<number> {
       const action = need(positionals[0], 'info|clear');
       if (action !== 'info' && action !== 'clear') throw new UsageError(`Unknown cache action '${action}': use info or clear.`);
       const info = action === 'info' ? engine.cacheInfo() : engine.clearCache();
-      const size = `${info.entries - info.auditRecords} stored frozen outputs, ${info.auditRecords} audit records, ${(info.bytes / 2 ** 20).toFixed(1)} MiB`;
+      const size = `${info.entries - info.auditRecords - info.mapRecords} stored frozen outputs, ${info.auditRecords} audit records, ${info.mapRecords} images' class maps, ${(info.bytes / 2 ** 20).toFixed(1)} MiB`;
       io.out(info, action === 'info' ? `feature cache: ${info.dir}\n${size}` : `cleared ${info.dir}: ${size} removed`);
       return 0;
     }

@@ -563,11 +563,13 @@ export interface LastAuditResult {
 /** The feature cache (`cxr cache info|clear`): where it is, and what it holds. */
 export interface CacheInfo {
   dir: string;
-  /** Frozen outputs and audit records together. */
+  /** Frozen outputs, audit records and stored maps together. */
   entries: number;
   bytes: number;
   /** Of the entries, the dataset audit's per-image records. */
   auditRecords: number;
+  /** Of the entries, the predictions and class maps an evaluation stored (mapCache.ts). */
+  mapRecords: number;
 }
 
 /** `cxr export`: a trained run as a standalone model. */

@@ -21,6 +21,7 @@ import type {
   ExportResult,
   ImagePrediction,
   PredictRequest,
+  RunConfig,
   TrainEvent,
   TrainRequest,
   TrainResult,
@@ -57,10 +58,12 @@ import { camGridTilesBatched } from './explain/camGridTiles';
 import { RunSession, type ClassMaps } from './inference/runSession';
 import { gradientFreeEngine } from './onnx/runtime';
 import { cacheInfo, clearCache } from './cache/featureCache';
+import { MapCache, type StoredMaps } from './cache/mapCache';
+import { getBackbone } from './models/registry';
 import { exportRun } from './inference/exportModel';
 import { argMax, classifyFiles, loadRunModel, modelMtime, probabilitiesRecord, type LoadedRun } from './inference/runModel';
 import { loadLabels, loadPretrainedClassifier } from './inference/pretrainedClassifier';
-import { evaluationDir, readRunConfig, recordAudit, recordShortcuts, recordTestAccuracy } from './runStore';
+import { evaluationDir, readRunConfig, recordAudit, recordShortcuts, recordTestAccuracy, trainedModelManifest } from './runStore';
 import { UNRESTRICTED, type PathPolicy } from './security/pathPolicy';
 import { RunFolder } from './train/runFolder';
 import { train } from './train/trainer';
@@ -185,7 +188,7 @@ export class Engine {
       const session = await this.openSession(req.run);
       const loaded = session.loaded;
       const split = req.split ?? 'test';
-      const items = await selectItems(loaded, req.data, split, this.paths);
+      const items = await selectItems(loaded.config, req.data, split, this.paths);
       const result = await shortcutAudit(session, items.map((i) => i.path), items.map((i) => classIndexOf(loaded.config.classes, i.label)), {
         run: loaded.runDir,
         data: path.resolve(req.data),
@@ -218,9 +221,18 @@ export class Engine {
     const session = await this.openSession(req.run);
     const loaded = session.loaded;
     const split = req.split ?? 'test';
-    const listed = await selectItems(loaded, req.data, split, this.paths, req.labelMap === undefined);
+    const listed = await selectItems(loaded.config, req.data, split, this.paths, req.labelMap === undefined);
+    // Each image's maps come with the pass: kept, a CAM grid or heatmap of these images needs no pass of its own.
+    const maps = session.hasAllClassMaps ? await this.mapCache(loaded.runDir, loaded.config.imageSize) : null;
+    const stores: Promise<void>[] = [];
+    const keep = maps
+      ? (file: string, m: StoredMaps): void => {
+          stores.push(maps.keyOf(file).then((key) => maps.put(key, m)).catch(() => {}));
+        }
+      : undefined;
     // One unreadable image does not void the others: it is left out, and named in the result and the report.
-    const classified = await session.classifyReadable(listed.map((i) => i.path), onProgress, signal);
+    const classified = await session.classifyReadable(listed.map((i) => i.path), onProgress, signal, keep);
+    await Promise.all(stores);
     const items = listed.filter((_, i) => classified.probs[i] !== null);
     const modelProbs = classified.probs.filter((p): p is number[] => p !== null);
     const unreadable = classified.unreadable;
@@ -387,22 +399,28 @@ export class Engine {
   }
 
   private async camGridOnce(req: CamGridRequest): Promise<CamGridResult> {
-    await this.init();
-    const session = await this.openSession(req.run);
-    const loaded = session.loaded;
-    const { config, spec } = loaded;
+    // The engine starts and the run's model loads only for images the map cache does not hold (an evaluation stores
+    // every image's maps).
+    const session = async (): Promise<RunSession> => {
+      await this.init();
+      return this.openSession(runDir);
+    };
+    const runDir = this.existingRun(req.run);
+    const config = readRunConfig(runDir, this.paths);
+    const spec = getBackbone(config.backbone);
     const out = this.paths.check(path.resolve(req.out), 'output file');
-    const items = (await selectItems(loaded, req.data, req.split ?? 'test', this.paths)).slice(0, req.limit ?? 66);
-    const batched = await camGridTilesBatched(session, items, req.method ?? 'cam');
+    const items = (await selectItems(config, req.data, req.split ?? 'test', this.paths)).slice(0, req.limit ?? 66);
+    const stored = await this.mapCache(runDir, config.imageSize);
+    const batched = await camGridTilesBatched(items, req.method ?? 'cam', config, { stored, session });
     const tiles: CamGridTile[] = batched?.tiles ?? [];
     const unreadable: ExcludedImage[] = batched?.unreadable ?? [];
-    const explainer = new FileExplainer(session, req.method ?? 'cam');
+    const explainer = batched ? null : new FileExplainer(await session(), req.method ?? 'cam');
     const size = config.imageSize;
     try {
-      for (const item of batched ? [] : items) {
+      for (const item of explainer ? items : []) {
         let explained: Awaited<ReturnType<FileExplainer['explain']>>;
         try {
-          explained = await explainer.explain(item.path);
+          explained = await explainer!.explain(item.path);
         } catch (e) {
           if (!(e instanceof CxrError && SKIPPABLE_DECODE_ERRORS.has(e.code))) throw e;
           unreadable.push({ file: item.path, code: e.code, reason: e.message });
@@ -418,7 +436,7 @@ export class Engine {
         });
       }
     } finally {
-      explainer.dispose();
+      explainer?.dispose();
     }
     if (tiles.length === 0) {
       throw new CxrError('DATASET_INVALID', `None of the ${items.length} image(s) could be read; the first: ${unreadable[0]?.reason}`, { unreadable });
@@ -474,9 +492,25 @@ export class Engine {
     }
   }
 
-  private async loadRun(runDir: string): Promise<LoadedRun> {
+  /** The run folder, allowed and present. */
+  private existingRun(runDir: string): string {
     const dir = this.paths.check(path.resolve(runDir), 'run folder');
     if (!fs.existsSync(dir)) throw new CxrError('NOT_FOUND', `Run folder not found: ${dir}`);
+    return dir;
+  }
+
+  /** The map cache of the run's current best model; null when the cache is off or the model cannot be read. */
+  private async mapCache(runDir: string, imageSize: number): Promise<MapCache | null> {
+    try {
+      return await MapCache.forModel(trainedModelManifest(runDir, this.paths), imageSize, this.paths);
+    } catch (e) {
+      this.opts.log?.(`Class maps are not cached for ${runDir}: ${toCxrError(e).message}`);
+      return null;
+    }
+  }
+
+  private async loadRun(runDir: string): Promise<LoadedRun> {
+    const dir = this.existingRun(runDir);
     if (this.cached && this.cached.runDir === dir && this.cached.loadedMtimeMs === modelMtime(dir)) return this.cached;
     this.dropCache();
     this.cached = await loadRunModel(dir, this.paths);
@@ -550,7 +584,7 @@ async function overlayAtImageSize(file: string, out: CamOutput, alpha: number): 
   return renderOverlayPngRect(full.data, full.width, full.height, heat, alpha);
 }
 
-async function selectItems(loaded: LoadedRun, data: string, split: string, paths: PathPolicy, checkLabels = true): Promise<DatasetItem[]> {
+async function selectItems(config: RunConfig, data: string, split: string, paths: PathPolicy, checkLabels = true): Promise<DatasetItem[]> {
   const dataset = await loadDataset(data, paths);
   const pool = dataset.items.filter((i) => i.split !== 'test');
   let items: DatasetItem[];
@@ -560,7 +594,7 @@ async function selectItems(loaded: LoadedRun, data: string, split: string, paths
       break;
     case 'val':
     case 'train': {
-      const s = splitTrainVal(pool, { valFraction: loaded.config.valFraction, seed: loaded.config.seed });
+      const s = splitTrainVal(pool, { valFraction: config.valFraction, seed: config.seed });
       items = split === 'val' ? s.val : s.train;
       break;
     }
@@ -571,7 +605,7 @@ async function selectItems(loaded: LoadedRun, data: string, split: string, paths
       throw new CxrError('INVALID_ARGUMENT', `Unknown split '${split}': use test, val, train or all.`);
   }
   if (items.length === 0) throw new CxrError('DATASET_INVALID', `The ${split} split of ${dataset.root} has no images.`);
-  if (checkLabels) for (const item of items) classIndexOf(loaded.config.classes, item.label);
+  if (checkLabels) for (const item of items) classIndexOf(config.classes, item.label);
   return items;
 }
 

@@ -22,7 +22,7 @@ export function cacheDir(): string {
   return path.join(base, 'cxr-studio');
 }
 
-/** False when CXR_FEATURE_CACHE=off: nothing is read from or written to the cache, features or audit records (benchmarks of the cold path). */
+/** False when CXR_FEATURE_CACHE=off: nothing is read from or written to the cache, features, audit records or maps (benchmarks of the cold path). */
 export function featureCacheEnabled(): boolean {
   return process.env.CXR_FEATURE_CACHE !== 'off';
 }
@@ -121,10 +121,14 @@ async function makeDir(dir: string): Promise<void> {
   madeDirs.add(dir);
 }
 
+/** Where the map cache (mapCache.ts) keeps its entries. */
+export const MAPS_FOLDER = 'maps';
+
 /** The cache's sub-folders and the entry files each holds (nothing else in `dir` is counted or removed). */
 const PARTS = [
   { folder: 'features', suffix: '.f32' },
   { folder: 'audit', suffix: '.json' },
+  { folder: MAPS_FOLDER, suffix: '.json' },
 ] as const;
 
 function countEntries(dir: string, suffix: string): { entries: number; bytes: number } {
@@ -150,10 +154,16 @@ function countEntries(dir: string, suffix: string): { entries: number; bytes: nu
   return { entries, bytes };
 }
 
-/** Entries and bytes of the whole cache: frozen outputs and the dataset audit's per-image records. */
+/** Entries and bytes of the whole cache: frozen outputs, the dataset audit's per-image records, stored maps. */
 export function cacheInfo(dir = cacheDir()): CacheInfo {
-  const [features, audit] = PARTS.map((p) => countEntries(path.join(dir, p.folder), p.suffix));
-  return { dir, entries: features.entries + audit.entries, bytes: features.bytes + audit.bytes, auditRecords: audit.entries };
+  const [features, audit, maps] = PARTS.map((p) => countEntries(path.join(dir, p.folder), p.suffix));
+  return {
+    dir,
+    entries: features.entries + audit.entries + maps.entries,
+    bytes: features.bytes + audit.bytes + maps.bytes,
+    auditRecords: audit.entries,
+    mapRecords: maps.entries,
+  };
 }
 
 /** Removes the stored entries (only the cache's own sub-folders, never anything else in `dir`). */

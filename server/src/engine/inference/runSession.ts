@@ -5,7 +5,7 @@ import { camDense } from '../explain/cam/head';
 import { minMaxNormalise, reluMaxNormalise, type NormalisedMap } from '../explain/cam/normalise';
 import { splitModelAt } from '../models/split';
 import { yieldToEventLoop } from '../util/concurrency';
-import { forEachDecodedChunk } from './decodeAhead';
+import { forEachDecodedChunk, type DecodeAttempt } from './decodeAhead';
 import { createForwardPass, type ForwardPass, type PassEngine } from './forwardPass';
 import type { LoadedRun } from './runModel';
 
@@ -81,6 +81,8 @@ export class RunSession {
     files: readonly string[],
     onProgress?: (done: number, total: number) => void,
     signal?: AbortSignal,
+    /** Given every class's maps of each file the pass classified, where the head is pooling + Dense. */
+    onMaps?: (file: string, maps: ClassMaps) => void,
   ): Promise<{ probs: (number[] | null)[]; unreadable: ExcludedImage[] }> {
     const size = this.loaded.config.imageSize;
     const pixels = size * size * 3;
@@ -90,7 +92,7 @@ export class RunSession {
       const readable = attempts.flatMap((a) => ('image' in a ? [a.image.data] : []));
       const batch = new Float32Array(readable.length * pixels);
       readable.forEach((d, k) => batch.set(d, k * pixels));
-      const probs = readable.length > 0 ? await this.classify(batch, readable.length) : [];
+      const probs = readable.length === 0 ? [] : onMaps ? await this.classifyKeepingMaps(batch, attempts, onMaps) : await this.classify(batch, readable.length);
       let next = 0;
       for (const a of attempts) {
         if ('image' in a) out.push(probs[next++]);
@@ -103,6 +105,24 @@ export class RunSession {
       await yieldToEventLoop();
     });
     return { probs: out, unreadable };
+  }
+
+  /** classify(), also handing each image's maps to `onMaps` where the head is pooling + Dense (same pass, same numbers). */
+  private async classifyKeepingMaps(batch: Float32Array, attempts: DecodeAttempt[], onMaps: (file: string, maps: ClassMaps) => void): Promise<number[][]> {
+    const files = attempts.flatMap((a) => ('image' in a ? [a.file] : []));
+    const head = this.camHead;
+    if (!head) return this.classify(batch, files.length);
+    const [features, probs] = await this.pass.run(batch, files.length);
+    const perImage = head.height * head.width * head.channels;
+    return files.map((file, i) => {
+      const p = probs.subarray(i * head.classes, (i + 1) * head.classes);
+      try {
+        onMaps(file, classMaps(head, features.subarray(i * perImage, (i + 1) * perImage), p));
+      } catch {
+        // Non-finite maps (broken weights): nothing to keep; the probabilities say the rest.
+      }
+      return Array.from(p);
+    });
   }
 
   /**
