@@ -19,9 +19,9 @@ async function main(): Promise<void> {
     let epochCompute = 0;
     const r = await engine.train({ data, out, backbone: 'mobilenet_v2', seed: Number(seed), epochs: Number(epochs), valFraction: 0 }, (e) => {
       if (e.kind === 'epoch') epochCompute += e.seconds;
-      if (e.kind === 'phase' && e.message.startsWith('Preparing ') && marks.audited === undefined) marks.audited = performance.now() - t0;
+      if (e.kind === 'phase' && e.message.startsWith('Dataset audited') && marks.audited === undefined) marks.audited = performance.now() - t0;
       if (e.kind === 'phase' && e.message.startsWith('fitting the out-of-distribution') && marks.fitting === undefined) marks.fitting = performance.now() - t0;
-      if (e.kind === 'phase' && e.phase === 'features' && marks.features === undefined) marks.features = performance.now() - t0;
+      if (e.kind === 'phase' && e.message.startsWith('Running the frozen layers') && marks.features === undefined) marks.features = performance.now() - t0;
       if (e.kind === 'phase' && e.message.startsWith('Finished') && marks.trained === undefined) marks.trained = performance.now() - t0;
       if (e.kind === 'phase' && e.phase === 'training' && marks.training === undefined) marks.training = performance.now() - t0;
       if (e.kind === 'phase' && e.message.includes('from the cache')) result.cache = e.message;
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     const [data, out, seed, epochs] = args;
     const r = await train({ data, out, backbone: 'mobilenet_v2', seed: Number(seed), epochs: Number(epochs), valFraction: 0 }, {
       onEvent: (e) => {
-        if (e.kind === 'phase' && e.phase === 'features' && marks.features === undefined) marks.features = performance.now() - t0;
+        if (e.kind === 'phase' && e.message.startsWith('Running the frozen layers') && marks.features === undefined) marks.features = performance.now() - t0;
         if (e.kind === 'phase' && e.phase === 'training' && marks.training === undefined) marks.training = performance.now() - t0;
       },
     });

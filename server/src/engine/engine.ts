@@ -128,35 +128,22 @@ export class Engine {
     ready.catch(() => {}); // awaited below, after the audit
     if (this.cached && path.resolve(req.out) === this.cached.runDir) this.dropCache();
     const data = req.resume ? this.paths.check(readRunConfig(req.out, this.paths).data, 'dataset', "recorded in the run's config.json") : req.data;
-    // The model is prepared while the audit runs; the training decodes no image before the audit is done (and its
-    // warnings said). An audit that fails is a warning: training does not depend on it.
-    const auditWarnings: string[] = [];
-    const auditing = this.audit({ data, seed: req.seed }, (done, total) =>
-      onEvent({ kind: 'phase', phase: 'preparing', message: `auditing the dataset`, done, total }), signal).then(
-      (audit) => {
-        auditWarnings.push(...auditTrainingWarnings(audit));
-        return audit;
-      },
-      (e: unknown) => {
-        // Cancelled while auditing: the training sees the aborted signal before its first image and ends as a cancel
-        // in any later phase does (run folder marked cancelled, no model), not as a failed request.
-        if (!(e instanceof CxrError && e.code === 'CANCELLED' && signal?.aborted)) {
-          auditWarnings.push(`The dataset audit failed (${toCxrError(e).message}); this run has no audit.`);
-        }
-        return null;
-      },
-    ).then((audit) => {
-      for (const message of auditWarnings) onEvent({ kind: 'warning', message });
-      return audit;
-    });
-    let result: TrainResult;
+    let audit: AuditResult | null = null;
     try {
-      await ready;
-      result = await train(req, { onEvent, signal, paths: this.paths, imagesAfter: auditing });
-    } finally {
-      await auditing;
+      audit = await this.audit({ data, seed: req.seed }, (done, total) =>
+        onEvent({ kind: 'phase', phase: 'preparing', message: `auditing the dataset`, done, total }), signal);
+      onEvent({ kind: 'phase', phase: 'preparing', message: `Dataset audited: ${audit.images} images, ${audit.findings.length} findings` });
+    } catch (e) {
+      // Cancelled while auditing: the training below sees the aborted signal before its first epoch and ends as a
+      // cancel in any later phase does (run folder marked cancelled, no model), not as a failed request.
+      if (!(e instanceof CxrError && e.code === 'CANCELLED' && signal?.aborted)) throw e;
     }
-    const audit = await auditing;
+    // The model is prepared after the audit, not beside it: both need this thread (the audit's measurements, the
+    // model's weights and ONNX graph), and side by side neither finished sooner (cold reference job, 2 cores).
+    await ready;
+    const auditWarnings = audit ? auditTrainingWarnings(audit) : [];
+    for (const message of auditWarnings) onEvent({ kind: 'warning', message });
+    const result = await train(req, { onEvent, signal, paths: this.paths });
     if (audit) recordAudit(result.runDir, audit, this.paths);
     if (result.status !== 'cancelled' && new RunFolder(result.runDir).hasModel()) {
       const loaded = await this.loadRun(result.runDir);

@@ -43,30 +43,21 @@ export async function createFrozenPart(
  * A frozen part created on the first call of `run` (building the ONNX graph and its session costs a fraction of a
  * second): training on a warm feature cache never runs it. `onCreate` hears which engine it got.
  */
-export function lazyFrozenPart(
-  before: tfl.LayersModel,
-  create: () => Promise<FrozenPart>,
-  onCreate?: (engine: PassEngine) => void,
-): FrozenPart & { prepare(): void } {
+export function lazyFrozenPart(before: tfl.LayersModel, create: () => Promise<FrozenPart>, onCreate?: (engine: PassEngine) => void): FrozenPart {
   let part: Promise<FrozenPart> | null = null;
   let created: FrozenPart | null = null;
-  const creating = (): Promise<FrozenPart> =>
-    (part ??= create().then((p) => {
-      created = p;
-      onCreate?.(p.engine);
-      return p;
-    }));
   return {
     get engine(): PassEngine {
       return created?.engine ?? 'onnxruntime';
     },
     outputShape: before.outputs[0].shape.slice(1) as number[],
-    /** Creates it now, ahead of the first image (a failure shows at that image's run). */
-    prepare() {
-      creating().catch(() => {});
-    },
     async run(batch, n) {
-      return (await creating()).run(batch, n);
+      part ??= create().then((p) => {
+        created = p;
+        onCreate?.(p.engine);
+        return p;
+      });
+      return (await part).run(batch, n);
     },
     dispose() {
       void part?.then((p) => p.dispose());

@@ -54,11 +54,6 @@ export interface TrainContext {
    * 'tfjs': always tfjs (the equivalence test and the benchmark's baseline).
    */
   stepEngine?: 'auto' | 'tfjs';
-  /**
-   * No image is decoded before this settles (the dataset audit, which reads every image too: on few cores the two
-   * side by side only slow each other). The model is prepared meanwhile, and the frozen part built while it waits.
-   */
-  imagesAfter?: Promise<unknown>;
 }
 
 /** Largest batch pushed through trainable conv layers at once: the 32-bit wasm heap overflows beyond (engine.md). */
@@ -85,8 +80,6 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     emit({ kind: 'warning', message });
   };
 
-  let imagesMayStart = ctx.imagesAfter === undefined;
-  ctx.imagesAfter?.then(() => (imagesMayStart = true), () => (imagesMayStart = true));
   const backend = await initBackend();
   const paths = ctx.paths ?? UNRESTRICTED;
   const run = new RunFolder(paths.check(path.resolve(req.out), 'run folder'), paths);
@@ -245,11 +238,6 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
       const badSet = new Set(bad.map((b) => b.item));
       return items.filter((i) => !badSet.has(i));
     };
-    if (ctx.imagesAfter) {
-      // Still waiting: build the frozen part (ONNX graph, session) now, on a thread the audit leaves mostly idle.
-      if (!imagesMayStart) frozen.prepare();
-      await ctx.imagesAfter.catch(() => {});
-    }
     emit({ kind: 'phase', phase: 'features', message: `Running the frozen layers over the training and validation images, keeping ${pooledHead ? 'pooled features' : 'feature maps'}` });
     const trainSource = !augment && holdable(split.train.length)
       ? await held(split.train, 'training')
