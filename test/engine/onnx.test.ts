@@ -10,7 +10,7 @@ import { BACKBONES, getBackbone, type BackboneSpec } from '../../server/src/engi
 import { applyNamedWeights, readWeightsFile } from '../../server/src/engine/models/weights';
 import { layersToOnnx } from '../../server/src/engine/onnx/fromLayers';
 import { ONNX_PREPROCESS } from '../../server/src/engine/onnx/preprocess';
-import { loadOrt, OrtModel } from '../../server/src/engine/onnx/runtime';
+import { CPU_RUN_BATCH, loadOrt, OrtModel } from '../../server/src/engine/onnx/runtime';
 import { tfjsFrozenPart } from '../../server/src/engine/train/frozenPart';
 import { CI_TINY, MOBILENET_NOTOP_MANIFEST, requireShared } from '../helpers/shared';
 
@@ -100,4 +100,34 @@ test('VGG16 (random weights) with its head in ONNX Runtime: probabilities match 
   const { diff } = await onnxParity(model, spec, 64, await decodedBatch(64));
   assert.ok(diff < 1e-4, `probabilities differ by ${diff}`);
   model.dispose();
+});
+
+test('runImages splits a batch larger than the CPU run size and gives what one run of the whole batch gives', async () => {
+  await initBackend();
+  const spec = getBackbone('mobilenet_v2');
+  const size = 64;
+  const model = spec.build({ inputSize: size });
+  try {
+    const three = await decodedBatch(size);
+    // 3 images x 3 = 9: three calls of at most CPU_RUN_BATCH (4), the last one short.
+    const n = 3 * IMAGES.length;
+    assert.ok(n > CPU_RUN_BATCH && n % CPU_RUN_BATCH !== 0);
+    const batch = new Float32Array(n * three.length / IMAGES.length);
+    for (let i = 0; i < 3; i++) batch.set(three, i * three.length);
+    const conversion = await layersToOnnx(model, ONNX_PREPROCESS[spec.id]);
+    const session = await OrtModel.create(loadOrt()!, conversion.bytes, conversion.inputName, conversion.outputNames);
+    try {
+      const [whole] = await session.run(batch, [n, size, size, 3]);
+      const [split] = await session.runImages(batch, [n, size, size, 3]);
+      assert.equal(split.length, whole.length);
+      assert.ok(maxAbsDiff(split, whole) < 1e-5, `split runs differ by ${maxAbsDiff(split, whole)}`);
+      // The copies of one image give the same output wherever they fell.
+      const per = whole.length / n;
+      assert.ok(maxAbsDiff(split.subarray(0, per), split.subarray(3 * per, 4 * per)) < 1e-5);
+    } finally {
+      await session.dispose();
+    }
+  } finally {
+    model.dispose();
+  }
 });

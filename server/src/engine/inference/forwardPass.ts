@@ -56,7 +56,7 @@ export async function ortForwardPass(model: tfl.LayersModel, spec: BackboneSpec,
   return {
     engine: 'onnxruntime',
     outputShapes: shapesOf(model),
-    run: (batch, n) => session.run(batch, [n, imageSize, imageSize, 3]),
+    run: (batch, n) => session.runImages(batch, [n, imageSize, imageSize, 3]),
     dispose() {
       void session.dispose();
     },

@@ -99,22 +99,25 @@ export class OrtModel {
     return new OrtModel(ort, made.session, inputName, outputNames, made.provider === 'cpu' ? CPU_RUN_BATCH : Infinity);
   }
 
-  /** `batch`: n images of h*w*c (dims [n, h, w, c]); returns each output's data for all n, in outputNames order. */
-  async run(batch: Float32Array, dims: number[]): Promise<Float32Array[]> {
+  /**
+   * `batch`: n images of h*w*c (dims [n, h, w, c]), run at most CPU_RUN_BATCH at a time on the CPU; returns each
+   * output's data for all n, in outputNames order. Every output's first dimension must be the image.
+   */
+  async runImages(batch: Float32Array, dims: number[]): Promise<Float32Array[]> {
     const [n, ...image] = dims;
-    if (n <= this.runBatch) return this.runOnce(batch, dims);
+    if (n <= this.runBatch) return this.run(batch, dims);
     const perImage = image.reduce((a, b) => a * b, 1);
     const parts: Float32Array[][] = [];
     for (let start = 0; start < n; start += this.runBatch) {
       const k = Math.min(this.runBatch, n - start);
-      parts.push(await this.runOnce(batch.subarray(start * perImage, (start + k) * perImage), [k, ...image]));
+      parts.push(await this.run(batch.subarray(start * perImage, (start + k) * perImage), [k, ...image]));
     }
     return this.outputNames.map((_, o) => concatFloat32(parts.map((p) => p[o])));
   }
 
-  private async runOnce(batch: Float32Array, dims: number[]): Promise<Float32Array[]> {
-    const input = new this.ort.Tensor('float32', batch, dims);
-    const out = await this.session.run({ [this.inputName]: input });
+  /** One session run of the whole input (`dims` its shape); returns each output's data, in outputNames order. */
+  async run(input: Float32Array, dims: number[]): Promise<Float32Array[]> {
+    const out = await this.session.run({ [this.inputName]: new this.ort.Tensor('float32', input, dims) });
     return this.outputNames.map((n) => out[n].data as Float32Array);
   }
 
