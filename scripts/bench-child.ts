@@ -8,6 +8,20 @@ import type { AuditResult } from '../server/src/engine/api';
 import { Engine } from '../server/src/engine/engine';
 import { train } from '../server/src/engine/train/trainer';
 
+/**
+ * This process's own peak RSS: VmHWM from /proc where there is one. getrusage's maxRSS is not reset by exec on Linux,
+ * so a child spawned by a large parent reports at least the parent's size at the fork.
+ */
+function peakRssMiB(): number {
+  try {
+    const kb = /VmHWM:\s*(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (kb) return Math.round(Number(kb) / 1024);
+  } catch {
+    // not Linux
+  }
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
 async function main(): Promise<void> {
   const [job, ...args] = process.argv.slice(2);
   const engine = new Engine();
@@ -50,7 +64,7 @@ async function main(): Promise<void> {
     throw new Error(`unknown job ${job}`);
   }
   const seconds = (performance.now() - t0) / 1000;
-  const report = { job, seconds, marks: Object.fromEntries(Object.entries(marks).map(([k, v]) => [k, v / 1000])), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), ...result };
+  const report = { job, seconds, marks: Object.fromEntries(Object.entries(marks).map(([k, v]) => [k, v / 1000])), peakRssMiB: peakRssMiB(), ...result };
   process.stdout.write(JSON.stringify(report) + '\n');
   engine.dispose();
 }
