@@ -402,13 +402,13 @@ export class Engine {
   }
 
   private async camGridOnce(req: CamGridRequest): Promise<CamGridResult> {
+    const runDir = this.existingRun(req.run);
     // The engine starts and the run's model loads only for images the map cache does not hold (an evaluation stores
     // every image's maps).
     const session = async (): Promise<RunSession> => {
       await this.init();
       return this.openSession(runDir);
     };
-    const runDir = this.existingRun(req.run);
     const config = readRunConfig(runDir, this.paths);
     const spec = getBackbone(config.backbone);
     const out = this.paths.check(path.resolve(req.out), 'output file');

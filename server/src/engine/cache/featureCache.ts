@@ -68,14 +68,12 @@ export class FeatureCache {
     this.context = JSON.stringify({ v: FORMAT_VERSION, ...parts });
   }
 
-  async keyOf(file: string): Promise<string> {
-    const bytes = await fs.promises.readFile(file);
-    const fileHash = createHash('sha256').update(bytes).digest('hex');
-    return createHash('sha256').update(this.context).update(fileHash).digest('hex');
+  keyOf(file: string): Promise<string> {
+    return contentKey(this.context, file);
   }
 
   private fileFor(key: string): string {
-    return path.join(this.root, key.slice(0, 2), `${key}.f32`);
+    return entryFile(this.root, key, '.f32');
   }
 
   /** The stored output, or null (also for a damaged entry of the wrong length, which is then recomputed). */
@@ -96,6 +94,17 @@ export class FeatureCache {
   async put(key: string, data: Float32Array): Promise<void> {
     await writeEntryAtomic(this.fileFor(key), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
+}
+
+/** A content-addressed entry's key: sha256 of what else decides it (`context`) and of the file's bytes. */
+export async function contentKey(context: string, file: string): Promise<string> {
+  const fileHash = createHash('sha256').update(await fs.promises.readFile(file)).digest('hex');
+  return createHash('sha256').update(context).update(fileHash).digest('hex');
+}
+
+/** Where the entry of `key` lives under `root`: a folder per first two hex digits, so none grows too large. */
+export function entryFile(root: string, key: string, suffix: string): string {
+  return path.join(root, key.slice(0, 2), `${key}${suffix}`);
 }
 
 /** Writes a cache entry under a temporary name and renames it, so a reader never sees half an entry. */

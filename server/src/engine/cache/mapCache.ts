@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { NormalisedMap } from '../explain/cam/normalise';
 import { UNRESTRICTED, type PathPolicy } from '../security/pathPolicy';
-import { MAX_IMAGE_BYTES, MAX_WEIGHTS_BYTES, readRegularFile } from '../util/safeRead';
-import { cacheDir, featureCacheEnabled, MAPS_FOLDER, writeEntryAtomic } from './featureCache';
+import { MAX_WEIGHTS_BYTES, readRegularFile } from '../util/safeRead';
+import { cacheDir, contentKey, entryFile, featureCacheEnabled, MAPS_FOLDER, writeEntryAtomic } from './featureCache';
 
 /** Bump when decoding, the forward pass or the maps' arithmetic changes what an entry would hold. */
 const FORMAT_VERSION = 1;
@@ -42,10 +42,8 @@ export class MapCache {
     return new MapCache(await modelFilesHash(manifestFile, policy), imageSize, dir);
   }
 
-  async keyOf(file: string): Promise<string> {
-    const bytes = await readRegularFile(file, 'image', MAX_IMAGE_BYTES);
-    const fileHash = createHash('sha256').update(bytes).digest('hex');
-    return createHash('sha256').update(this.context).update(fileHash).digest('hex');
+  keyOf(file: string): Promise<string> {
+    return contentKey(this.context, file);
   }
 
   /** The stored maps, or null (also for a damaged entry, which is then computed again). */
@@ -63,7 +61,7 @@ export class MapCache {
   }
 
   private fileFor(key: string): string {
-    return path.join(this.root, key.slice(0, 2), `${key}.json`);
+    return entryFile(this.root, key, '.json');
   }
 }
 

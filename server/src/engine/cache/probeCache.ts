@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HASH_BITS } from '../audit/perceptualHash';
 import { PROBE_SIZE, THUMB_SIZE, type IntensityStats, type ProbeRecord, type ProbeStore } from '../audit/imageProbe';
-import { cacheDir, writeEntryAtomic } from './featureCache';
+import { cacheDir, entryFile, writeEntryAtomic } from './featureCache';
 
 /** Bump when probing changes what it measures for the same bytes: old records are then never read again. */
 const FORMAT_VERSION = 1;
@@ -27,7 +27,7 @@ export class ProbeCache implements ProbeStore {
 
   private fileFor(sha256: string): string {
     const key = createHash('sha256').update(this.context).update(sha256).digest('hex');
-    return path.join(this.root, key.slice(0, 2), `${key}.json`);
+    return entryFile(this.root, key, '.json');
   }
 
   async get(sha256: string): Promise<ProbeRecord | null> {

@@ -113,15 +113,13 @@ export class RunSession {
     const head = this.camHead;
     if (!head) return this.classify(batch, files.length);
     const [features, probs] = await this.pass.run(batch, files.length);
-    const perImage = head.height * head.width * head.channels;
     return files.map((file, i) => {
-      const p = probs.subarray(i * head.classes, (i + 1) * head.classes);
       try {
-        onMaps(file, classMaps(head, features.subarray(i * perImage, (i + 1) * perImage), p));
+        onMaps(file, imageMaps(head, features, probs, i));
       } catch {
         // Non-finite maps (broken weights): nothing to keep; the probabilities say the rest.
       }
-      return Array.from(p);
+      return Array.from(probs.subarray(i * head.classes, (i + 1) * head.classes));
     });
   }
 
@@ -156,9 +154,7 @@ export class RunSession {
     const head = this.camHead;
     if (!head) return null;
     const [features, probs] = await this.pass.run(batch, n);
-    const perImage = head.height * head.width * head.channels;
-    return Array.from({ length: n }, (_, i) =>
-      classMaps(head, features.subarray(i * perImage, (i + 1) * perImage), probs.subarray(i * head.classes, (i + 1) * head.classes)));
+    return Array.from({ length: n }, (_, i) => imageMaps(head, features, probs, i));
   }
 
   /**
@@ -175,6 +171,12 @@ export class RunSession {
   dispose(): void {
     this.pass.dispose();
   }
+}
+
+/** classMaps of image `i` of a batch's feature maps and probabilities. */
+function imageMaps(head: CamHead, features: Float32Array, probs: Float32Array, i: number): ClassMaps {
+  const perImage = head.height * head.width * head.channels;
+  return classMaps(head, features.subarray(i * perImage, (i + 1) * perImage), probs.subarray(i * head.classes, (i + 1) * head.classes));
 }
 
 /** Every class's CAM and Grad-CAM of one image from its feature map (positions x channels) and probabilities. */

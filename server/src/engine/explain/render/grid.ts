@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { CxrError } from '../../errors';
-import { blendOverlay, renderOverlayPng } from './overlay';
+import { blendOverlay } from './overlay';
 
 export interface CamGridTile {
   unitRgb: Float32Array;
@@ -83,9 +83,8 @@ export async function renderCamGrid(tiles: CamGridTile[], opts: CamGridOptions =
 
 /** A tile of another size than the grid's, blended at its own size and resized to the grid's. */
 async function resizedOverlay(t: CamGridTile, tileSize: number): Promise<Uint8Array> {
-  const png = await renderOverlayPng(t.unitRgb, t.size, t.heatmap01);
-  const { data } = await sharp(png).resize(tileSize, tileSize, { kernel: 'cubic' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return data;
+  const rgb = blendOverlay(t.unitRgb, t.size, t.heatmap01);
+  return sharp(rgb, { raw: { width: t.size, height: t.size, channels: 3 } }).resize(tileSize, tileSize, { kernel: 'cubic' }).raw().toBuffer();
 }
 
 function hexRgb(hex: string): Uint8Array {
@@ -93,6 +92,7 @@ function hexRgb(hex: string): Uint8Array {
   return Uint8Array.of((v >> 16) & 255, (v >> 8) & 255, v & 255);
 }
 
+/** Shrinks the font so the caption fits the tile, estimating DejaVu Sans Bold's mean advance at 0.65 em. */
 function fittingFontSize(text: string, preferred: number, width: number): number {
   const fitting = Math.floor((width - 4) / (0.65 * Math.max(1, text.length)));
   return Math.max(6, Math.min(preferred, fitting));
