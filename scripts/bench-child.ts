@@ -7,20 +7,7 @@ import * as path from 'node:path';
 import type { AuditResult } from '../server/src/engine/api';
 import { Engine } from '../server/src/engine/engine';
 import { train } from '../server/src/engine/train/trainer';
-
-/**
- * This process's own peak RSS: VmHWM from /proc where there is one. getrusage's maxRSS is not reset by exec on Linux,
- * so a child spawned by a large parent reports at least the parent's size at the fork.
- */
-function peakRssMiB(): number {
-  try {
-    const kb = /VmHWM:\s*(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
-    if (kb) return Math.round(Number(kb) / 1024);
-  } catch {
-    // not Linux
-  }
-  return Math.round(process.resourceUsage().maxRSS / 1024);
-}
+import { peakRssMiB } from './peakRss';
 
 async function main(): Promise<void> {
   const [job, ...args] = process.argv.slice(2);

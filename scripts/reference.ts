@@ -14,6 +14,7 @@ import type { BackboneId, BatchNormMode } from '../server/src/engine/api';
 import { Engine } from '../server/src/engine/engine';
 import { dataDir } from '../server/src/engine/locations';
 import { formatEvaluation, formatTrainEvent } from '../server/src/cli/format';
+import { peakRssMiB } from './peakRss';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
     epochs: trained.epochsRun,
     bestEpoch: trained.bestEpoch,
     seconds: { train: trainSeconds, evaluate: evalSeconds, camGrid: camSeconds, shortcuts: shortcutSeconds, total: (Date.now() - t0) / 1000 },
-    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    peakRssMiB: peakRssMiB(),
     testAccuracy: evaluation.accuracy,
     testAccuracyCi95: [evaluation.accuracy_ci.low, evaluation.accuracy_ci.high],
     correct: `${evaluation.predictions.filter((p) => p.correct).length}/${evaluation.n}`,
