@@ -45,3 +45,20 @@ test('a large training set keeps at most MAX_REFERENCE_IMAGES references and a b
   const norm = Math.sqrt(train[n - 3].reduce((s, x) => s + x * x, 0));
   assert.ok(Math.abs(last[0] - train[n - 3][0] / norm) < 1e-6, 'training image n-3 (evenly spaced) is the last reference');
 });
+
+test("the fit's leave-one-out distances (each pair's dot taken once) are the definition's, all rows or an evenly spaced part", () => {
+  const train = features(120, 48, 6);
+  const full = fitFeatureDistance(train, []);
+  const expected = train.map((t, i) => bruteForce(train, t, NEIGHBOURS, i)).sort((a, b) => a - b);
+  assert.equal(full.valDistances.length, 120);
+  full.valDistances.forEach((d, i) => assert.ok(Math.abs(d - expected[i]) < 1e-6, `sorted distance ${i}: ${d} vs ${expected[i]}`));
+
+  // More references than threshold samples: the leave-one-out rows are a subset, compared against every reference.
+  const n = MAX_THRESHOLD_SAMPLES + 300;
+  const many = features(n, 8, 7);
+  const capped = fitFeatureDistance(many, []);
+  assert.equal(capped.valDistances.length, MAX_THRESHOLD_SAMPLES);
+  const rows = Array.from({ length: MAX_THRESHOLD_SAMPLES }, (_, i) => Math.floor((i * n) / MAX_THRESHOLD_SAMPLES));
+  const definition = rows.map((i) => knnDistance(capped, many[i], i)).sort((a, b) => a - b);
+  capped.valDistances.forEach((d, i) => assert.ok(Math.abs(d - definition[i]) < 1e-6, `capped sorted distance ${i}: ${d} vs ${definition[i]}`));
+});

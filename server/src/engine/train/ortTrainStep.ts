@@ -2,29 +2,19 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type * as ortTypes from 'onnxruntime-node';
 import { loadOrt, ortSessionOptions, ortStatus } from '../onnx/runtime';
+import { countCorrectRows, type StepResult, type TrainSteps } from './trainSteps';
 import { buildTrainingGraph, trainableChain, TRAIN_LOSS, TRAIN_PROBS, TRAIN_X, TRAIN_Y, type TrainingGraph } from '../onnx/trainingGraph';
 
 /** Images per ONNX Runtime call: a larger batch sums its gradients over calls, so memory stays bounded. */
 const ORT_MICRO_BATCH = 16;
 
-export interface StepResult {
-  /** Mean loss over the batch. */
-  loss: number;
-  correct: number;
-}
-
 /**
  * Training steps of a trainable part on ONNX Runtime: the forward pass and the gradients come from an ONNX graph
- * written from the layers (onnx/trainingGraph.ts), fed the current weights each step; the tfjs optimizer applies
- * the gradients to the model's own variables, so checkpoints, momentum slots and resuming are those of the tfjs path.
+ * written from the layers (onnx/trainingGraph.ts), fed the current weights each step.
  */
-export interface OrtSteps {
-  step(x: tf.Tensor, y: tf.Tensor, optimizer: tf.Optimizer): Promise<StepResult>;
+export interface OrtSteps extends TrainSteps {
   /** The mean loss's gradient for each trainable variable, by variable name (tensors the caller disposes). */
   gradients(x: tf.Tensor, y: tf.Tensor): Promise<StepResult & { grads: tf.NamedTensorMap }>;
-  /** Loss and correct count in inference mode (validation). */
-  evaluate(x: tf.Tensor, y: tf.Tensor): Promise<StepResult>;
-  dispose(): Promise<void>;
 }
 
 type Ort = typeof ortTypes;
@@ -46,6 +36,8 @@ function session(ort: Ort, bytes: Uint8Array): Promise<ortTypes.InferenceSession
 }
 
 class OrtStepRunner implements OrtSteps {
+  readonly engine = 'onnxruntime';
+
   constructor(
     private readonly ort: Ort,
     private readonly graph: TrainingGraph,
@@ -113,23 +105,9 @@ class OrtStepRunner implements OrtSteps {
         [TRAIN_Y]: new this.ort.Tensor('float32', yPart, [size, classes]),
       });
       loss += (out[TRAIN_LOSS].data as Float32Array)[0] * size;
-      correct += countCorrect(yPart, out[TRAIN_PROBS].data as Float32Array, classes);
+      correct += countCorrectRows(yPart, out[TRAIN_PROBS].data as Float32Array, classes);
       onOutputs?.(out, size / n);
     }
     return { loss: loss / n, correct };
   }
-}
-
-/** Rows whose largest probability is at the label's one (first maximum on ties, as tf.argMax). */
-function countCorrect(oneHot: Float32Array, probs: Float32Array, classes: number): number {
-  let correct = 0;
-  for (let r = 0; r < probs.length / classes; r++) {
-    const argmax = (a: Float32Array) => {
-      let best = 0;
-      for (let c = 1; c < classes; c++) if (a[r * classes + c] > a[r * classes + best]) best = c;
-      return best;
-    };
-    if (argmax(oneHot) === argmax(probs)) correct++;
-  }
-  return correct;
 }

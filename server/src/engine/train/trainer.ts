@@ -37,7 +37,9 @@ import { ortStatus } from '../onnx/runtime';
 import { FeatureCache, featureCacheEnabled, weightsHash } from '../cache/featureCache';
 import { heldSource, isPooledDenseHead, recomputedSource, type HeadInputSource } from './headInputs';
 import { pooledKeyParts } from '../ood/pooledFeatures';
-import { createOrtSteps, type OrtSteps } from './ortTrainStep';
+import { denseHeadSteps } from './denseHeadSteps';
+import { createOrtSteps } from './ortTrainStep';
+import type { StepResult, TrainSteps } from './trainSteps';
 
 export interface TrainContext {
   onEvent?: (e: TrainEvent) => void;
@@ -50,8 +52,9 @@ export interface TrainContext {
   /** Files training may read and write (the dataset recorded in a resumed run's config included). */
   paths?: PathPolicy;
   /**
-   * 'auto' (default): trainable convolutions step on ONNX Runtime when tfjs runs on the CPU (train/ortTrainStep.ts).
-   * 'tfjs': always tfjs (the equivalence test and the benchmark's baseline).
+   * 'auto' (default): trainable convolutions step on ONNX Runtime when tfjs runs on the CPU (train/ortTrainStep.ts),
+   * and a Dense head on pooled features steps in plain arithmetic (train/denseHeadSteps.ts).
+   * 'tfjs': always tfjs's autodiff (the equivalence tests and the benchmark's baseline).
    */
   stepEngine?: 'auto' | 'tfjs';
 }
@@ -202,7 +205,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
   const decoder = decoderFor(split.train.length + split.val.length);
   // Disposed however training ends (completed, cancelled, failed): its momentum slots are tensors.
   let disposeOptimizer = (): void => {};
-  let ortSteps: OrtSteps | null = null;
+  let steps: TrainSteps | null = null;
   try {
     const rng = Rng.fromState(state.rngState);
     const cache = new FeatureCache(
@@ -260,7 +263,10 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     };
     if (optimizerSlots.length > 0) await optimizer.setWeights(optimizerSlots);
     const batches = Math.ceil(trainSource.size / config.batchSize);
-    if (trainsConvs && ctx.stepEngine !== 'tfjs' && (backend.name === 'wasm' || backend.name === 'cpu')) ortSteps = await stepsOnOrt(after, emit);
+    if (ctx.stepEngine !== 'tfjs') {
+      if (trainsConvs && (backend.name === 'wasm' || backend.name === 'cpu')) steps = await stepsOnOrt(after, emit);
+      else if (pooledHead) steps = denseHeadSteps(after);
+    }
     emit({ kind: 'phase', phase: 'training', message: `Training ${spec.displayName} from layer after '${config.freezeAt}'` });
 
     for (let epoch = state.epochsDone + 1; epoch <= config.epochs; epoch++) {
@@ -273,7 +279,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
         const idx = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
         const x = await trainSource.batch(idx);
         const y = oneHot(idx.map((i) => trainSource.labels[i]), config.classes.length);
-        const step = ortSteps ? await ortSteps.step(x, y, optimizer) : await trainStep(after, optimizer, trainVars, x, y, microBatch);
+        const step = steps ? await steps.step(x, y, optimizer) : await trainStep(after, optimizer, trainVars, x, y, microBatch);
         tf.dispose([x, y]);
         lossSum += step.loss * idx.length;
         correct += step.correct;
@@ -284,7 +290,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
         await yieldToEventLoop();
       }
 
-      const val = valSource ? await validate(after, valSource, config.classes.length, ortSteps) : null;
+      const val = valSource ? await validate(after, valSource, config.classes.length, steps) : null;
       const metrics: EpochMetrics = {
         epoch,
         loss: lossSum / trainSource.size,
@@ -339,7 +345,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     }
     throw err;
   } finally {
-    await ortSteps?.dispose();
+    await steps?.dispose();
     disposeOptimizer();
     tf.dispose(optimizerSlots.map((s) => s.tensor)); // setWeights copied them into the optimizer's own variables
     await decoder.close();
@@ -528,11 +534,6 @@ async function findUnreadable(items: DatasetItem[], size: number, signal?: Abort
   return bad;
 }
 
-interface StepResult {
-  loss: number;
-  correct: number;
-}
-
 /**
  * One optimiser step on a batch, accumulating gradients over micro-batches so conv layers fit the wasm heap.
  * Values are read asynchronously: the webgpu backend cannot read synchronously under Node.
@@ -576,8 +577,8 @@ async function trainStep(
 }
 
 /** ONNX Runtime steps for the trainable part, or null (tfjs steps) with the reason said. */
-async function stepsOnOrt(after: tfl.LayersModel, emit: (e: TrainEvent) => void): Promise<OrtSteps | null> {
-  let made: OrtSteps | { reason: string };
+async function stepsOnOrt(after: tfl.LayersModel, emit: (e: TrainEvent) => void): Promise<TrainSteps | null> {
+  let made: TrainSteps | { reason: string };
   try {
     made = await createOrtSteps(after);
   } catch (e) {
@@ -595,7 +596,7 @@ async function validate(
   after: tfl.LayersModel,
   source: HeadInputSource,
   numClasses: number,
-  ortSteps: OrtSteps | null,
+  steps: TrainSteps | null,
 ): Promise<{ loss: number; accuracy: number }> {
   let lossSum = 0;
   let correct = 0;
@@ -603,8 +604,8 @@ async function validate(
     const idx = Array.from({ length: Math.min(VALIDATION_CHUNK, source.size - start) }, (_, k) => start + k);
     const x = await source.batch(idx);
     const y = oneHot(idx.map((i) => source.labels[i]), numClasses);
-    if (ortSteps) {
-      const r = await ortSteps.evaluate(x, y);
+    if (steps) {
+      const r = await steps.evaluate(x, y);
       lossSum += r.loss * idx.length;
       correct += r.correct;
       tf.dispose([x, y]);
