@@ -141,7 +141,7 @@ async function decodeRaster(
     throw new CxrError('INTERNAL', `${name}: decoder returned ${info.width}x${info.height}x${info.channels}, expected ${target.width}x${target.height}x3.`);
   }
   return {
-    data: sixteenBit ? normalise(new Uint16Array(alignedCopy(data).buffer), 65535) : normalise(data, 255),
+    data: sixteenBit ? unitFrom16Bit(data) : unitFrom8Bit(data),
     width: target.width,
     height: target.height,
     source: {
@@ -210,16 +210,32 @@ async function decodeDicomBytes(buf: Buffer, size: number, name: string, opts: D
     .raw(sixteenBit ? { depth: 'ushort' } : undefined)
     .toBuffer({ resolveWithObject: true });
   return {
-    data: sixteenBit ? normalise(new Uint16Array(alignedCopy(data).buffer), 65535) : normalise(data, 255),
+    data: sixteenBit ? unitFrom16Bit(data) : unitFrom8Bit(data),
     width: target.width,
     height: target.height,
     source,
   };
 }
 
-function normalise(values: ArrayLike<number>, max: number): Float32Array {
+/** v / 255 for every 8-bit value, as float32: the same numbers as dividing, looked up. */
+const EIGHT_BIT = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+
+// One loop per sample type: a single loop fed both Buffers and Uint16Arrays stayed polymorphic and took about 1.3 ms
+// per 224 px image in a short-lived process (an evaluation of 66 images spent 86 ms there).
+
+/** 8-bit samples as values in [0, 1]. */
+function unitFrom8Bit(data: Buffer): Float32Array {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.length);
+  const out = new Float32Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[i] = EIGHT_BIT[bytes[i]];
+  return out;
+}
+
+/** 16-bit samples as values in [0, 1]. */
+function unitFrom16Bit(data: Buffer): Float32Array {
+  const values = new Uint16Array(alignedCopy(data).buffer);
   const out = new Float32Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = values[i] / max;
+  for (let i = 0; i < values.length; i++) out[i] = values[i] / 65535;
   return out;
 }
 
