@@ -190,3 +190,40 @@ test('evaluation.md lists each class\'s AUC with its bootstrap interval and its 
   assert.ok(md.includes(row), `${row} not in\n${md}`);
   assert.ok(md.includes('| c | 0.667 [0.208, 0.939] | 1.000 [0.342, 1.000] | 0.800 | 2 | 1.000 [1.000, 1.000] | 1.000 |'), md);
 });
+
+/** The bootstrap as its definition reads: resample the images, computeMetrics on each resample. */
+function bootstrapByDefinition(yTrue: number[], probs: number[][], classes: string[], resamples: number, seed: number) {
+  const rng = new Rng(seed);
+  const f1s: number[] = [];
+  const aucs: number[] = [];
+  const classAucs: number[][] = classes.map(() => []);
+  for (let b = 0; b < resamples; b++) {
+    const idx = Array.from({ length: yTrue.length }, () => rng.int(yTrue.length));
+    const m = computeMetrics(idx.map((i) => yTrue[i]), idx.map((i) => probs[i]), classes);
+    f1s.push(m.macro_avg.f1);
+    if (m.macro_auc !== null && m.per_class.every((c) => c.support > 0)) aucs.push(m.macro_auc);
+    m.per_class.forEach((c, k) => void (c.auc !== null && classAucs[k].push(c.auc)));
+  }
+  const interval = (values: number[]) => {
+    const s = [...values].sort((a, b) => a - b);
+    const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.floor(p * s.length)))];
+    return { low: q(0.025), high: q(0.975), level: 0.95, method: 'bootstrap-percentile', resamples: values.length };
+  };
+  const ifDefined = (values: number[]) => (values.length >= resamples / 2 ? interval(values) : null);
+  return { macroF1: interval(f1s), macroAuc: ifDefined(aucs), perClassAuc: classAucs.map(ifDefined) };
+}
+
+test('the bootstrap from per-image counts gives exactly the intervals of resampling and computeMetrics, ties and rare classes included', () => {
+  const rng = new Rng(21);
+  for (const [n, classes] of [[40, ['a', 'b', 'c']], [9, ['a', 'b', 'c', 'd']], [66, ['Covid', 'Normal', 'Viral Pneumonia']]] as const) {
+    const yTrue = Array.from({ length: n }, (_, i) => (i < 2 ? classes.length - 1 : Math.floor(rng.next() * (classes.length - 1))));
+    // Scores on a coarse grid, so many images tie.
+    const probs = yTrue.map(() => {
+      const raw = classes.map(() => Math.round(rng.next() * 4) + 1);
+      const sum = raw.reduce((a, b) => a + b, 0);
+      return raw.map((r) => r / sum);
+    });
+    const fast = bootstrapMacroF1Auc(yTrue, probs, [...classes], { resamples: 300, seed: 7 });
+    assert.deepEqual(fast, bootstrapByDefinition(yTrue, probs, [...classes], 300, 7), `${n} images, ${classes.length} classes`);
+  }
+});

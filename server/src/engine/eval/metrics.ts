@@ -87,7 +87,8 @@ function average(perClass: ClassMetrics[], weightOf: (m: ClassMetrics) => number
   };
 }
 
-function argmax(row: number[]): number {
+/** The predicted class: the first largest probability. */
+export function argmax(row: number[]): number {
   let best = 0;
   for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
   return best;
