@@ -59,6 +59,7 @@ import { RunSession, type ClassMaps } from './inference/runSession';
 import { gradientFreeEngine } from './onnx/runtime';
 import { cacheInfo, clearCache } from './cache/featureCache';
 import { MapCache, type StoredMaps } from './cache/mapCache';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { getBackbone } from './models/registry';
 import { exportRun } from './inference/exportModel';
 import { argMax, classifyFiles, loadRunModel, modelMtime, probabilitiesRecord, type LoadedRun } from './inference/runModel';
@@ -143,9 +144,11 @@ export class Engine {
     await ready;
     const auditWarnings = audit ? auditTrainingWarnings(audit) : [];
     for (const message of auditWarnings) onEvent({ kind: 'warning', message });
-    const result = await train(req, { onEvent, signal, paths: this.paths });
+    let trained = null as tfl.LayersModel | null; // set by the trainer's hand-over
+    const result = await train(req, { onEvent, signal, paths: this.paths, adoptModel: (model) => (trained = model) });
     if (audit) recordAudit(result.runDir, audit, this.paths);
     if (result.status !== 'cancelled' && new RunFolder(result.runDir).hasModel()) {
+      if (trained) this.adoptTrainedModel(result.runDir, trained);
       const loaded = await this.loadRun(result.runDir);
       await fitTrustModels(loaded, {
         onProgress: (done, total) => onEvent({ kind: 'phase', phase: 'finished', message: `fitting the out-of-distribution check and calibration`, done, total }),
@@ -530,6 +533,17 @@ export class Engine {
       this.opts.log?.(`Inference for ${loaded.runDir} runs on ${this.session.engine}`);
     }
     return this.session;
+  }
+
+  /**
+   * Keeps the model a training just finished with as the loaded run: its weights are the best model's (the trainer
+   * hands it over only then), so trust fitting and the next prediction need not build it and read it back.
+   */
+  private adoptTrainedModel(runDir: string, model: tfl.LayersModel): void {
+    this.dropCache();
+    const dir = path.resolve(runDir);
+    const config = readRunConfig(dir, this.paths);
+    this.cached = { runDir: dir, config, spec: getBackbone(config.backbone), model, loadedMtimeMs: modelMtime(dir) };
   }
 
   private dropCache(): void {

@@ -57,6 +57,12 @@ export interface TrainContext {
    * 'tfjs': always tfjs's autodiff (the equivalence tests and the benchmark's baseline).
    */
   stepEngine?: 'auto' | 'tfjs';
+  /**
+   * Given the trained model when training completed and its last epoch was the one saved as the best model: the
+   * weights in memory are then those in the run folder, and the caller takes the model (and disposes it) instead of
+   * building and loading it again. Not called otherwise; the model is then disposed here.
+   */
+  adoptModel?: (model: tfl.LayersModel) => void;
 }
 
 /** Largest batch pushed through trainable conv layers at once: the 32-bit wasm heap overflows beyond (engine.md). */
@@ -206,6 +212,9 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
   // Disposed however training ends (completed, cancelled, failed): its momentum slots are tensors.
   let disposeOptimizer = (): void => {};
   let steps: TrainSteps | null = null;
+  /** Whether the last epoch run here saved the best model (so the weights in memory are the saved ones). */
+  let lastEpochSaved = false;
+  let adopted = false;
   try {
     const rng = Rng.fromState(state.rngState);
     const cache = new FeatureCache(
@@ -310,6 +319,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
         );
       }
       const improved = state.bestValLoss === null || score < state.bestValLoss;
+      lastEpochSaved = improved;
       if (improved) {
         state.bestEpoch = epoch;
         state.bestValLoss = score;
@@ -334,6 +344,10 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     }
     writeStatus('completed');
     emit({ kind: 'phase', phase: 'finished', message: `Finished: best epoch ${state.bestEpoch}, val loss ${fmt(state.bestValLoss)}` });
+    if (lastEpochSaved && ctx.adoptModel) {
+      ctx.adoptModel(model);
+      adopted = true;
+    }
     return result('completed');
   } catch (e) {
     if (e instanceof CxrError && e.code === 'CANCELLED') return finishCancelled();
@@ -352,7 +366,7 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     frozen.dispose();
     pooledSplit?.after.dispose();
     cut.after.dispose();
-    model.dispose();
+    if (!adopted) model.dispose();
   }
 
   function finishCancelled(): TrainResult {
