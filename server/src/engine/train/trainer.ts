@@ -52,8 +52,8 @@ export interface TrainContext {
   /** Files training may read and write (the dataset recorded in a resumed run's config included). */
   paths?: PathPolicy;
   /**
-   * 'auto' (default): trainable convolutions step on ONNX Runtime when tfjs runs on the CPU (train/ortTrainStep.ts),
-   * and a Dense head on pooled features steps in plain arithmetic (train/denseHeadSteps.ts).
+   * 'auto' (default): when tfjs runs on the CPU (wasm, cpu), trainable convolutions step on ONNX Runtime
+   * (train/ortTrainStep.ts) and a Dense head on pooled features in plain arithmetic (train/denseHeadSteps.ts).
    * 'tfjs': always tfjs's autodiff (the equivalence tests and the benchmark's baseline).
    */
   stepEngine?: 'auto' | 'tfjs';
@@ -272,8 +272,9 @@ export async function train(req: TrainRequest, ctx: TrainContext = {}): Promise<
     };
     if (optimizerSlots.length > 0) await optimizer.setWeights(optimizerSlots);
     const batches = Math.ceil(trainSource.size / config.batchSize);
-    if (ctx.stepEngine !== 'tfjs') {
-      if (trainsConvs && (backend.name === 'wasm' || backend.name === 'cpu')) steps = await stepsOnOrt(after, emit);
+    // On the CPU backends tfjs's per-op cost dominates small steps; tfjs-node and the GPU backends keep their own.
+    if (ctx.stepEngine !== 'tfjs' && (backend.name === 'wasm' || backend.name === 'cpu')) {
+      if (trainsConvs) steps = await stepsOnOrt(after, emit);
       else if (pooledHead) steps = denseHeadSteps(after);
     }
     emit({ kind: 'phase', phase: 'training', message: `Training ${spec.displayName} from layer after '${config.freezeAt}'` });
