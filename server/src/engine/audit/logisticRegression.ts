@@ -22,18 +22,26 @@ export function fitLogistic(x: number[][], y: number[], classes: number): Logist
   for (const row of x) for (let j = 0; j < d; j++) mean[j] += row[j] / x.length;
   for (const row of x) for (let j = 0; j < d; j++) scale[j] += (row[j] - mean[j]) ** 2 / x.length;
   for (let j = 0; j < d; j++) scale[j] = Math.sqrt(scale[j]) || 1;
-  const z = x.map((row) => standardise(row, mean, scale));
-  const weights = Array.from({ length: classes }, () => new Float64Array(d + 1));
-  const grad = Array.from({ length: classes }, () => new Float64Array(d + 1));
+  // Rows, weights and gradients in flat arrays (one row after another; per class its d weights, then the bias): the
+  // same sums in the same order as one array per row, without the indirection (the audit fits this 5 times per run).
+  const n = x.length;
+  const z = new Float64Array(n * d);
+  x.forEach((row, i) => z.set(standardise(row, mean, scale), i * d));
+  const stride = d + 1;
+  const w = new Float64Array(classes * stride);
+  const grad = new Float64Array(classes * stride);
   const p = new Float64Array(classes);
   for (let it = 0; it < ITERATIONS; it++) {
-    for (const g of grad) g.fill(0);
-    for (let i = 0; i < z.length; i++) {
-      const zi = z[i];
+    grad.fill(0);
+    for (let i = 0; i < n; i++) {
+      const zo = i * d;
       let max = -Infinity;
       for (let c = 0; c < classes; c++) {
-        p[c] = score(weights[c], zi);
-        if (p[c] > max) max = p[c];
+        const wo = c * stride;
+        let s = w[wo + d];
+        for (let j = 0; j < d; j++) s += w[wo + j] * z[zo + j];
+        p[c] = s;
+        if (s > max) max = s;
       }
       let total = 0;
       for (let c = 0; c < classes; c++) {
@@ -42,18 +50,20 @@ export function fitLogistic(x: number[][], y: number[], classes: number): Logist
       }
       for (let c = 0; c < classes; c++) {
         const err = p[c] / total - (y[i] === c ? 1 : 0);
-        const g = grad[c];
-        for (let j = 0; j < d; j++) g[j] += err * zi[j];
-        g[d] += err;
+        const go = c * stride;
+        for (let j = 0; j < d; j++) grad[go + j] += err * z[zo + j];
+        grad[go + d] += err;
       }
     }
     for (let c = 0; c < classes; c++) {
+      const o = c * stride;
       for (let j = 0; j <= d; j++) {
-        const reg = j < d ? L2 * weights[c][j] : 0;
-        weights[c][j] -= LEARNING_RATE * (grad[c][j] / z.length + reg);
+        const reg = j < d ? L2 * w[o + j] : 0;
+        w[o + j] -= LEARNING_RATE * (grad[o + j] / n + reg);
       }
     }
   }
+  const weights = Array.from({ length: classes }, (_, c) => w.slice(c * stride, (c + 1) * stride));
   return { mean, scale, weights };
 }
 
