@@ -14,6 +14,7 @@
  *   npm run bench -- [--sizes 251,2008,20080] [--requests 1000] [--skip-reference] [--skip-decode] [--scale-through engine] [--skip-vgg]
  */
 import { spawnSync } from 'node:child_process';
+import { hugePagesEnv } from '../server/src/launch/hugePages';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -49,9 +50,11 @@ const log = (s: string): void => void process.stdout.write(s + '\n');
 const COVID = path.join(dataDir(), 'covid19-dataset');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cxr-bench-'));
 
+/** A measurement in its own process, started as the CLI and the language server start the engine (huge pages included). */
 function child(env: Record<string, string>, ...args: string[]): Record<string, any> {
+  const merged = { ...process.env, ...env };
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot(), 'scripts', 'bench-child.ts'), ...args], {
-    encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 26,
+    encoding: 'utf8', env: hugePagesEnv(merged) ?? merged, maxBuffer: 1 << 26,
   });
   if (r.status !== 0) throw new Error(`bench child ${args[0]} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);

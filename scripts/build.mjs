@@ -3,7 +3,8 @@
 //   dist/server.js       backend process (server/src/lsp/main.ts)
 //   dist/trainWorker.js  training worker_thread (server/src/lsp/trainWorker.ts)
 //   dist/decodeWorker.js image decoding worker_thread of the decode pool (server/src/engine/data/decodeWorker.ts)
-//   dist/cli.js          command line tool (server/src/cli/main.ts), preferred by bin/cxr.js
+//   dist/cli.js          command line tool's launcher (server/src/cli/launcher.ts), used by bin/cxr.js in a package
+//   dist/cliMain.js      command line tool (server/src/cli/main.ts), started by the launcher
 //   dist/webview/*.js    webview scripts listed in webview/entries.json (browser, IIFE)
 //   dist/wasm/*.wasm     the TensorFlow.js wasm binaries (the backend selector looks for wasm/ next to the bundle)
 //
@@ -38,7 +39,8 @@ const NODE_ENTRIES = [
   { out: 'server', src: 'server/src/lsp/main.ts' },
   { out: 'trainWorker', src: 'server/src/lsp/trainWorker.ts' },
   { out: 'decodeWorker', src: 'server/src/engine/data/decodeWorker.ts' },
-  { out: 'cli', src: 'server/src/cli/main.ts' },
+  { out: 'cli', src: 'server/src/cli/launcher.ts' },
+  { out: 'cliMain', src: 'server/src/cli/main.ts' },
 ];
 
 const WASM_SOURCE_DIR = 'node_modules/@tensorflow/tfjs-backend-wasm/dist';

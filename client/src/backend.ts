@@ -17,6 +17,7 @@ import {
   trainEvent,
   TrainEventParams,
 } from '../../common/src/protocol';
+import { hugePagesEnv } from '../../server/src/launch/hugePages';
 import type { Settings } from './settings';
 
 export type BackendState = 'starting' | 'running' | 'stopped';
@@ -72,6 +73,8 @@ export class Backend implements vscode.Disposable {
     env.CXR_USER_MODELS_DIR = userModelsFolder(this.context).fsPath;
     const cache = this.settings.cacheDirectory;
     if (cache) env.CXR_CACHE_DIR = cache;
+    // Huge pages for malloc's large blocks where the system offers them (server/src/launch/hugePages.ts).
+    Object.assign(env, hugePagesEnv(env));
     const serverOptions: ServerOptions = {
       run: { module: serverModule, transport: TransportKind.ipc, options: { env } },
       debug: { module: serverModule, transport: TransportKind.ipc, options: { env, execArgv: ['--nolazy', '--inspect=6019'] } },

@@ -140,6 +140,7 @@ async function main(argv: string[]): Promise<number> {
         `onnx runtime: ${ort.available ? ort.why : `unavailable - ${ort.why}`}`,
         ...ort.providers.map((p) => `  ${p.name}: ${p.available ? 'available' : 'unavailable'} - ${p.why}`),
         ...ort.warnings.map((w) => `warning: ${w}`),
+        `malloc huge pages: ${report.process.glibcTunables?.includes('glibc.malloc.hugetlb=1') ? 'on (GLIBC_TUNABLES glibc.malloc.hugetlb=1)' : 'off'}`,
       ];
       io.out(report, lines.join('\n'));
       return 0;

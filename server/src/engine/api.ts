@@ -68,6 +68,8 @@ export interface OnnxRuntimeReport {
 /** `cxr doctor --json`: the chosen backend, every backend and execution provider with why it is or is not available. */
 export interface DoctorReport extends BackendReport {
   onnxRuntime: OnnxRuntimeReport;
+  /** How this process was started: GLIBC_TUNABLES as it saw it (huge pages for malloc, server/src/launch/hugePages.ts). */
+  process: { glibcTunables: string | null };
 }
 
 export interface AugmentParams {

@@ -16,5 +16,5 @@ export async function doctorReport(backend: BackendReport): Promise<DoctorReport
         : { ...c, available: false, why: probe.why };
     }),
   );
-  return { ...backend, candidates, onnxRuntime: onnxRuntimeReport() };
+  return { ...backend, candidates, onnxRuntime: onnxRuntimeReport(), process: { glibcTunables: process.env.GLIBC_TUNABLES ?? null } };
 }
