@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 /** glibc's malloc tunable that asks for transparent huge pages on the large blocks it maps (glibc 2.35 and later). */
 export const HUGE_PAGES_TUNABLE = 'glibc.malloc.hugetlb=1';
 /** CXR_HUGE_PAGES=off starts the engine's processes without the tunable. */
-export const HUGE_PAGES_ENV = 'CXR_HUGE_PAGES';
+const HUGE_PAGES_ENV = 'CXR_HUGE_PAGES';
 
 /**
  * The environment to start an engine process with (the language server, the CLI): on Linux with glibc and

@@ -87,7 +87,7 @@ function byClass(kernel: Float32Array, inputs: number, classes: number): Float32
 }
 
 /** softmax(x W + b), rows x classes, in float32 like the tensors it stands for. */
-export function denseSoftmax(b: DenseBatch): Float32Array {
+function denseSoftmax(b: DenseBatch): Float32Array {
   const { rows, inputs, classes } = b;
   const w = byClass(b.kernel, inputs, classes);
   const probs = new Float32Array(rows * classes);
@@ -110,7 +110,7 @@ export function denseSoftmax(b: DenseBatch): Float32Array {
 }
 
 /** Mean clipped categorical cross-entropy of `probs` against one-hot `y`. */
-export function meanLoss(probs: Float32Array, y: Float32Array, classes: number): number {
+function meanLoss(probs: Float32Array, y: Float32Array, classes: number): number {
   const rows = probs.length / classes;
   let total = 0;
   for (let i = 0; i < probs.length; i++) if (y[i] !== 0) total -= y[i] * Math.log(Math.min(CLIP_MAX, Math.max(CLIP_MIN, probs[i])));
