@@ -167,7 +167,7 @@ async function main(): Promise<void> {
     log(`  second train, seed 7, warm cache: ${s2(warm.seconds)} s = engine start and dataset audit (side by side) ${s2(m.audited)} s, ` +
       `model and weights ${s2(m.features - m.audited)} s, frozen outputs ${s2(m.training - m.features)} s (${warm.cache}), ` +
       `20 head epochs ${s2(m.trained - m.training)} s (of which the epochs' own compute ${s2(warm.epochCompute)} s, the rest writing the best model, checkpoint, history and status), ` +
-      `reloading the best model + scoring the stored features ${s2(m.fitting - m.trained)} s, OOD + calibration fit and model card ${s2(warm.seconds - m.fitting)} s`);
+      `the best model (handed over by the trainer, or read back) and scoring the stored features ${s2(m.fitting - m.trained)} s, OOD + calibration fit and model card ${s2(warm.seconds - m.fitting)} s`);
     const same = JSON.stringify(warm.losses) === JSON.stringify(child(env, 'train', COVID, path.join(work, 'reference-seed7-again'), '7', '20').losses);
     log(`  the same seed again gives the same per-epoch losses: ${same ? 'yes' : 'NO'}; seed 7 losses ${warm.losses.map((l: number) => l.toFixed(6)).join(' ')}`);
   }
