@@ -6,6 +6,7 @@
  *   npm run reference [-- --data DIR --out DIR --backbone mobilenet_v2 --epochs N --no-augment --json]
  *                     [--freeze-at LAYER --batch-norm inference|batch]
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,6 +15,7 @@ import type { BackboneId, BatchNormMode } from '../server/src/engine/api';
 import { Engine } from '../server/src/engine/engine';
 import { dataDir } from '../server/src/engine/locations';
 import { formatEvaluation, formatTrainEvent } from '../server/src/cli/format';
+import { hugePagesEnv } from '../server/src/launch/hugePages';
 import { peakRssMiB } from './peakRss';
 
 async function main(): Promise<void> {
@@ -116,7 +118,15 @@ async function main(): Promise<void> {
   engine.dispose();
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`reference run failed: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exitCode = 1;
-});
+// Started as the CLI and the language server start the engine: in a process with huge pages for malloc where they
+// apply (server/src/launch/hugePages.ts), since glibc reads its tunables only at start-up.
+const tuned = hugePagesEnv(process.env);
+if (tuned) {
+  const child = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: tuned });
+  process.exitCode = child.status ?? 1;
+} else {
+  main().catch((e: unknown) => {
+    process.stderr.write(`reference run failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  });
+}
