@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
+import { inlineAsset } from './pageAssets';
 
 export type WebviewEntry = 'dashboard' | 'evaluation' | 'heatmap' | 'trainingForm' | 'compare' | 'results' | 'dataset';
 
@@ -14,12 +15,15 @@ export function webviewOptions(extensionUri: vscode.Uri, extraRoots: vscode.Uri[
 
 /**
  * The page every CXR webview loads: a strict CSP with a fresh nonce per load, the shared stylesheet and one bundled
- * script from dist/webview/. The script builds the page itself; no remote content is ever referenced.
+ * script from dist/webview/, both written into the page under the nonce (pageAssets.ts; linked when they cannot be).
+ * The script builds the page itself; no remote content is ever referenced.
  */
 function renderWebviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, entry: WebviewEntry, title: string): string {
   const nonce = randomBytes(16).toString('base64');
-  const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', `${entry}.js`));
-  const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'webview.css'));
+  const scriptUri = vscode.Uri.joinPath(extensionUri, 'dist', 'webview', `${entry}.js`);
+  const styleUri = vscode.Uri.joinPath(extensionUri, 'media', 'webview.css');
+  const scriptText = inlineAsset(scriptUri.fsPath, 'script');
+  const styleText = inlineAsset(styleUri.fsPath, 'style');
   const csp = [
     "default-src 'none'",
     `img-src ${webview.cspSource} data:`,
@@ -27,17 +31,19 @@ function renderWebviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, en
     `font-src ${webview.cspSource}`,
     `script-src 'nonce-${nonce}'`,
   ].join('; ');
+  const style = styleText !== null ? `<style nonce="${nonce}">${styleText}</style>` : `<link rel="stylesheet" nonce="${nonce}" href="${webview.asWebviewUri(styleUri)}">`;
+  const script = scriptText !== null ? `<script nonce="${nonce}">${scriptText}</script>` : `<script nonce="${nonce}" src="${webview.asWebviewUri(scriptUri)}"></script>`;
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" nonce="${nonce}" href="${style}">
+${style}
 <title>${escapeHtml(title)}</title>
 </head>
 <body class="cxr-${entry}" data-view="${entry}">
-<script nonce="${nonce}" src="${script}"></script>
+${script}
 </body>
 </html>`;
 }
