@@ -28,7 +28,13 @@ export interface HugePagesSystem {
 
 function thisSystem(): HugePagesSystem {
   if (process.platform !== 'linux') return { glibc: false, transparentHugePages: null };
-  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  let header: { glibcVersionRuntime?: string } | undefined;
+  try {
+    header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  } catch {
+    // a host without diagnostic reports (an embedding runtime may leave them out): start the process as it is
+    return { glibc: false, transparentHugePages: null };
+  }
   let mode: HugePagesSystem['transparentHugePages'] = null;
   try {
     const selected = /\[(\w+)\]/.exec(fs.readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1];
