@@ -12,6 +12,7 @@ import { isImageFile } from '../engine/data/imageFiles';
 import { parseLabelMap } from '../engine/eval/labelMap';
 import { BACKBONE_IDS, BACKEND_NAMES, BATCH_NORM_MODES, CAM_METHODS, IMAGE_EXTENSIONS, isOneOf, SPLIT_NAMES } from '../engine/names';
 import { listRuns } from '../engine/runStore';
+import { HUGE_PAGES_TUNABLE } from '../launch/hugePages';
 import { formatAudit } from './formatAudit';
 import { formatTrainEvent, formatEvaluation } from './format';
 import { formatPrediction } from './formatPrediction';
@@ -140,7 +141,7 @@ async function main(argv: string[]): Promise<number> {
         `onnx runtime: ${ort.available ? ort.why : `unavailable - ${ort.why}`}`,
         ...ort.providers.map((p) => `  ${p.name}: ${p.available ? 'available' : 'unavailable'} - ${p.why}`),
         ...ort.warnings.map((w) => `warning: ${w}`),
-        `malloc huge pages: ${report.process.glibcTunables?.includes('glibc.malloc.hugetlb=1') ? 'on (GLIBC_TUNABLES glibc.malloc.hugetlb=1)' : 'off'}`,
+        `malloc huge pages: ${report.process.glibcTunables?.includes(HUGE_PAGES_TUNABLE) ? `on (GLIBC_TUNABLES ${HUGE_PAGES_TUNABLE})` : 'off'}`,
       ];
       io.out(report, lines.join('\n'));
       return 0;

@@ -32,8 +32,6 @@ export function denseHeadSteps(after: tfl.LayersModel): TrainSteps | null {
 }
 
 class DenseHeadSteps implements TrainSteps {
-  readonly engine = 'the host (a Dense head on pooled features)';
-
   constructor(
     private readonly kernel: tf.Variable,
     private readonly bias: tf.Variable,

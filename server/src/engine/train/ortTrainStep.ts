@@ -36,8 +36,6 @@ function session(ort: Ort, bytes: Uint8Array): Promise<ortTypes.InferenceSession
 }
 
 class OrtStepRunner implements OrtSteps {
-  readonly engine = 'onnxruntime';
-
   constructor(
     private readonly ort: Ort,
     private readonly graph: TrainingGraph,

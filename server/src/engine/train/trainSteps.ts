@@ -13,8 +13,6 @@ export interface StepResult {
  * own variables, so checkpoints, momentum slots and resuming stay those of the tfjs path.
  */
 export interface TrainSteps {
-  /** Where the steps run, as the phase message says it. */
-  readonly engine: string;
   step(x: tf.Tensor, y: tf.Tensor, optimizer: tf.Optimizer): Promise<StepResult>;
   /** Loss and correct count in inference mode (validation). */
   evaluate(x: tf.Tensor, y: tf.Tensor): Promise<StepResult>;
