@@ -64,7 +64,7 @@ export class ClassifyCommands {
   async showHeatmap(arg?: unknown, selection?: unknown): Promise<void> {
     const files = await imageFilesOf(arg, selection, false);
     const context = heatmapContextOf(arg);
-    for (const file of files) this.heatmaps.openPanel(vscode.Uri.file(file), context);
+    this.heatmaps.show(files.map((file) => vscode.Uri.file(file)), context);
   }
 }
 

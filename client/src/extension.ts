@@ -82,6 +82,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     command('cxr.openEvaluation', (arg) => evaluation.openEvaluationCommand(arg)),
     command('cxr.classifyImage', (arg, selection) => classify.classify(arg, selection)),
     command('cxr.showHeatmap', (arg, selection) => classify.showHeatmap(arg, selection)),
+    command('cxr.lockHeatmap', () => heatmaps.setActiveLocked(true)),
+    command('cxr.unlockHeatmap', () => heatmaps.setActiveLocked(false)),
     command('cxr.openDashboard', async (arg) => {
       const runDir = training.activeRun && arg === undefined ? training.activeRun : await runs.resolve(arg, 'Open the dashboard of which run?');
       if (runDir) training.dashboard.show(runDir);

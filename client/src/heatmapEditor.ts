@@ -25,8 +25,17 @@ export interface HeatmapContext {
  * The read-only heatmap viewer for images (priority "option": opened with "CXR: Show Heatmap" or Open With).
  * The image travels to the webview as a data: URL so the canvas stays exportable; the heatmap grid travels as
  * numbers and is coloured in the webview, so the opacity slider needs no round trip.
+ *
+ * "Show Heatmap" reuses the open heatmap panel, as Markdown's preview does: a new webview costs VS Code 0.3-3 s to
+ * create before its script runs, a reused one shows the next image in the time of one explain request. Locking a
+ * panel keeps its image; the next "Show Heatmap" then opens a new panel, so heatmaps can stand side by side.
  */
 export class HeatmapEditorProvider implements vscode.CustomReadonlyEditorProvider<vscode.CustomDocument> {
+  /** The unlocked panel "Show Heatmap" shows its next image in, if one is open. */
+  private reusable: HeatmapSession | undefined;
+  /** The "Show Heatmap" panels (not Open With's editors, which belong to their document). */
+  private readonly panels = new Set<HeatmapSession>();
+
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly backend: Backend,
@@ -48,29 +57,96 @@ export class HeatmapEditorProvider implements vscode.CustomReadonlyEditorProvide
   }
 
   /**
-   * "Show Heatmap": the viewer in a panel titled "Heatmap: <file>". VS Code titles a custom editor's tab with the file
-   * name alone, the same as the image preview's, so the commands open this panel; Open With still offers the editor.
+   * "Show Heatmap": one image goes to the reusable panel (created when none is open); several images open one locked
+   * panel each. The panels are titled "Heatmap: <file>": VS Code titles a custom editor's tab with the file name alone,
+   * the same as the image preview's, so the commands open these panels; Open With still offers the editor.
    */
-  openPanel(uri: vscode.Uri, context?: HeatmapContext): void {
-    const title = `Heatmap: ${path.basename(uri.fsPath)}`;
-    const panel = vscode.window.createWebviewPanel(HEATMAP_PANEL_TYPE, title, vscode.ViewColumn.Active, webviewOptions(this.extensionUri));
-    panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'cxr.svg');
-    this.attach(uri, panel, context);
+  show(uris: vscode.Uri[], context?: HeatmapContext): void {
+    if (uris.length === 1) this.showInReusablePanel(uris[0], context);
+    else for (const uri of uris) this.openPanel(uri, context).setLocked(true);
   }
 
-  private attach(uri: vscode.Uri, panel: vscode.WebviewPanel, context?: HeatmapContext): void {
-    setCxrPage(panel, this.extensionUri, 'heatmap', `Heatmap: ${path.basename(uri.fsPath)}`, webviewOptions(this.extensionUri));
-    new HeatmapSession(uri, panel, this.backend, this.settings, this.runs, this.datasetSplitOf, context);
+  /** Locks or unlocks the active heatmap panel; unlocking makes it the reusable one and locks the panel that was. */
+  setActiveLocked(locked: boolean): void {
+    const active = [...this.panels].find((p) => p.isActivePanel);
+    if (!active || active.locked === locked) return;
+    if (locked && this.reusable === active) this.reusable = undefined;
+    if (!locked) {
+      this.reusable?.setLocked(true);
+      this.reusable = active;
+    }
+    active.setLocked(locked);
   }
+
+  private showInReusablePanel(uri: vscode.Uri, context?: HeatmapContext): void {
+    if (this.reusable) {
+      this.reusable.showImage(uri, context);
+      return;
+    }
+    this.reusable = this.openPanel(uri, context);
+  }
+
+  private openPanel(uri: vscode.Uri, context?: HeatmapContext): HeatmapSession {
+    // Kept alive while hidden: revealing a heatmap behind another tab then shows it at once instead of rebuilding it.
+    const panel = vscode.window.createWebviewPanel(HEATMAP_PANEL_TYPE, heatmapTitle(uri, false), vscode.ViewColumn.Active, {
+      ...webviewOptions(this.extensionUri),
+      retainContextWhenHidden: true,
+    });
+    panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'cxr.svg');
+    return this.attach(uri, panel, context, true);
+  }
+
+  private attach(uri: vscode.Uri, panel: vscode.WebviewPanel, context?: HeatmapContext, lockable = false): HeatmapSession {
+    setCxrPage(panel, this.extensionUri, 'heatmap', heatmapTitle(uri, false), webviewOptions(this.extensionUri));
+    const session = new HeatmapSession(uri, panel, this.backend, this.settings, this.runs, this.datasetSplitOf, context);
+    if (!lockable) return session;
+    this.panels.add(session);
+    const showLockState = () => void vscode.commands.executeCommand('setContext', HEATMAP_LOCKED_CONTEXT, session.locked);
+    session.onDidChangeLock = () => (session.isActivePanel ? showLockState() : undefined);
+    panel.onDidChangeViewState((e) => (e.webviewPanel.active ? showLockState() : undefined));
+    if (panel.active) showLockState();
+    panel.onDidDispose(() => {
+      this.panels.delete(session);
+      if (this.reusable === session) this.reusable = undefined;
+    });
+    return session;
+  }
+}
+
+/** The context key that says whether the active heatmap panel is locked (the editor title shows Lock or Unlock). */
+const HEATMAP_LOCKED_CONTEXT = 'cxr.heatmapLocked';
+
+function initialState(uri: vscode.Uri, context: HeatmapContext, method: CamMethodName, opacity: number): HeatmapState {
+  return {
+    file: uri.fsPath,
+    fileName: path.basename(uri.fsPath),
+    imageSrc: null,
+    model: null,
+    method,
+    target: null,
+    opacity,
+    loading: true,
+    result: null,
+    error: null,
+    backendExplains: 0,
+    trueLabel: context.trueLabel ?? null,
+  };
+}
+
+function heatmapTitle(uri: vscode.Uri, locked: boolean): string {
+  return `Heatmap: ${path.basename(uri.fsPath)}${locked ? ' (locked)' : ''}`;
 }
 
 class HeatmapSession {
   private state: HeatmapState;
   private requestSeq = 0;
   private readonly disposables: vscode.Disposable[] = [];
+  locked = false;
+  /** Called after setLocked, for the editor title's Lock / Unlock action. */
+  onDidChangeLock: (() => void) | undefined;
 
   constructor(
-    private readonly uri: vscode.Uri,
+    private uri: vscode.Uri,
     private readonly panel: vscode.WebviewPanel,
     private readonly backend: Backend,
     private readonly settings: Settings,
@@ -78,20 +154,7 @@ class HeatmapSession {
     private readonly datasetSplitOf: (file: string) => string | undefined,
     private context: HeatmapContext = {},
   ) {
-    this.state = {
-      file: uri.fsPath,
-      fileName: path.basename(uri.fsPath),
-      imageSrc: null,
-      model: null,
-      method: settings.camMethod,
-      target: null,
-      opacity: settings.heatmapOpacity,
-      loading: true,
-      result: null,
-      error: null,
-      backendExplains: 0,
-      trueLabel: context.trueLabel ?? null,
-    };
+    this.state = initialState(uri, context, settings.camMethod, settings.heatmapOpacity);
     this.disposables.push(
       panel.webview.onDidReceiveMessage((m: HeatmapFromWebview) => void this.onMessage(m)),
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -102,23 +165,56 @@ class HeatmapSession {
     void this.init();
   }
 
+  get isActivePanel(): boolean {
+    return this.panel.active;
+  }
+
+  setLocked(locked: boolean): void {
+    this.locked = locked;
+    this.panel.title = heatmapTitle(this.uri, locked);
+    this.onDidChangeLock?.();
+  }
+
+  /**
+   * Shows another image in this panel, keeping the method and opacity the user chose here. A reply still on its way
+   * for the previous image is dropped.
+   */
+  showImage(uri: vscode.Uri, context: HeatmapContext = {}): void {
+    const same = uri.fsPath === this.uri.fsPath && context.runDir === this.context.runDir && context.trueLabel === this.context.trueLabel;
+    if (same && !this.state.error) {
+      this.panel.reveal(undefined, false);
+      return;
+    }
+    this.uri = uri;
+    this.context = context;
+    this.requestSeq++;
+    this.state = initialState(uri, context, this.state.method, this.state.opacity);
+    this.panel.title = heatmapTitle(uri, this.locked);
+    this.panel.reveal(undefined, false);
+    void this.post();
+    void this.init();
+  }
+
   private async init(): Promise<void> {
     // Reading the image and asking for the run's classes overlap: the explain request waits for both.
-    const [imageSrc, model] = await Promise.all([this.inlineImage(), this.modelInfo()]);
-    this.state.imageSrc = imageSrc;
+    const state = this.state;
+    const [imageSrc, model] = await Promise.all([this.inlineImage(state), this.modelInfo(state)]);
+    if (state !== this.state) return; // the panel moved on to another image meanwhile
+    state.imageSrc = imageSrc;
     await this.loadModelAndExplain(model);
   }
 
-  private async inlineImage(): Promise<string | null> {
-    const mime = BROWSER_IMAGE_MIME[path.extname(this.uri.fsPath).toLowerCase()];
+  private async inlineImage(state: HeatmapState): Promise<string | null> {
+    const uri = this.uri;
+    const mime = BROWSER_IMAGE_MIME[path.extname(uri.fsPath).toLowerCase()];
     if (!mime) return null; // DICOM: shown from the backend's rendering
     try {
-      const stat = await vscode.workspace.fs.stat(this.uri);
+      const stat = await vscode.workspace.fs.stat(uri);
       if (stat.size > MAX_INLINE_IMAGE_BYTES) return null;
-      const bytes = await vscode.workspace.fs.readFile(this.uri);
+      const bytes = await vscode.workspace.fs.readFile(uri);
       return `data:${mime};base64,${Buffer.from(bytes).toString('base64')}`;
     } catch (e) {
-      this.state.error = `Cannot read ${this.state.fileName}: ${errorMessage(e)}`;
+      state.error = `Cannot read ${state.fileName}: ${errorMessage(e)}`;
       return null;
     }
   }
@@ -134,14 +230,14 @@ class HeatmapSession {
     await this.explain(this.state.method, this.state.target);
   }
 
-  private async modelInfo(): Promise<HeatmapModelInfo | null> {
+  private async modelInfo(state = this.state): Promise<HeatmapModelInfo | null> {
     const runDir = this.context.runDir ?? this.settings.activeModel;
     if (!runDir) return null;
     try {
       const { config } = await this.runs.details(runDir);
       return { runDir, name: path.basename(runDir), classes: config.classes };
     } catch (e) {
-      this.state.error = `The active model ${runDir} cannot be read (${errorMessage(e)}). Pick another run.`;
+      state.error = `The active model ${runDir} cannot be read (${errorMessage(e)}). Pick another run.`;
       return null;
     }
   }

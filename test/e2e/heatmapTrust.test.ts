@@ -1,7 +1,8 @@
 /**
  * The heatmap viewer in code-server, on a small real run (MobileNetV2 trained briefly on ci-tiny): switching the
- * target class and the method is served from the one explain reply's all-class maps, with no backend request; a photo
- * is shown as refused ("not a chest radiograph"), an X-ray with its calibrated confidence.
+ * target class and the method is served from the one explain reply's all-class maps, with no backend request; "Show
+ * Heatmap" reuses the open panel unless it is locked; a photo is shown as refused ("not a chest radiograph"), an X-ray
+ * with its calibrated confidence.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -18,6 +19,7 @@ const heat = WebviewIds.heatmap;
 const CLASSES = ['Covid', 'Normal', 'Viral Pneumonia'];
 const XRAY = 'data/ci-tiny/test/Covid/0105.png';
 const SECOND_XRAY = 'data/ci-tiny/test/Normal/0101.jpeg';
+const THIRD_XRAY = 'data/ci-tiny/test/Viral Pneumonia/0102.jpeg';
 /** A colour photo from the MobileNetV2 samples, copied into the workspace. */
 const PHOTO = 'cat.jpg';
 const scratch = scratchDirFactory();
@@ -43,12 +45,18 @@ describe('CXR Studio heatmap viewer: local class and method switches', { timeout
     await s.statusBarItem('cxr.status').filter({ hasText: /· heatmap-trust$/ }).waitFor({ timeout: 90_000 });
   });
 
-  /** Opens the viewer and records open-to-overlay: from choosing "Show Heatmap" to the webview drawing the first overlay. */
-  async function openHeatmap(relPath: string, timing: string): Promise<FrameLocator> {
+  /** Chooses "Show Heatmap" on an explorer file; returns when it was chosen (epoch ms). */
+  async function showHeatmap(relPath: string): Promise<number> {
     await s.rightClickExplorer(relPath);
-    const chosenAt = await s.contextMenuItem('Show Heatmap');
+    return s.contextMenuItem('Show Heatmap');
+  }
+
+  /** Opens the viewer in a new panel and records open-to-overlay: from choosing "Show Heatmap" to the webview drawing the first overlay. */
+  async function openHeatmap(relPath: string, timing: string): Promise<FrameLocator> {
+    const chosenAt = await showHeatmap(relPath);
     await s.tab(`Heatmap: ${path.basename(relPath)}`).waitFor();
-    const view = await s.webviewWith(heat.canvas, 60_000);
+    // A locked panel's webview lives on while hidden: the new panel is the one whose overlay is for this file.
+    const view = await s.webviewMatching(`#${heat.canvas}[data-overlay-file="${path.basename(relPath)}"]`, 60_000);
     const canvas = view.locator(`#${heat.canvas}`);
     await canvas.waitFor({ state: 'visible', timeout: 60_000 });
     const at = async (name: string) => Number(await canvas.getAttribute(`data-${name}-at`));
@@ -60,6 +68,29 @@ describe('CXR Studio heatmap viewer: local class and method switches', { timeout
         `the explain reply there ${resultAt - scriptAt}, overlay drawn ${overlayAt - resultAt}\n`,
     );
     return view;
+  }
+
+  /** Shows an image in the open, unlocked panel `view` and records open-to-overlay: from the command to that image's first overlay. */
+  async function showInPanel(view: FrameLocator, relPath: string, timing: string): Promise<void> {
+    const name = path.basename(relPath);
+    const chosenAt = await showHeatmap(relPath);
+    const canvas = view.locator(`#${heat.canvas}`);
+    await canvas.and(view.locator(`[data-overlay-file="${name}"]`)).waitFor({ timeout: 60_000 });
+    await canvas.waitFor({ state: 'visible' });
+    const at = async (name: string) => Number(await canvas.getAttribute(`data-${name}-at`));
+    const [imageAt, resultAt, overlayAt] = [await at('image'), await at('result'), await at('overlay')];
+    assert.ok(imageAt >= chosenAt && resultAt >= imageAt && overlayAt >= resultAt, `times in order: ${chosenAt}, ${imageAt}, ${resultAt}, ${overlayAt}`);
+    s.timings[timing] = overlayAt - chosenAt;
+    process.stderr.write(
+      `[e2e] ${timing}: ${overlayAt - chosenAt} ms = the new image's state in the webview ${imageAt - chosenAt}, ` +
+        `the explain reply there ${resultAt - imageAt}, overlay drawn ${overlayAt - resultAt}\n`,
+    );
+  }
+
+  /** The titles of the open heatmap tabs, sorted. */
+  async function heatmapTabs(): Promise<string[]> {
+    const labels = await s.page.locator('.tabs-container .tab .label-name').allInnerTexts();
+    return labels.map((l) => l.trim()).filter((l) => l.startsWith('Heatmap: ')).sort();
   }
 
   it('switches target class and method from the one reply, without a backend request', async () => {
@@ -104,16 +135,30 @@ describe('CXR Studio heatmap viewer: local class and method switches', { timeout
     process.stderr.write(`[e2e] heatmap switch times in the webview (ms): its own work ${switches.join(', ')}; to the next frame ${toFrame.join(', ')}\n`);
   });
 
-  it('opens a second X-ray with the model warm (open-to-overlay printed with the timings)', async () => {
-    const view = await openHeatmap(SECOND_XRAY, 'open-to-overlay-warm');
+  it('locks the panel: the next image opens a new panel, which the one after that reuses (open-to-overlay printed)', async () => {
+    await s.tab(`Heatmap: ${path.basename(XRAY)}`).click();
+    await s.runCommand('CXR: Lock Heatmap Panel');
+    await s.tab(`Heatmap: ${path.basename(XRAY)} (locked)`).waitFor();
+
+    const view = await openHeatmap(SECOND_XRAY, 'open-to-overlay-new-panel');
     const canvas = view.locator(`#${heat.canvas}`);
     assert.ok(CLASSES.includes((await canvas.getAttribute('data-target')) ?? ''), 'the overlay is for a class of the model');
-    assert.equal(await canvas.getAttribute('data-backend-explains'), '1');
-    process.stderr.write(`[e2e] heatmap open-to-overlay (ms): first ${s.timings['open-to-overlay-first']}, warm ${s.timings['open-to-overlay-warm']}\n`);
+    assert.deepEqual(await heatmapTabs(), [`Heatmap: ${path.basename(XRAY)} (locked)`, `Heatmap: ${path.basename(SECOND_XRAY)}`].sort());
+
+    await showInPanel(view, THIRD_XRAY, 'open-to-overlay-warm');
+    assert.deepEqual(await heatmapTabs(), [`Heatmap: ${path.basename(XRAY)} (locked)`, `Heatmap: ${path.basename(THIRD_XRAY)}`].sort(), 'the unlocked panel was reused');
+    assert.equal(await canvas.getAttribute('data-backend-explains'), '1', 'one explain request for the new image');
+    assert.match(await view.locator('#heatmap-meta').innerText(), new RegExp(`^${escapeRegExp(path.basename(THIRD_XRAY))} · model: heatmap-trust · CAM for `));
+    assert.ok(CLASSES.includes((await canvas.getAttribute('data-target')) ?? ''), 'the overlay is for a class of the model');
+    process.stderr.write(
+      `[e2e] heatmap open-to-overlay (ms): first ${s.timings['open-to-overlay-first']}, new panel ${s.timings['open-to-overlay-new-panel']}, ` +
+        `warm (panel reused) ${s.timings['open-to-overlay-warm']}\n`,
+    );
   });
 
   it('shows a photo as refused, "not a chest radiograph", and an X-ray with its calibrated confidence', async () => {
-    const photo = await openHeatmap(PHOTO, 'open-to-overlay-photo');
+    const photo = await s.webviewWith(heat.canvas);
+    await showInPanel(photo, PHOTO, 'open-to-overlay-photo');
     await photo.locator(`#${heat.predicted}`).filter({ hasText: /^Refused: not a chest radiograph$/ }).waitFor({ timeout: 60_000 });
     const verdict = photo.locator(`#${heat.trust}`);
     assert.equal(await verdict.getAttribute('data-status'), 'refused');
@@ -122,7 +167,7 @@ describe('CXR Studio heatmap viewer: local class and method switches', { timeout
     assert.equal(await photo.locator(`#${heat.probabilities} .prob-row.predicted`).count(), 0, 'no class is marked as predicted');
     await s.screenshot('heatmap-refused-photo');
 
-    await s.tab(`Heatmap: ${path.basename(XRAY)}`).click();
+    await s.tab(`Heatmap: ${path.basename(XRAY)} (locked)`).click();
     const xray = await s.webviewWith(heat.canvas);
     const xrayVerdict = xray.locator(`#${heat.trust}`);
     assert.equal(await xrayVerdict.getAttribute('data-ood-flagged'), 'false');
@@ -131,5 +176,10 @@ describe('CXR Studio heatmap viewer: local class and method switches', { timeout
     const headline = await xray.locator(`#${heat.predicted}`).innerText();
     const status = await xrayVerdict.getAttribute('data-status');
     assert.match(headline, status === 'uncertain' ? /^Uncertain: leaning \S/ : /^(Covid|Normal|Viral Pneumonia) \(\d+\.\d%\)$/);
+
+    // Unlocking the X-ray's panel makes it the reused one, and locks the photo's so that nothing open is replaced.
+    await s.runCommand('CXR: Unlock Heatmap Panel');
+    await s.tab(`Heatmap: ${path.basename(XRAY)}`).filter({ hasNotText: 'locked' }).waitFor();
+    assert.deepEqual(await heatmapTabs(), [`Heatmap: ${path.basename(XRAY)}`, `Heatmap: ${PHOTO} (locked)`].sort());
   });
 });

@@ -23,6 +23,8 @@ const vscode = getVsCodeApi<HeatmapState, HeatmapFromWebview>();
 let state: HeatmapState | null = vscode.getState() ?? null;
 /** The options currently in the target picker, so it is rebuilt only when the model's classes change. */
 let targetOptionsKey = '';
+/** The image source the <img> has finished loading: until the current one has, no overlay is drawn on it. */
+let loadedSrc: string | null = null;
 
 const METHODS: { value: CamMethodName; label: string; description: string }[] = [
   { value: 'cam', label: 'CAM', description: 'Class activation map: classifier weights times the last feature maps' },
@@ -82,7 +84,8 @@ function buildLayout(): void {
       h('aside', { className: 'side' }, h('h2', { id: 'probabilities-title', text: 'Class probabilities' }), h('div', { id: ids.probabilities, className: 'prob-bars' }), h('p', { className: 'hint', text: 'Colour scale: blue = low, red = high contribution to the target class.' })),
     ),
   );
-  byId<HTMLImageElement>(ids.image).addEventListener('load', () => {
+  byId<HTMLImageElement>(ids.image).addEventListener('load', (e) => {
+    loadedSrc = (e.target as HTMLImageElement).getAttribute('src');
     fitImage();
     drawOverlay();
   });
@@ -253,19 +256,23 @@ function drawOverlay(): void {
   const img = byId<HTMLImageElement>(ids.image);
   const canvas = byId<HTMLCanvasElement>(ids.canvas);
   const r = state?.result;
-  canvas.hidden = !r || !img.naturalWidth;
+  const imageShown = !!state?.imageSrc && loadedSrc === state.imageSrc && img.naturalWidth > 0;
+  canvas.hidden = !r || !imageShown;
   // What is drawn, and how many backend explain requests it took so far, for tests and assistive tools.
   canvas.dataset.method = r?.method ?? '';
   canvas.dataset.target = r?.target ?? '';
   canvas.dataset.backendExplains = String(state?.backendExplains ?? 0);
   canvas.setAttribute('aria-label', r ? overlayDescription(r) : 'Heatmap overlay');
-  if (!r || !img.naturalWidth) return;
+  if (!r || !imageShown) return;
   const scale = Math.min(1, 1024 / Math.max(img.naturalWidth, img.naturalHeight));
   canvas.width = Math.round(img.naturalWidth * scale);
   canvas.height = Math.round(img.naturalHeight * scale);
   drawHeatmap(canvas, r.heatmap);
-  // When the first overlay was drawn (epoch ms): the e2e test times open-to-overlay from the command to here.
-  canvas.dataset.overlayAt ??= String(Date.now());
+  // When the image's first overlay was drawn (epoch ms): the e2e test times open-to-overlay from the command to here.
+  if (canvas.dataset.overlayAt === undefined) {
+    canvas.dataset.overlayAt = String(Date.now());
+    canvas.dataset.overlayFile = state?.fileName ?? '';
+  }
 }
 
 /** The backend renders the export at this opacity: the map upsampled onto the image's own pixels, at its own size. */
@@ -276,13 +283,19 @@ function exportPng(): void {
 }
 
 buildLayout();
-// Open-to-overlay in parts (epoch ms, read by the e2e test): the frame created, this script running, the first result here.
+// Open-to-overlay in parts (epoch ms, read by the e2e test): the frame created, this script running, the first result
+// here; when the panel is reused for another image, when that image's state arrived, its first result and overlay.
 const timingCanvas = byId(ids.canvas);
 timingCanvas.dataset.frameAt = String(Math.round(performance.timeOrigin));
 timingCanvas.dataset.scriptAt = String(Date.now());
 const announce = liveAnnouncer('heatmap-announcer');
 onExtensionMessage<HeatmapToWebview>((message) => {
   if (message.type === 'state') {
+    if (state && message.state.file !== state.file) {
+      timingCanvas.dataset.imageAt = String(Date.now());
+      delete timingCanvas.dataset.resultAt;
+      delete timingCanvas.dataset.overlayAt;
+    }
     if (message.state.result) timingCanvas.dataset.resultAt ??= String(Date.now());
     state = message.state;
     render();
