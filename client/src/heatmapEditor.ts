@@ -63,7 +63,7 @@ export class HeatmapEditorProvider implements vscode.CustomReadonlyEditorProvide
    */
   show(uris: vscode.Uri[], context?: HeatmapContext): void {
     if (uris.length === 1) this.showInReusablePanel(uris[0], context);
-    else for (const uri of uris) this.openPanel(uri, context).setLocked(true);
+    else for (const uri of uris) this.setLocked(this.openPanel(uri, context), true);
   }
 
   /** Locks or unlocks the active heatmap panel; unlocking makes it the reusable one and locks the panel that was. */
@@ -72,10 +72,15 @@ export class HeatmapEditorProvider implements vscode.CustomReadonlyEditorProvide
     if (!active || active.locked === locked) return;
     if (locked && this.reusable === active) this.reusable = undefined;
     if (!locked) {
-      this.reusable?.setLocked(true);
+      if (this.reusable) this.setLocked(this.reusable, true);
       this.reusable = active;
     }
-    active.setLocked(locked);
+    this.setLocked(active, locked);
+  }
+
+  private setLocked(session: HeatmapSession, locked: boolean): void {
+    session.setLocked(locked);
+    if (session.isActivePanel) showLockState(session);
   }
 
   private showInReusablePanel(uri: vscode.Uri, context?: HeatmapContext): void {
@@ -101,10 +106,8 @@ export class HeatmapEditorProvider implements vscode.CustomReadonlyEditorProvide
     const session = new HeatmapSession(uri, panel, this.backend, this.settings, this.runs, this.datasetSplitOf, context);
     if (!lockable) return session;
     this.panels.add(session);
-    const showLockState = () => void vscode.commands.executeCommand('setContext', HEATMAP_LOCKED_CONTEXT, session.locked);
-    session.onDidChangeLock = () => (session.isActivePanel ? showLockState() : undefined);
-    panel.onDidChangeViewState((e) => (e.webviewPanel.active ? showLockState() : undefined));
-    if (panel.active) showLockState();
+    panel.onDidChangeViewState((e) => (e.webviewPanel.active ? showLockState(session) : undefined));
+    if (panel.active) showLockState(session);
     panel.onDidDispose(() => {
       this.panels.delete(session);
       if (this.reusable === session) this.reusable = undefined;
@@ -113,8 +116,10 @@ export class HeatmapEditorProvider implements vscode.CustomReadonlyEditorProvide
   }
 }
 
-/** The context key that says whether the active heatmap panel is locked (the editor title shows Lock or Unlock). */
-const HEATMAP_LOCKED_CONTEXT = 'cxr.heatmapLocked';
+/** Sets the context key that says whether the active heatmap panel is locked: the editor title shows Lock or Unlock. */
+function showLockState(active: HeatmapSession): void {
+  void vscode.commands.executeCommand('setContext', 'cxr.heatmapLocked', active.locked);
+}
 
 function initialState(uri: vscode.Uri, context: HeatmapContext, method: CamMethodName, opacity: number): HeatmapState {
   return {
@@ -142,8 +147,6 @@ class HeatmapSession {
   private requestSeq = 0;
   private readonly disposables: vscode.Disposable[] = [];
   locked = false;
-  /** Called after setLocked, for the editor title's Lock / Unlock action. */
-  onDidChangeLock: (() => void) | undefined;
 
   constructor(
     private uri: vscode.Uri,
@@ -172,7 +175,6 @@ class HeatmapSession {
   setLocked(locked: boolean): void {
     this.locked = locked;
     this.panel.title = heatmapTitle(this.uri, locked);
-    this.onDidChangeLock?.();
   }
 
   /**
