@@ -7,11 +7,14 @@
  *     feature cache, then a second training with another seed on the warm cache;
  *   - a scale curve: training on N images (replicas of the shared training set, hard links in a temp folder outside
  *     the repository), peak RSS and images/s of decoding + frozen pass, cold cache;
- *   - classify + CAM requests through the backend process's JSON-RPC, p50/p95.
+ *   - classify + CAM requests through the backend process's JSON-RPC, p50/p95;
+ *   - the heatmap viewer in a real VS Code (code-server and Chromium, through test/e2e/heatmapTrust.test.ts):
+ *     open-to-overlay for a new panel and a reused one, and class or method switches; needs the packaged .vsix
+ *     (`bash scripts/package-vsix.sh`) and code-server (`bash scripts/install-e2e-deps.sh`), and says so when either is missing.
  *
  *   - decoding (and augmentation) images/s in this thread and on the worker pool with 1 and 2 workers;
  *   - the VGG16 recipe's training images/s with tfjs and with onnxruntime steps (scripts/bench-vgg.ts);
- *   npm run bench -- [--sizes 251,2008,20080] [--requests 1000] [--skip-reference] [--skip-decode] [--scale-through engine] [--skip-vgg]
+ *   npm run bench -- [--sizes 251,2008,20080] [--requests 1000] [--skip-reference] [--skip-decode] [--scale-through engine] [--skip-vgg] [--skip-editor]
  */
 import { spawnSync } from 'node:child_process';
 import { hugePagesEnv } from '../server/src/launch/hugePages';
@@ -30,6 +33,7 @@ import { decodeInThread } from '../server/src/engine/data/imageDecoder';
 import { METHOD_AUGMENTATION } from '../server/src/engine/models/registry';
 import { mapLimit } from '../server/src/engine/util/concurrency';
 import { Rng } from '../server/src/engine/util/rng';
+import { codeServerBin, vsixPath } from '../test/e2e/harness';
 import { BackendProcess } from '../test/protocol/backendProcess';
 
 /** MobileNetV2 (alpha 1.0, 224) up to out_relu: 299.5 M multiply-adds per image. */
@@ -44,6 +48,7 @@ const { values } = parseArgs({
     // 'engine': the scale step runs `cxr train` as a user does (dataset audit, trainer, OOD + calibration fit).
     'scale-through': { type: 'string', default: 'trainer' },
     'skip-vgg': { type: 'boolean', default: false },
+    'skip-editor': { type: 'boolean', default: false },
   },
 });
 const log = (s: string): void => void process.stdout.write(s + '\n');
@@ -129,6 +134,25 @@ async function decodeScaling(): Promise<void> {
     }
     log(`decode${augment ? ' + augmentation' : ''} of ${files.length} images at 224 px, images/s: ${rates.join(', ')}; scaling 1 -> 2 workers ${(perWorkers[1] / perWorkers[0]).toFixed(2)}x`);
   }
+}
+
+/** The heatmap viewer's timings in code-server: the e2e file prints them, this reads them from its output. */
+function heatmapViewer(): void {
+  const missing = [vsixPath(), codeServerBin()].filter((p) => !fs.existsSync(p));
+  if (missing.length > 0) {
+    log(`heatmap viewer in code-server: not measured, missing ${missing.join(' and ')} (bash scripts/package-vsix.sh; bash scripts/install-e2e-deps.sh)`);
+    return;
+  }
+  const vsixAge = (Date.now() - fs.statSync(vsixPath()).mtimeMs) / 60_000;
+  const r = spawnSync(process.execPath, [path.join(repoRoot(), 'scripts', 'run-tests.mjs'), 'test/e2e/heatmapTrust.test.ts'], { cwd: repoRoot(), encoding: 'utf8', maxBuffer: 1 << 26 });
+  const out = `${r.stdout}${r.stderr}`;
+  const lines = out.split('\n').filter((l) => /\[e2e\] (open-to-overlay-|heatmap (open-to-overlay|switch times))/.test(l)).map((l) => l.replace(/^#\s*\[e2e\]\s*/, '  '));
+  if (r.status !== 0 || lines.length === 0) {
+    log(`heatmap viewer in code-server: the e2e run failed (exit ${r.status}); its output ends:\n${out.slice(-2000)}`);
+    return;
+  }
+  log(`heatmap viewer in code-server (test/e2e/heatmapTrust.test.ts, the .vsix packaged ${vsixAge.toFixed(0)} min ago; open-to-overlay runs from choosing Show Heatmap to the overlay drawn):`);
+  for (const line of lines) log(line);
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -218,6 +242,7 @@ async function main(): Promise<void> {
       await backend.stop();
     }
   }
+  if (!values['skip-editor']) heatmapViewer();
   log(`load average at end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   fs.rmSync(work, { recursive: true, force: true });
 }
