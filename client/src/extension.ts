@@ -69,7 +69,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     HeatmapEditorProvider.register(context, heatmaps),
     trainingForm,
     compare,
-    ...registerPanelSerializers(b, training.dashboard, evaluation.panel, compare.panel),
+    ...registerPanelSerializers(b, training.dashboard, evaluation.panel, compare.panel, heatmaps),
     ...compare.register(command),
     results,
     command('cxr.train', (arg) => training.trainCommand(arg)),

@@ -6,12 +6,13 @@ import { selectHeatmap } from '../../common/src/heatmapView';
 import { HeatmapFromWebview, HeatmapModelInfo, HeatmapState, HeatmapToWebview } from '../../common/src/webviewProtocol';
 import type { Backend } from './backend';
 import { errorMessage } from './errors';
+import { isWithin } from './paths';
 import type { Runs } from './runs';
 import type { Settings } from './settings';
 import { setCxrPage, webviewOptions } from './webviewHtml';
 
 export const HEATMAP_VIEW_TYPE = 'cxr.heatmap';
-const HEATMAP_PANEL_TYPE = 'cxr.heatmapPanel';
+export const HEATMAP_PANEL_TYPE = 'cxr.heatmapPanel';
 /** Images larger than this are shown as the backend's model-resolution rendering instead of their own bytes. */
 const MAX_INLINE_IMAGE_BYTES = 25 * 1024 * 1024;
 
@@ -78,6 +79,34 @@ export class HeatmapEditorProvider implements vscode.CustomReadonlyEditorProvide
     this.setLocked(active, locked);
   }
 
+  /**
+   * A heatmap panel VS Code brings back after a window reload (its serializer's): the same image, run, method, opacity
+   * and lock. The image is read again only inside the workspace, the data roots or the runs folder, as the backend
+   * would; otherwise, or when the saved state is not a viewer's, the panel closes.
+   */
+  restore(panel: vscode.WebviewPanel, saved: unknown): void {
+    const s = (typeof saved === 'object' && saved !== null ? saved : {}) as Partial<HeatmapState>;
+    const file = typeof s.file === 'string' ? s.file : undefined;
+    if (!file || !this.settings.allowedRoots().some((root) => isWithin(file, root))) {
+      if (file) this.backend.output.warn('A heatmap panel was not restored: its image lies outside the workspace, the data roots and the runs folder.');
+      panel.dispose();
+      return;
+    }
+    const context: HeatmapContext = {
+      runDir: typeof s.pinnedRun === 'string' ? s.pinnedRun : undefined,
+      trueLabel: typeof s.trueLabel === 'string' ? s.trueLabel : undefined,
+    };
+    const view = {
+      method: s.method === 'cam' || s.method === 'gradcam' ? s.method : this.settings.camMethod,
+      opacity: typeof s.opacity === 'number' && s.opacity >= 0 && s.opacity <= 1 ? s.opacity : this.settings.heatmapOpacity,
+    };
+    panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'cxr.svg');
+    const session = this.attach(vscode.Uri.file(file), panel, context, true, view);
+    // At most one panel is reused: a second unlocked one (not made by this extension) comes back locked.
+    if (s.locked === true || this.reusable) this.setLocked(session, true);
+    else this.reusable = session;
+  }
+
   private setLocked(session: HeatmapSession, locked: boolean): void {
     session.setLocked(locked);
     if (session.isActivePanel) showLockState(session);
@@ -101,9 +130,9 @@ export class HeatmapEditorProvider implements vscode.CustomReadonlyEditorProvide
     return this.attach(uri, panel, context, true);
   }
 
-  private attach(uri: vscode.Uri, panel: vscode.WebviewPanel, context?: HeatmapContext, lockable = false): HeatmapSession {
+  private attach(uri: vscode.Uri, panel: vscode.WebviewPanel, context?: HeatmapContext, lockable = false, view?: HeatmapViewChoice): HeatmapSession {
     setCxrPage(panel, this.extensionUri, 'heatmap', heatmapTitle(uri, false), webviewOptions(this.extensionUri));
-    const session = new HeatmapSession(uri, panel, this.backend, this.settings, this.runs, this.datasetSplitOf, context);
+    const session = new HeatmapSession(uri, panel, this.backend, this.settings, this.runs, this.datasetSplitOf, context, view);
     if (!lockable) return session;
     this.panels.add(session);
     panel.onDidChangeViewState((e) => (e.webviewPanel.active ? showLockState(session) : undefined));
@@ -121,7 +150,13 @@ function showLockState(active: HeatmapSession): void {
   void vscode.commands.executeCommand('setContext', 'cxr.heatmapLocked', active.locked);
 }
 
-function initialState(uri: vscode.Uri, context: HeatmapContext, method: CamMethodName, opacity: number): HeatmapState {
+/** What the user chose in a viewer and keeps when it shows another image (or comes back after a reload). */
+interface HeatmapViewChoice {
+  method: CamMethodName;
+  opacity: number;
+}
+
+function initialState(uri: vscode.Uri, context: HeatmapContext, { method, opacity }: HeatmapViewChoice, locked: boolean): HeatmapState {
   return {
     file: uri.fsPath,
     fileName: path.basename(uri.fsPath),
@@ -135,6 +170,8 @@ function initialState(uri: vscode.Uri, context: HeatmapContext, method: CamMetho
     error: null,
     backendExplains: 0,
     trueLabel: context.trueLabel ?? null,
+    pinnedRun: context.runDir ?? null,
+    locked,
   };
 }
 
@@ -146,7 +183,6 @@ class HeatmapSession {
   private state: HeatmapState;
   private requestSeq = 0;
   private readonly disposables: vscode.Disposable[] = [];
-  locked = false;
 
   constructor(
     private uri: vscode.Uri,
@@ -156,8 +192,9 @@ class HeatmapSession {
     private readonly runs: Runs,
     private readonly datasetSplitOf: (file: string) => string | undefined,
     private context: HeatmapContext = {},
+    view: HeatmapViewChoice = { method: settings.camMethod, opacity: settings.heatmapOpacity },
   ) {
-    this.state = initialState(uri, context, settings.camMethod, settings.heatmapOpacity);
+    this.state = initialState(uri, context, view, false);
     this.disposables.push(
       panel.webview.onDidReceiveMessage((m: HeatmapFromWebview) => void this.onMessage(m)),
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -172,9 +209,15 @@ class HeatmapSession {
     return this.panel.active;
   }
 
+  get locked(): boolean {
+    return this.state.locked === true;
+  }
+
+  /** Retitles the panel and tells the webview, which saves the lock with its state for a reload. */
   setLocked(locked: boolean): void {
-    this.locked = locked;
+    this.state.locked = locked;
     this.panel.title = heatmapTitle(this.uri, locked);
+    void this.post();
   }
 
   /**
@@ -190,7 +233,7 @@ class HeatmapSession {
     this.uri = uri;
     this.context = context;
     this.requestSeq++;
-    this.state = initialState(uri, context, this.state.method, this.state.opacity);
+    this.state = initialState(uri, context, this.state, this.locked);
     this.panel.title = heatmapTitle(uri, this.locked);
     this.panel.reveal(undefined, false);
     void this.post();

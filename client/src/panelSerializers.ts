@@ -6,12 +6,20 @@ import type { Backend } from './backend';
 import type { DashboardPanel } from './dashboardPanel';
 import { errorMessage } from './errors';
 import type { EvaluationPanel } from './evaluationPanel';
+import { HEATMAP_PANEL_TYPE, type HeatmapEditorProvider } from './heatmapEditor';
 
 /**
- * Brings the dashboard and the evaluation back after a window reload. Each webview saves its state with setState;
- * VS Code hands it back here, and the panel shows the same run (and split) again, its data replayed from the run store.
+ * Brings the dashboard, the evaluation, Compare Runs and the heatmap panels back after a window reload. Each webview
+ * saves its state with setState; VS Code hands it back here, and the panel shows the same run (and split, or image)
+ * again, its data replayed from the run store or explained anew.
  */
-export function registerPanelSerializers(backend: Backend, dashboard: DashboardPanel, evaluation: EvaluationPanel, compare: ComparePanel): vscode.Disposable[] {
+export function registerPanelSerializers(
+  backend: Backend,
+  dashboard: DashboardPanel,
+  evaluation: EvaluationPanel,
+  compare: ComparePanel,
+  heatmaps: HeatmapEditorProvider,
+): vscode.Disposable[] {
   return [
     vscode.window.registerWebviewPanelSerializer('cxr.dashboard', {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
@@ -38,6 +46,11 @@ export function registerPanelSerializers(backend: Backend, dashboard: DashboardP
     vscode.window.registerWebviewPanelSerializer('cxr.compare', {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
         compare.restore(panel, isObject(state) ? (state as Partial<CompareState>) : undefined);
+      },
+    }),
+    vscode.window.registerWebviewPanelSerializer(HEATMAP_PANEL_TYPE, {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
+        heatmaps.restore(panel, state);
       },
     }),
   ];

@@ -8,6 +8,7 @@ import type { Backend } from './backend';
 import { DashboardPanel, runInfoOf } from './dashboardPanel';
 import { datasetLabel, datasetOfNode, DatasetsTree } from './datasetsTree';
 import { errorCode, errorMessage } from './errors';
+import { isWithin } from './paths';
 import type { Runs } from './runs';
 import type { RunsTree } from './runsTree';
 import type { Settings } from './settings';
@@ -194,7 +195,7 @@ export class TrainingController implements vscode.Disposable {
     const folder = uris[0].fsPath;
     const config = vscode.workspace.getConfiguration('cxr');
     const roots = config.get<string[]>('dataRoots') ?? [];
-    if (!this.settings.allowedRoots().some((r) => isInside(folder, r))) {
+    if (!this.settings.allowedRoots().some((r) => isWithin(folder, r))) {
       // The backend only reads allowed roots; a browsed folder outside them becomes a data root.
       await config.update('dataRoots', [...roots, folder], vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global);
       await this.backend.syncRoots();
@@ -362,9 +363,4 @@ function slug(s: string): string {
 function timestamp(d = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-}
-
-function isInside(child: string, parent: string): boolean {
-  const rel = path.relative(path.resolve(parent), path.resolve(child));
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }

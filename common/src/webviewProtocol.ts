@@ -146,6 +146,10 @@ export interface HeatmapState {
   backendExplains: number;
   /** The image's true label when the viewer was opened from an evaluation. */
   trueLabel?: string | null;
+  /** The run this viewer explains with instead of the active model (opened from an evaluation). */
+  pinnedRun?: string | null;
+  /** Whether the panel keeps its image ("Show Heatmap" opens the next one elsewhere); saved so a reload restores it. */
+  locked?: boolean;
 }
 
 export type HeatmapToWebview =

@@ -182,4 +182,17 @@ describe('CXR Studio heatmap viewer: local class and method switches', { timeout
     await s.tab(`Heatmap: ${path.basename(XRAY)}`).filter({ hasNotText: 'locked' }).waitFor();
     assert.deepEqual(await heatmapTabs(), [`Heatmap: ${path.basename(XRAY)}`, `Heatmap: ${PHOTO} (locked)`].sort());
   });
+
+  it('brings the heatmap panels back after a window reload, the lock kept, and reuses the unlocked one', async () => {
+    await s.runCommand('Developer: Reload Window');
+    await s.page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    await s.tab(`Heatmap: ${PHOTO} (locked)`).waitFor({ timeout: 90_000 });
+    await s.tab(`Heatmap: ${path.basename(XRAY)}`).click();
+    const xray = await s.webviewMatching(`#${heat.canvas}[data-overlay-file="${path.basename(XRAY)}"]`, 90_000);
+    assert.equal(await xray.locator(`#${heat.trust}`).getAttribute('data-ood-flagged'), 'false', 'the X-ray explained again after the reload');
+    assert.deepEqual(await heatmapTabs(), [`Heatmap: ${path.basename(XRAY)}`, `Heatmap: ${PHOTO} (locked)`].sort());
+
+    await showInPanel(xray, SECOND_XRAY, 'open-to-overlay-after-reload');
+    assert.deepEqual(await heatmapTabs(), [`Heatmap: ${path.basename(SECOND_XRAY)}`, `Heatmap: ${PHOTO} (locked)`].sort(), 'the restored unlocked panel was reused');
+  });
 });
