@@ -102,7 +102,7 @@ export class HeatmapEditorProvider implements vscode.CustomReadonlyEditorProvide
     };
     panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'cxr.svg');
     const session = this.attach(vscode.Uri.file(file), panel, context, true, view);
-    // At most one panel is reused: a second unlocked one (not made by this extension) comes back locked.
+    // At most one panel is reused: an unlocked one that comes back while another panel is the reused one is locked.
     if (s.locked === true || this.reusable) this.setLocked(session, true);
     else this.reusable = session;
   }
