@@ -129,6 +129,13 @@ describe('CXR Studio workbench bugs, fixed, in code-server', { timeout: 600_000 
 
   it('refreshes the Datasets tree by itself when a dataset appears, and lists its labels.csv as no second dataset', async () => {
     await s.viewRow('Datasets', 'ci-tiny');
+    // Right after the window reload above, the workspace's file watcher may still be starting: once in CI the copy
+    // below raised no event and the tree stayed as it was. The Explorer listing a new file shows the watcher runs.
+    const probe = path.join(s.workspace, 'watcher-ready.txt');
+    fs.writeFileSync(probe, '');
+    await s.showExplorer();
+    await s.page.locator('.explorer-folders-view .monaco-list-row .label-name', { hasText: /^watcher-ready\.txt$/ }).waitFor({ timeout: 60_000 });
+    fs.rmSync(probe);
     const copy = path.join(s.workspace, 'data', 'ci-copy');
     fs.cpSync(s.dataDir, copy, { recursive: true });
     const row = await s.viewRow('Datasets', 'ci-copy');
