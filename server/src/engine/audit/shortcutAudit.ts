@@ -3,7 +3,7 @@ import { decodeImage } from '../data/decode';
 import { CxrError } from '../errors';
 import { wilsonInterval } from '../eval/intervals';
 import { upsampleBilinear } from '../explain/render/upsample';
-import { argMax } from '../inference/runModel';
+import { argMax } from '../util/argMax';
 import type { RunSession } from '../inference/runSession';
 import { mapLimit, yieldToEventLoop } from '../util/concurrency';
 import { Rng } from '../util/rng';

@@ -2,6 +2,7 @@ import type { AverageMetrics, ClassMetrics, EvaluationMetrics } from '../api';
 import { CxrError } from '../errors';
 import { rocAucOneVsRest } from './auc';
 import { wilsonInterval } from './intervals';
+import { argMax } from '../util/argMax';
 import { computeCaveats } from './caveats';
 
 /** Keras' epsilon: probabilities are clipped to [1e-7, 1 - 1e-7] before the log, as `categorical_crossentropy` does. */
@@ -16,7 +17,7 @@ export function computeMetrics(yTrue: number[], probs: number[][], classes: stri
   validate(yTrue, probs, classes);
   const k = classes.length;
   const n = yTrue.length;
-  const yPred = probs.map(argmax);
+  const yPred = probs.map(argMax);
 
   const confusion = classes.map(() => new Array<number>(k).fill(0));
   yTrue.forEach((t, i) => confusion[t][yPred[i]]++);
@@ -87,12 +88,6 @@ function average(perClass: ClassMetrics[], weightOf: (m: ClassMetrics) => number
   };
 }
 
-/** The predicted class: the first largest probability. */
-export function argmax(row: number[]): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
-  return best;
-}
 
 function validate(yTrue: number[], probs: number[][], classes: string[]): void {
   if (classes.length < 2) {

@@ -2,7 +2,7 @@ import type { CamMethodName, ExcludedImage, RunConfig } from '../api';
 import type { MapCache, StoredMaps } from '../cache/mapCache';
 import type { DatasetItem } from '../data/dataset';
 import { forEachDecodedChunk } from '../inference/decodeAhead';
-import { argMax } from '../inference/runModel';
+import { argMax } from '../util/argMax';
 import type { RunSession } from '../inference/runSession';
 import { yieldToEventLoop } from '../util/concurrency';
 import { upsampleBilinear, type CamGridTile } from './render';

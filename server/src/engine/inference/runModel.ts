@@ -82,8 +82,3 @@ export function probabilitiesRecord(classes: readonly string[], probs: readonly 
   return Object.fromEntries(classes.map((c, i) => [c, probs[i]]));
 }
 
-export function argMax(values: readonly number[]): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
-}

@@ -3,6 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { CxrError } from '../../errors';
 import { splitModelAt } from '../../models/split';
 import { reluMaxNormalise, type NormalisedMap } from './normalise';
+import { argMax } from '../../util/argMax';
 
 export interface CamOutput {
   /** Row-major heatmap at the feature map's resolution, in [0, 1]. */
@@ -127,8 +128,3 @@ export abstract class CamMethod {
   }
 }
 
-export function argMax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
-}
