@@ -100,7 +100,6 @@ export class HeatmapEditorProvider implements vscode.CustomReadonlyEditorProvide
       method: s.method === 'cam' || s.method === 'gradcam' ? s.method : this.settings.camMethod,
       opacity: typeof s.opacity === 'number' && s.opacity >= 0 && s.opacity <= 1 ? s.opacity : this.settings.heatmapOpacity,
     };
-    panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'cxr.svg');
     const session = this.attach(vscode.Uri.file(file), panel, context, true, view);
     // At most one panel is reused: an unlocked one that comes back while another panel is the reused one is locked.
     if (s.locked === true || this.reusable) this.setLocked(session, true);
@@ -126,7 +125,6 @@ export class HeatmapEditorProvider implements vscode.CustomReadonlyEditorProvide
       ...webviewOptions(this.extensionUri),
       retainContextWhenHidden: true,
     });
-    panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'cxr.svg');
     return this.attach(uri, panel, context, true);
   }
 
@@ -134,6 +132,7 @@ export class HeatmapEditorProvider implements vscode.CustomReadonlyEditorProvide
     setCxrPage(panel, this.extensionUri, 'heatmap', heatmapTitle(uri, false), webviewOptions(this.extensionUri));
     const session = new HeatmapSession(uri, panel, this.backend, this.settings, this.runs, this.datasetSplitOf, context, view);
     if (!lockable) return session;
+    panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'cxr.svg');
     this.panels.add(session);
     panel.onDidChangeViewState((e) => (e.webviewPanel.active ? showLockState(session) : undefined));
     if (panel.active) showLockState(session);

@@ -23,8 +23,8 @@ const vscode = getVsCodeApi<HeatmapState, HeatmapFromWebview>();
 let state: HeatmapState | null = vscode.getState() ?? null;
 /** The options currently in the target picker, so it is rebuilt only when the model's classes change. */
 let targetOptionsKey = '';
-/** The image source the <img> has finished loading: until the current one has, no overlay is drawn on it. */
-let loadedSrc: string | null = null;
+/** Whether the <img> has loaded its current source: until it has, no overlay is drawn on it (render resets this). */
+let imageLoaded = false;
 
 const METHODS: { value: CamMethodName; label: string; description: string }[] = [
   { value: 'cam', label: 'CAM', description: 'Class activation map: classifier weights times the last feature maps' },
@@ -84,8 +84,8 @@ function buildLayout(): void {
       h('aside', { className: 'side' }, h('h2', { id: 'probabilities-title', text: 'Class probabilities' }), h('div', { id: ids.probabilities, className: 'prob-bars' }), h('p', { className: 'hint', text: 'Colour scale: blue = low, red = high contribution to the target class.' })),
     ),
   );
-  byId<HTMLImageElement>(ids.image).addEventListener('load', (e) => {
-    loadedSrc = (e.target as HTMLImageElement).getAttribute('src');
+  byId<HTMLImageElement>(ids.image).addEventListener('load', () => {
+    imageLoaded = true;
     fitImage();
     drawOverlay();
   });
@@ -173,6 +173,7 @@ function render(): void {
   img.alt = s.fileName;
   const src = s.imageSrc ?? '';
   if (img.getAttribute('src') !== src) {
+    imageLoaded = false;
     if (src) img.src = src;
     else img.removeAttribute('src');
   }
@@ -256,7 +257,7 @@ function drawOverlay(): void {
   const img = byId<HTMLImageElement>(ids.image);
   const canvas = byId<HTMLCanvasElement>(ids.canvas);
   const r = state?.result;
-  const imageShown = !!state?.imageSrc && loadedSrc === state.imageSrc && img.naturalWidth > 0;
+  const imageShown = imageLoaded && img.naturalWidth > 0;
   canvas.hidden = !r || !imageShown;
   // What is drawn, and how many backend explain requests it took so far, for tests and assistive tools.
   canvas.dataset.method = r?.method ?? '';
