@@ -189,6 +189,9 @@ describe('CXR Studio heatmap viewer: local class and method switches', { timeout
     await s.tab(`Heatmap: ${PHOTO} (locked)`).waitFor({ timeout: 90_000 });
     await s.tab(`Heatmap: ${path.basename(XRAY)}`).click();
     const xray = await s.webviewMatching(`#${heat.canvas}[data-overlay-file="${path.basename(XRAY)}"]`, 90_000);
+    // The page first draws the state it saved before the reload; a result posted by the extension since then marks
+    // the reply of the restored viewer.
+    await xray.locator(`#${heat.canvas}[data-result-at]`).waitFor({ timeout: 90_000 });
     assert.equal(await xray.locator(`#${heat.trust}`).getAttribute('data-ood-flagged'), 'false', 'the X-ray explained again after the reload');
     assert.deepEqual(await heatmapTabs(), [`Heatmap: ${path.basename(XRAY)}`, `Heatmap: ${PHOTO} (locked)`].sort());
 
